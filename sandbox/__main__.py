@@ -1,0 +1,52 @@
+"""python -m sandbox up --hosts N | down | status | images"""
+
+import argparse
+import sys
+
+from docker.errors import DockerException
+
+from .engine import SandboxError, ensure_engine
+from .hosts import down, status, up
+from .images import build_archives
+
+
+def _print_hosts(hosts):
+    for h in hosts:
+        print(
+            f"{h['name']}  ssh 127.0.0.1:{h['ssh_port']}  "
+            f"registry http://127.0.0.1:{h['registry_port']}  ui http://127.0.0.1:{h['ui_port']}"
+        )
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    up_parser = commands.add_parser("up", help="create or keep N hosts and wait until they answer")
+    up_parser.add_argument("--hosts", type=int, default=1)
+    commands.add_parser("down", help="remove every host and volume the sandbox created")
+    commands.add_parser("status", help="list the hosts and their ports on 127.0.0.1")
+    commands.add_parser("images", help="build the offline registry, UI and hello image archives")
+    args = parser.parse_args(argv)
+
+    try:
+        client = ensure_engine()
+        if args.command == "up":
+            if args.hosts < 1:
+                parser.error("--hosts must be at least 1")
+            _print_hosts(up(client, args.hosts))
+        elif args.command == "down":
+            removed = down(client)
+            print(f"removed {len(removed)} host(s)" + (f": {', '.join(removed)}" if removed else ""))
+        elif args.command == "status":
+            _print_hosts(status(client))
+        else:
+            for path in build_archives(client):
+                print(path)
+    except (SandboxError, DockerException) as error:
+        print(f"sandbox: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,20 @@
+"""Where the sandbox keeps its state and how it names what it creates."""
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+STATE_DIR = ROOT / ".sandbox"
+STATE_FILE = STATE_DIR / "state.json"
+KEY_FILE = STATE_DIR / "id_ed25519"
+IMAGE_DIR = STATE_DIR / "images"
+
+# Every object the sandbox creates carries this label; `down` removes by it and by nothing else.
+LABEL = "io.registry-deploy.sandbox"
+
+HOST_PREFIX = "registry-sandbox-"
+DEBIAN_SUITE = "bookworm"
+
+# Published on 127.0.0.1 only, at BASE + host index.
+SSH_PORT_BASE = 22200
+REGISTRY_PORT_BASE = 25000
+UI_PORT_BASE = 25050

@@ -1,0 +1,62 @@
+"""A local Docker engine: use the one that answers, or install and start one on Debian."""
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import docker
+from docker.errors import DockerException
+
+ENGINE_LOG = Path("/var/log/dockerd.log")
+
+
+class SandboxError(RuntimeError):
+    """A sandbox step failed; the message says which and why."""
+
+
+def _client():
+    try:
+        client = docker.from_env(timeout=300)
+        client.ping()
+        return client
+    except DockerException:
+        return None
+
+
+def _is_debian():
+    return Path("/etc/debian_version").exists()
+
+
+def ensure_engine(wait_seconds=60):
+    """Return a client for a running engine, starting one (installing docker.io on Debian) if needed."""
+    client = _client()
+    if client:
+        return client
+    if not shutil.which("dockerd"):
+        if not _is_debian():
+            raise SandboxError(
+                "No Docker engine answers and this is not Debian: install and start Docker, then retry."
+            )
+        if os.geteuid() != 0:
+            raise SandboxError("No Docker engine answers; installing docker.io needs root.")
+        apt_install("docker.io")
+    with ENGINE_LOG.open("ab") as log:
+        subprocess.Popen(["dockerd"], stdout=log, stderr=log, start_new_session=True)
+    deadline = time.monotonic() + wait_seconds
+    while time.monotonic() < deadline:
+        client = _client()
+        if client:
+            return client
+        time.sleep(0.5)
+    raise SandboxError(f"dockerd did not answer within {wait_seconds}s; see {ENGINE_LOG}")
+
+
+def apt_install(*packages):
+    """Install Debian packages on this machine (the lists are refreshed first: a new machine has none)."""
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages], check=True, env=env
+    )

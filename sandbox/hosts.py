@@ -1,0 +1,200 @@
+"""Create, list and remove the sandbox hosts: Debian system containers reached over SSH on 127.0.0.1."""
+
+import io
+import json
+import socket
+import tarfile
+import time
+
+import paramiko
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from docker.errors import NotFound
+from docker.types import Mount
+
+from .base import ensure_base_image
+from .config import (
+    HOST_PREFIX,
+    KEY_FILE,
+    LABEL,
+    REGISTRY_PORT_BASE,
+    SSH_PORT_BASE,
+    STATE_DIR,
+    STATE_FILE,
+    UI_PORT_BASE,
+)
+from .engine import SandboxError
+
+# The flags a systemd host with its own Docker engine needs here (--privileged is refused: see
+# ENVIRONMENT.md). The SDK has no `systempaths=unconfined`: its API form is empty Masked/ReadonlyPaths.
+SYSTEM_CONTAINER = dict(
+    cap_add=["ALL"],
+    cap_drop=["SYS_RESOURCE"],
+    security_opt=["seccomp=unconfined", "apparmor=unconfined"],
+    cgroupns="host",
+    tmpfs={"/run": "", "/run/lock": ""},
+)
+UNCONFINED_PATHS = {"MaskedPaths": [], "ReadonlyPaths": []}
+
+
+def host_name(index):
+    return f"{HOST_PREFIX}{index}"
+
+
+def host_ports(index):
+    return {
+        "ssh_port": SSH_PORT_BASE + index,
+        "registry_port": REGISTRY_PORT_BASE + index,
+        "ui_port": UI_PORT_BASE + index,
+    }
+
+
+def ensure_key():
+    """The sandbox's own SSH key, generated once and kept under the ignored .sandbox directory."""
+    STATE_DIR.mkdir(exist_ok=True)
+    if not KEY_FILE.exists():
+        key = Ed25519PrivateKey.generate()
+        KEY_FILE.touch(mode=0o600)
+        KEY_FILE.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.OpenSSH,
+                serialization.NoEncryption(),
+            )
+        )
+    private = serialization.load_ssh_private_key(KEY_FILE.read_bytes(), password=None)
+    public = private.public_key().public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+    )
+    return public.decode() + " registry-sandbox\n"
+
+
+def _authorized_keys_tar(public_key):
+    data = public_key.encode()
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo("authorized_keys")
+        info.size, info.mode = len(data), 0o600
+        tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def sandbox_containers(client):
+    return client.containers.list(all=True, filters={"label": f"{LABEL}=host"})
+
+
+def _create_host(client, image, index, public_key):
+    name = host_name(index)
+    ports = host_ports(index)
+    host_config = client.api.create_host_config(
+        port_bindings={
+            22: ("127.0.0.1", ports["ssh_port"]),
+            5000: ("127.0.0.1", ports["registry_port"]),
+            5050: ("127.0.0.1", ports["ui_port"]),
+        },
+        mounts=[
+            Mount("/sys/fs/cgroup", "/sys/fs/cgroup", type="bind", read_only=False),
+            Mount("/var/lib/docker", _volume(client, f"{name}-docker"), type="volume"),
+        ],
+        **SYSTEM_CONTAINER,
+    )
+    host_config.update(UNCONFINED_PATHS)
+    created = client.api.create_container(
+        image,
+        name=name,
+        hostname=name,
+        labels={LABEL: "host", f"{LABEL}.index": str(index)},
+        ports=[22, 5000, 5050],
+        host_config=host_config,
+    )
+    container = client.containers.get(created["Id"])
+    container.put_archive("/root/.ssh", _authorized_keys_tar(public_key))
+    container.start()
+    return container
+
+
+def _volume(client, name):
+    try:
+        client.volumes.get(name)
+    except NotFound:
+        client.volumes.create(name, labels={LABEL: "volume"})
+    return name
+
+
+def _ssh_ready(port):
+    """True once sshd accepts our key and systemd reports the host fully booted."""
+    client = paramiko.SSHClient()
+    client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+    try:
+        client.connect(
+            "127.0.0.1", port=port, username="root", key_filename=str(KEY_FILE),
+            timeout=3, banner_timeout=3, auth_timeout=3, allow_agent=False, look_for_keys=False,
+        )
+        _, stdout, _ = client.exec_command("systemctl is-system-running")
+        return stdout.read().decode().strip()
+    except (paramiko.SSHException, socket.error, EOFError):
+        return None
+    finally:
+        client.close()
+
+
+def wait_ready(hosts, timeout=90):
+    pending = {h["name"]: h for h in hosts}
+    last = {}
+    deadline = time.monotonic() + timeout
+    while pending and time.monotonic() < deadline:
+        for name, host in list(pending.items()):
+            last[name] = _ssh_ready(host["ssh_port"])
+            if last[name] == "running":
+                del pending[name]
+        if pending:
+            time.sleep(0.5)
+    if pending:
+        states = ", ".join(f"{n} (systemd: {last.get(n) or 'no SSH'})" for n in sorted(pending))
+        raise SandboxError(f"Not ready after {timeout}s: {states}")
+
+
+def write_state(hosts):
+    STATE_DIR.mkdir(exist_ok=True)
+    STATE_FILE.write_text(json.dumps({"key": str(KEY_FILE), "hosts": hosts}, indent=2) + "\n")
+
+
+def read_state():
+    if not STATE_FILE.exists():
+        return {"key": str(KEY_FILE), "hosts": []}
+    return json.loads(STATE_FILE.read_text())
+
+
+def up(client, count):
+    """Ensure hosts 0..count-1 run and answer; keep running ones, create or start the rest."""
+    image = ensure_base_image(client)
+    public_key = ensure_key()
+    existing = {c.name: c for c in sandbox_containers(client)}
+    for index in range(count):
+        container = existing.get(host_name(index))
+        if container is None:
+            _create_host(client, image, index, public_key)
+        elif container.status != "running":
+            container.start()
+    hosts = status(client)
+    write_state(hosts)
+    wait_ready(hosts)
+    return hosts
+
+
+def status(client):
+    """Every sandbox host with its published ports, in index order."""
+    indexes = sorted(int(c.labels[f"{LABEL}.index"]) for c in sandbox_containers(client))
+    return [{"name": host_name(i), **host_ports(i)} for i in indexes]
+
+
+def down(client):
+    """Remove every container and volume carrying the sandbox label, and nothing else."""
+    removed = []
+    for container in sandbox_containers(client):
+        container.remove(force=True, v=True)
+        removed.append(container.name)
+    for volume in client.volumes.list(filters={"label": f"{LABEL}=volume"}):
+        volume.remove(force=True)
+    write_state([])
+    return removed

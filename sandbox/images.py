@@ -1,0 +1,125 @@
+"""Offline stand-ins for registry:2, the Joxit UI and a hello image, built from Debian packages.
+
+No image registry is reachable here, so each image is assembled FROM scratch out of files unpacked from
+Debian's packages, laid out with the real image's container contract, and saved as one `.tar` per image
+in IMAGE_DIR, named as the deploy expects (see ops/images.py: archive_name).
+"""
+
+import hashlib
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from ops.images import archive_name
+
+from .config import IMAGE_DIR, LABEL
+
+RECIPES = Path(__file__).resolve().parent / "images"
+
+REGISTRY_IMAGE = "registry-sandbox/registry:2.8.2"
+UI_IMAGE = "registry-sandbox/docker-registry-ui:2.5.7"
+HELLO_IMAGE = "registry-sandbox/hello:1"
+
+PACKAGES = [
+    "docker-registry", "busybox-static", "nginx",
+    "libc6", "libcrypt1", "libpcre2-8-0", "libssl3", "zlib1g",
+]
+GLIBC = ["libc.so.6"]
+NGINX_LIBS = GLIBC + ["libcrypt.so.1", "libpcre2-8.so.0", "libssl.so.3", "libcrypto.so.3", "libz.so.1"]
+
+PASSWD = "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"
+GROUP = "root:x:0:\nnogroup:x:65534:\n"
+
+
+def recipe_hash():
+    digest = hashlib.sha256(Path(__file__).read_bytes())
+    digest.update(" ".join(PACKAGES).encode())
+    for path in sorted(RECIPES.rglob("*")):
+        if path.is_file():
+            digest.update(path.relative_to(RECIPES).as_posix().encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _unpack_packages(workdir: Path) -> Path:
+    debs, root = workdir / "debs", workdir / "root"
+    debs.mkdir()
+    subprocess.run(["apt-get", "download", "-q", *PACKAGES], cwd=debs, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for deb in debs.glob("*.deb"):
+        subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
+    return root
+
+
+def _find(root: Path, name: str) -> Path:
+    for candidate in sorted(root.rglob(name)):
+        if candidate.is_symlink() and Path(candidate.readlink()).is_absolute():
+            continue
+        return candidate.resolve()
+    raise FileNotFoundError(f"{name} is in none of the unpacked packages {PACKAGES}")
+
+
+def _copy(src: Path, dest: Path, mode=None):
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, dest)
+    shutil.copymode(src, dest)
+    if mode is not None:
+        dest.chmod(mode)
+
+
+def _with_libs(packages: Path, rootfs: Path, libs):
+    for lib in libs:
+        _copy(_find(packages, lib), rootfs / "lib/x86_64-linux-gnu" / lib)
+    _copy(_find(packages, "ld-linux-x86-64.so.2"), rootfs / "lib64/ld-linux-x86-64.so.2")
+
+
+def _stage(packages: Path, context: Path, recipe: str):
+    shutil.copytree(RECIPES / recipe, context)
+    rootfs = context / "rootfs"
+    _copy(packages / "bin/busybox", rootfs / "bin/busybox")
+    (rootfs / "tmp").mkdir(mode=0o1777)
+    (rootfs / "tmp").chmod(0o1777)
+    if recipe == "registry":
+        _with_libs(packages, rootfs, GLIBC)
+        _copy(packages / "usr/bin/docker-registry", rootfs / "bin/registry")
+        _copy(context / "entrypoint.sh", rootfs / "entrypoint.sh", 0o755)
+        _copy(context / "config.yml", rootfs / "etc/docker/registry/config.yml")
+        (rootfs / "var/lib/registry").mkdir(parents=True)
+    elif recipe == "ui":
+        _with_libs(packages, rootfs, NGINX_LIBS)
+        _copy(packages / "usr/sbin/nginx", rootfs / "usr/sbin/nginx")
+        _copy(context / "entrypoint.sh", rootfs / "entrypoint.sh", 0o755)
+        _copy(context / "index.html.in", rootfs / "usr/share/nginx/index.html.in")
+        (rootfs / "usr/share/nginx/html").mkdir(parents=True)
+        (rootfs / "etc/nginx").mkdir(parents=True)
+        (rootfs / "var/log/nginx").mkdir(parents=True)
+        (rootfs / "etc/passwd").write_text(PASSWD)
+        (rootfs / "etc/group").write_text(GROUP)
+    else:
+        _copy(context / "hello.txt", rootfs / "hello.txt")
+
+
+def build_archives(client, out_dir: Path = IMAGE_DIR):
+    """Build the three images and save each as out_dir/<archive_name>; skipped when up to date."""
+    images = {REGISTRY_IMAGE: "registry", UI_IMAGE: "ui", HELLO_IMAGE: "hello"}
+    archives = [out_dir / archive_name(image) for image in images]
+    stamp = out_dir / "recipe.sha256"
+    wanted = recipe_hash()
+    if (
+        stamp.exists() and stamp.read_text() == wanted
+        and all(a.exists() for a in archives)
+        and all(client.images.list(name=image) for image in images)
+    ):
+        return archives
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="sandbox-images-") as tmp:
+        packages = _unpack_packages(Path(tmp))
+        for image, recipe in images.items():
+            context = Path(tmp) / recipe
+            _stage(packages, context, recipe)
+            client.images.build(path=str(context), tag=image, labels={LABEL: "image"}, rm=True)
+            with (out_dir / archive_name(image)).open("wb") as archive:
+                for chunk in client.images.get(image).save(named=True):
+                    archive.write(chunk)
+    stamp.write_text(wanted)
+    return archives
