@@ -4,6 +4,10 @@ import json
 import tarfile
 from pathlib import Path
 
+from pyinfra import host
+from pyinfra.api import FileUploadCommand, operation
+from pyinfra.facts.docker import DockerImage
+
 
 def archive_name(image: str) -> str:
     """The file an image is saved to and loaded from: `registry:2.8.3` -> `registry_2.8.3.tar`."""
@@ -16,3 +20,19 @@ def archive_image_id(path: Path) -> str:
         manifest = json.load(tar.extractfile("manifest.json"))
     config = manifest[0]["Config"]
     return "sha256:" + Path(config).name.removesuffix(".json").removeprefix("sha256:")
+
+
+@operation()
+def loaded_from_archive(image: str, archive: str):
+    """
+    Ensure `image` on the host is the one in the local `docker save` archive, uploading and loading
+    it only when the host lacks that exact image (compared by image ID, not only by tag).
+    """
+    wanted = archive_image_id(Path(archive))
+    present = host.get_fact(DockerImage, object_id=image)
+    if present and present[0]["Id"] == wanted:
+        host.noop(f"image {image} is loaded ({wanted[7:19]})")
+        return
+    remote = host.get_temp_filename(f"{image}-{wanted}") + ".tar"
+    yield FileUploadCommand(archive, remote)
+    yield f"docker load --input {remote} && rm -f {remote}"

@@ -1,0 +1,15 @@
+"""An example production inventory: CentOS 7 hosts running Docker CE 18.09 (the original target).
+
+Copy it, replace the placeholder hosts with yours, and run `pyinfra inventory/<yours>.py deploy.py`.
+Per-host data overrides group_data/all.py (see the README's table), e.g. registry_storage="bind".
+Reach the hosts as you normally do: an SSH user with sudo (`--sudo`), keys from your agent.
+"""
+
+from ops.data import validate_before_connect
+
+registry_hosts = [
+    ("registry1.example.internal", {"ssh_user": "centos"}),
+    ("registry2.example.internal", {"ssh_user": "centos", "registry_storage": "bind"}),
+]
+
+validate_before_connect()

@@ -1,0 +1,117 @@
+"""The deploy's data, checked once before any host is touched, and what follows from it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path, PurePosixPath
+
+from pyinfra import context
+from pyinfra.api.exceptions import PyinfraError
+
+from .images import archive_name
+
+CHOICES = {
+    "registry_storage": ("volume", "bind"),
+    "image_source": ("pull", "archives"),
+    "docker_package_source": ("distribution", "docker-ce"),
+}
+BOOLEANS = ("registry_delete_enabled", "ui_enabled", "ui_delete_images", "firewalld_open_ports")
+PORTS = ("registry_port", "ui_port")
+POSITIVE = ("health_timeout", "docker_log_max_file")
+STRING_LISTS = ("docker_registry_mirrors", "docker_insecure_registries")
+ABSOLUTE_PATHS = ("registry_bind_path", "registry_config_dir")
+NAMES = ("registry_container", "ui_container", "registry_volume")
+
+DOCKER_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+# An image reference with an explicit tag: [registry/]path:tag (a digest pin is accepted too).
+IMAGE_REF = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:[._/-][a-z0-9]+)*)?"
+                       r"(?::[\w][\w.-]{0,127}|@sha256:[0-9a-f]{64})$")
+SIZE = re.compile(r"^[0-9]+[kmg]$")
+
+
+class DataError(PyinfraError):
+    """The deploy's data is invalid; nothing was changed on any host."""
+
+
+def problems(data) -> list[str]:
+    """Every problem in `data` (anything with .get), each naming the key, the value and what is allowed."""
+    found = []
+
+    def bad(key, allowed):
+        found.append(f"{key}={data.get(key)!r}: {allowed}")
+
+    for key, choices in CHOICES.items():
+        if data.get(key) not in choices:
+            bad(key, "must be one of " + ", ".join(choices))
+    for key in BOOLEANS:
+        if not isinstance(data.get(key), bool):
+            bad(key, "must be True or False")
+    for key in PORTS:
+        value = data.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 65535:
+            bad(key, "must be a port number from 1 to 65535")
+    if data.get("ui_enabled") and data.get("registry_port") == data.get("ui_port"):
+        bad("ui_port", "must differ from registry_port")
+    for key in POSITIVE:
+        value = data.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            bad(key, "must be a whole number of at least 1")
+    for key in STRING_LISTS:
+        value = data.get(key)
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v for v in value):
+            bad(key, "must be a list of non-empty strings")
+    for key in NAMES:
+        if not isinstance(data.get(key), str) or not DOCKER_NAME.match(data.get(key)):
+            bad(key, "must be a Docker name: letters, digits, '_', '.', '-'")
+    if not isinstance(data.get("ui_title"), str):
+        bad("ui_title", "must be a string")
+    if not SIZE.match(str(data.get("docker_log_max_size"))):
+        bad("docker_log_max_size", "must be a size like 10m, 512k or 1g")
+    if not isinstance(data.get("docker_ce_version"), str) or not data.get("docker_ce_version"):
+        bad("docker_ce_version", "must be the package version as the package manager spells it")
+    if data.get("docker_io_version") is not None and not isinstance(data.get("docker_io_version"), str):
+        bad("docker_io_version", "must be None or a Debian package version")
+
+    for key in ABSOLUTE_PATHS:
+        path = data.get(key)
+        if not isinstance(path, str) or not path.startswith("/") or ".." in PurePosixPath(path).parts:
+            bad(key, "must be an absolute path without '..'")
+        elif PurePosixPath(path) == PurePosixPath("/"):
+            bad(key, "must not be /")
+
+    images = ["registry_image"] + (["ui_image"] if data.get("ui_enabled") else [])
+    for key in images:
+        if not isinstance(data.get(key), str) or not IMAGE_REF.match(data.get(key)):
+            bad(key, "must be an image reference pinned by tag, like registry:2.8.3")
+    if data.get("image_source") == "archives":
+        archive_dir = Path(str(data.get("image_archive_dir")))
+        for key in images:
+            archive = archive_dir / archive_name(str(data.get(key)))
+            if not archive.is_file():
+                bad(key, f"needs the archive {archive} (image_source is archives)")
+    return found
+
+
+def validate(host) -> None:
+    """Raise DataError naming every problem in the host's data."""
+    found = problems(host.data)
+    if found:
+        raise DataError(f"Invalid data for host {host.name}:\n  " + "\n  ".join(found))
+
+
+def validate_before_connect() -> None:
+    """Called from an inventory file: refuse bad data before pyinfra connects to any host.
+
+    pyinfra runs no user code between loading the inventory with its group data and connecting, and
+    it creates the state's callback list only then (State.init), so the check is chained onto
+    State.init of this run's state: it sees every host's merged data, --data overrides included.
+    """
+    state = context.state
+    init = state.init
+
+    def init_then_validate(inventory, *args, **kwargs):
+        init(inventory, *args, **kwargs)
+        for each in inventory:
+            validate(each)
+
+    state.init = init_then_validate

@@ -1,0 +1,108 @@
+"""The Docker engine: packages pinned by data, daemon.json, and the service running and enabled."""
+
+import json
+from io import StringIO
+
+from pyinfra import host
+from pyinfra.api import deploy
+from pyinfra.facts.deb import DebPackages
+from pyinfra.facts.server import LinuxDistribution
+from pyinfra.operations import apt, files, systemd, yum
+
+from ops.packages import rpm_pinned
+from ops.platform import os_family, rpm_manager
+
+# Tools the deploy itself uses on the host (the health gate probes with curl).
+TOOLS = ["curl"]
+
+
+def daemon_json(data) -> str:
+    """/etc/docker/daemon.json from data; sorted, so the same data always renders the same file."""
+    config = {
+        "log-driver": "json-file",
+        "log-opts": {"max-size": data.docker_log_max_size, "max-file": str(data.docker_log_max_file)},
+    }
+    if data.docker_registry_mirrors:
+        config["registry-mirrors"] = list(data.docker_registry_mirrors)
+    if data.docker_insecure_registries:
+        config["insecure-registries"] = list(data.docker_insecure_registries)
+    return json.dumps(config, indent=2, sort_keys=True) + "\n"
+
+
+def _debian(distro):
+    data = host.data
+    if data.docker_package_source == "docker-ce":
+        flavour = distro["release_meta"]["ID"].lower()
+        codename = distro["release_meta"].get("VERSION_CODENAME")
+        keyring = "/etc/apt/keyrings/docker.asc"
+        files.download(
+            name="Docker's apt signing key is present",
+            src=f"{data.docker_ce_repo_url}/linux/{flavour}/gpg",
+            dest=keyring,
+            mode="0644",
+        )
+        apt.repo(
+            name="Docker's apt repository is configured",
+            src=f"deb [signed-by={keyring}] {data.docker_ce_repo_url}/linux/{flavour} {codename} stable",
+            filename="docker",
+        )
+        version = data.docker_ce_version
+        packages = [f"docker-ce={version}", f"docker-ce-cli={version}", "containerd.io"]
+    else:
+        pin = f"={data.docker_io_version}" if data.docker_io_version else ""
+        packages = [f"docker.io{pin}"]
+    packages += TOOLS
+    installed = host.get_fact(DebPackages) or {}
+    # Refresh the package lists only when something is to be installed: a no-op run stays a no-op.
+    missing = any(p.split("=")[0] not in installed for p in packages)
+    apt.packages(
+        name="Docker engine packages are installed",
+        packages=packages,
+        update=missing,
+        no_recommends=True,
+    )
+
+
+def _rhel(distro):
+    data = host.data
+    if data.centos_vault_baseurl and distro.get("major") == 7:
+        files.template(
+            name="CentOS 7 base repositories point at the vault",
+            src="files/centos7-vault.repo.j2",
+            dest="/etc/yum.repos.d/CentOS-Base.repo",
+            baseurl=data.centos_vault_baseurl.rstrip("/"),
+        )
+    yum.repo(
+        name="Docker's yum repository is configured",
+        src="docker-ce-stable",
+        description="Docker CE Stable",
+        baseurl=f"{data.docker_ce_repo_url}/linux/centos/$releasever/$basearch/stable",
+        gpgcheck=True,
+        gpgkey=f"{data.docker_ce_repo_url}/linux/centos/gpg",
+    )
+    version = data.docker_ce_version
+    rpm_pinned(
+        name="Docker engine packages are installed",
+        packages={"docker-ce": version, "docker-ce-cli": version, "containerd.io": None,
+                  **{tool: None for tool in TOOLS}},
+        manager=rpm_manager(distro),
+    )
+
+
+@deploy("Docker engine")
+def docker_engine():
+    distro = host.get_fact(LinuxDistribution)
+    {"debian": _debian, "rhel": _rhel}[os_family(distro)](distro)
+    config = files.put(
+        name="Docker daemon configuration is in place",
+        src=StringIO(daemon_json(host.data)),
+        dest="/etc/docker/daemon.json",
+        mode="0644",
+    )
+    systemd.service(
+        name="Docker engine is running and enabled",
+        service="docker.service",
+        running=True,
+        enabled=True,
+        restarted=config.will_change,
+    )
