@@ -53,10 +53,19 @@ def ensure_engine(wait_seconds=60):
     raise SandboxError(f"dockerd did not answer within {wait_seconds}s; see {ENGINE_LOG}")
 
 
+APT_ENV = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+
+
+def apt_update():
+    """Refresh this machine's package lists: a new machine has none."""
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=APT_ENV, stdout=subprocess.DEVNULL)
+
+
 def apt_install(*packages):
-    """Install Debian packages on this machine (the lists are refreshed first: a new machine has none)."""
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+    """Install Debian packages on this machine."""
+    apt_update()
     subprocess.run(
-        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages], check=True, env=env
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages],
+        check=True,
+        env=APT_ENV,
     )

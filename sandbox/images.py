@@ -14,6 +14,7 @@ from pathlib import Path
 from ops.images import archive_name
 
 from .config import IMAGE_DIR, LABEL
+from .engine import apt_update
 
 RECIPES = Path(__file__).resolve().parent / "images"
 
@@ -44,6 +45,7 @@ def recipe_hash():
 def _unpack_packages(workdir: Path) -> Path:
     debs, root = workdir / "debs", workdir / "root"
     debs.mkdir()
+    apt_update()
     subprocess.run(["apt-get", "download", "-q", *PACKAGES], cwd=debs, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for deb in debs.glob("*.deb"):

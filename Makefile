@@ -1,0 +1,27 @@
+# The two commands: `make demo` (one sandbox host, deployed, URLs printed) and `make test` (everything).
+VENV := .venv
+PY := $(VENV)/bin/python
+PYINFRA := $(VENV)/bin/pyinfra
+
+.PHONY: demo test down venv
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r requirements.txt
+	touch $@
+
+demo: venv
+	$(PY) -m sandbox images
+	$(PY) -m sandbox up --hosts 1
+	$(PYINFRA) -y inventory/sandbox.py deploy.py
+	@echo "Sandbox hosts (registry and UI URLs):"
+	@$(PY) -m sandbox status
+
+test: venv
+	$(PY) -m pytest
+
+down: venv
+	$(PY) -m sandbox down

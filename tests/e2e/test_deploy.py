@@ -1,0 +1,144 @@
+"""The deploy on two fresh sandbox hosts: engine, storage, containers, registry, UI, idempotence."""
+
+import re
+
+import pytest
+import requests
+
+from tests.e2e.conftest import catalog
+from tests.support import deploy
+
+
+def test_first_run_changed_every_host(first_run, targets):
+    changed_hosts = {host for _, host in first_run.changed()}
+    assert changed_hosts == {t.name for t in targets}
+
+
+def test_docker_service_is_running_and_enabled(target):
+    service = target.host.service("docker")
+    assert service.is_running and service.is_enabled
+
+
+def test_registry_storage_exists(target):
+    data = target.data
+    if data.registry_storage == "volume":
+        assert target.host.run(f"docker volume inspect {data.registry_volume}").rc == 0
+    else:
+        directory = target.host.file(data.registry_bind_path)
+        assert directory.is_directory and directory.user == "root" and directory.mode == 0o700
+
+
+@pytest.mark.parametrize("which", ["registry", "ui"])
+def test_container_runs_with_restart_always_and_published_port(target, which):
+    data = target.data
+    name, port, inner = {
+        "registry": (data.registry_container, data.registry_port, "5000/tcp"),
+        "ui": (data.ui_container, data.ui_port, "80/tcp"),
+    }[which]
+    inspect = target.container(name)
+    assert inspect["State"]["Running"], target.logs(name)
+    assert inspect["HostConfig"]["RestartPolicy"]["Name"] == "always"
+    assert inspect["HostConfig"]["PortBindings"][inner][0]["HostPort"] == str(port)
+
+
+def test_registry_mounts_its_storage_and_config_read_only(target):
+    data = target.data
+    mounts = {m["Destination"]: m for m in target.container(data.registry_container)["Mounts"]}
+    storage = mounts["/var/lib/registry"]
+    if data.registry_storage == "volume":
+        assert (storage["Type"], storage["Name"]) == ("volume", data.registry_volume)
+    else:
+        assert (storage["Type"], storage["Source"]) == ("bind", data.registry_bind_path)
+    config = mounts["/etc/docker/registry"]
+    assert (config["Source"], config["RW"]) == (data.registry_config_dir, False)
+
+
+def test_registry_env_enables_deletes(target):
+    env = target.container(target.data.registry_container)["Config"]["Env"]
+    assert "REGISTRY_STORAGE_DELETE_ENABLED=true" in env
+
+
+def test_ui_is_wired_to_the_registry_through_the_bridge_gateway(target):
+    data = target.data
+    # Read the gateway the way an operator would, independently of the deploy's fact.
+    gateway = re.search(r"inet (\S+)/", target.host.check_output("ip -4 addr show docker0")).group(1)
+    env = dict(e.split("=", 1) for e in target.container(data.ui_container)["Config"]["Env"])
+    assert env["NGINX_PROXY_PASS_URL"] == f"http://{gateway}:{data.registry_port}"
+    assert env["SINGLE_REGISTRY"] == "true"
+    assert env["DELETE_IMAGES"] == "true"
+    assert env["REGISTRY_TITLE"] == data.ui_title
+
+
+def test_v2_answers_empty_json(target):
+    answer = requests.get(f"{target.registry}/v2/", timeout=10)
+    assert (answer.status_code, answer.json()) == (200, {})
+
+
+def test_pushed_image_is_listed_and_pulls_back(target, hello_pushed):
+    port = target.data.registry_port
+    assert hello_pushed in catalog(target.registry)
+    target.host.check_output(f"docker rmi localhost:{port}/hello")
+    target.host.check_output(f"docker pull localhost:{port}/hello")
+    out = target.host.check_output(f"docker run --rm localhost:{port}/hello")
+    assert out == "hello from the private registry"
+
+
+def _push_tag(target, tag):
+    port = target.data.registry_port
+    target.host.check_output(
+        f"docker tag localhost:{port}/hello localhost:{port}/hello:{tag}"
+        f" && docker push localhost:{port}/hello:{tag}"
+    )
+    head = requests.head(
+        f"{target.registry}/v2/hello/manifests/{tag}",
+        headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"},
+        timeout=10,
+    )
+    return head.headers["Docker-Content-Digest"]
+
+
+def test_manifest_delete_by_digest_is_accepted(target, hello_pushed):
+    digest = _push_tag(target, "to-delete")
+    answer = requests.delete(f"{target.registry}/v2/hello/manifests/{digest}", timeout=10)
+    assert answer.status_code == 202, answer.text
+
+
+def test_ui_answers_and_its_proxy_lists_the_pushed_image(target, hello_pushed):
+    page = requests.get(target.ui, timeout=10)
+    assert page.status_code == 200 and f"<title>{target.data.ui_title}</title>" in page.text
+    assert hello_pushed in catalog(target.ui)
+
+
+def test_second_run_changes_nothing(targets):
+    run = deploy()
+    assert run.returncode == 0
+    assert (run.changed(), run.errors()) == ([], [])
+
+
+def test_deletes_off_refuses_manifest_delete_then_on_again(targets, hello_pushed):
+    target = targets[0]
+    digest = _push_tag(target, "kept")
+    off = deploy("--limit", target.name, "--data", "registry_delete_enabled=False")
+    assert off.returncode == 0 and off.changed(), off.stderr[-2000:]
+    answer = requests.delete(f"{target.registry}/v2/hello/manifests/{digest}", timeout=10)
+    assert answer.status_code == 405, answer.text
+    assert deploy("--limit", target.name).changed()
+    answer = requests.delete(f"{target.registry}/v2/hello/manifests/{digest}", timeout=10)
+    assert answer.status_code == 202, answer.text
+
+
+BAD_DATA = [
+    ("registry_storage=nfs", "registry_storage='nfs': must be one of volume, bind"),
+    ("registry_bind_path=mnt/registry", "registry_bind_path='mnt/registry': must be an absolute path"),
+    ("registry_port=70000", "registry_port=70000: must be a port number"),
+    ("image_source=ftp", "image_source='ftp': must be one of pull, archives"),
+    ("image_archive_dir=/nonexistent", "registry_image='registry-sandbox/registry:2.8.2': needs the archive"),
+]
+
+
+@pytest.mark.parametrize("override,message", BAD_DATA, ids=[b[0].split("=")[0] for b in BAD_DATA])
+def test_bad_data_is_refused_before_connecting(targets, override, message):
+    run = deploy("--data", override)
+    assert run.returncode != 0
+    assert message in run.stderr
+    assert "Connecting to hosts" not in run.stderr

@@ -1,0 +1,106 @@
+"""The sandbox harness itself: hosts that boot and answer, idempotent `up`, a `down` that spares others."""
+
+import docker
+import pytest
+
+from sandbox.base import debian_mirror
+from sandbox.config import LABEL
+from sandbox.hosts import read_state, sandbox_containers
+from sandbox.images import HELLO_IMAGE, REGISTRY_IMAGE, UI_IMAGE
+from tests.support import sandbox, ssh_host
+
+HOSTS = 2
+
+
+@pytest.fixture(scope="module")
+def client():
+    return docker.from_env()
+
+
+@pytest.fixture(scope="module")
+def hosts():
+    sandbox("down")
+    sandbox("up", "--hosts", str(HOSTS))
+    yield read_state()["hosts"]
+    sandbox("down")
+
+
+def test_up_boots_hosts_with_systemd_running_and_no_engine(hosts):
+    assert len(hosts) == HOSTS
+    for h in hosts:
+        host = ssh_host(h["ssh_port"])
+        assert host.run("systemctl is-system-running").stdout.strip() == "running"
+        assert not host.exists("dockerd"), "the deploy, not the sandbox, installs Docker"
+
+
+def test_up_again_keeps_the_running_hosts(client, hosts):
+    before = {c.name: (c.id, c.attrs["State"]["StartedAt"]) for c in sandbox_containers(client)}
+    sandbox("up", "--hosts", str(HOSTS))
+    after = {c.name: (c.id, c.attrs["State"]["StartedAt"]) for c in sandbox_containers(client)}
+    assert after == before
+
+
+def test_ports_are_published_on_loopback_only(client, hosts):
+    for container in sandbox_containers(client):
+        for bindings in container.attrs["HostConfig"]["PortBindings"].values():
+            assert {b["HostIp"] for b in bindings} == {"127.0.0.1"}
+
+
+def test_status_lists_every_host_with_its_ports(hosts):
+    out = sandbox("status")
+    for h in hosts:
+        assert f"{h['name']}  ssh 127.0.0.1:{h['ssh_port']}" in out
+
+
+def test_down_removes_only_what_the_sandbox_created(client, hosts):
+    base = client.containers.get(hosts[0]["name"]).image
+    bystander = client.containers.run(base.id, ["sleep", "300"], detach=True, name="not-the-sandbox")
+    volume = client.volumes.create("not-the-sandbox")
+    try:
+        sandbox("down")
+        assert sandbox_containers(client) == []
+        assert client.volumes.list(filters={"label": LABEL}) == []
+        bystander.reload()
+        assert bystander.status == "running"
+        assert client.volumes.get(volume.name)
+    finally:
+        bystander.remove(force=True)
+        volume.remove()
+
+
+@pytest.mark.parametrize("image,entrypoint,cmd,port", [
+    (REGISTRY_IMAGE, ["/entrypoint.sh"], ["/etc/docker/registry/config.yml"], "5000/tcp"),
+    (UI_IMAGE, ["/entrypoint.sh"], None, "80/tcp"),
+])
+def test_offline_images_keep_the_official_container_contract(client, image, entrypoint, cmd, port):
+    config = client.images.get(image).attrs["Config"]
+    assert (config["Entrypoint"], config["Cmd"]) == (entrypoint, cmd)
+    assert port in config["ExposedPorts"]
+
+
+def test_registry_image_runs_garbage_collect_from_its_shell(client):
+    script = ("mkdir -p /var/lib/registry/docker/registry/v2/repositories /var/lib/registry/docker/registry/v2/blobs"
+              " && registry garbage-collect /etc/docker/registry/config.yml && echo collected")
+    assert client.containers.run(REGISTRY_IMAGE, ["sh", "-c", script], remove=True).endswith(b"collected\n")
+
+
+def test_legacy_ui_registry_url_sets_the_proxy(client):
+    # A stand-in nginx on PATH prints the configuration the entrypoint rendered, instead of serving it.
+    fake_nginx = ("mkdir /tmp/bin && printf '#!/bin/sh\\ncat /etc/nginx/nginx.conf\\n' > /tmp/bin/nginx"
+                  " && chmod +x /tmp/bin/nginx && PATH=/tmp/bin:$PATH exec /entrypoint.sh")
+    out = client.containers.run(UI_IMAGE, remove=True, entrypoint=["sh", "-c", fake_nginx],
+                                environment={"REGISTRY_URL": "http://registry.invalid:5000"})
+    assert b"proxy_pass http://registry.invalid:5000;" in out
+    assert b"client_max_body_size 0;" in out and b"proxy_request_buffering off;" in out
+
+
+def test_hello_image_prints_its_line(client):
+    assert client.containers.run(HELLO_IMAGE, remove=True) == b"hello from the private registry\n"
+
+
+def test_debian_mirror_is_read_from_the_machines_apt_sources(tmp_path):
+    (tmp_path / "sources.list.d").mkdir()
+    (tmp_path / "sources.list.d" / "debian.sources").write_text(
+        "Types: deb\nURIs: http://mirror.example/debian-security\n\n"
+        "Types: deb\nURIs: http://mirror.example/debian\nSuites: bookworm\n")
+    assert debian_mirror(tmp_path) == "http://mirror.example/debian"

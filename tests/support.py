@@ -1,0 +1,61 @@
+"""What the tests share: running the deploy as an operator would, and reading its data and hosts."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+
+import testinfra
+
+from sandbox.config import KEY_FILE, ROOT
+
+PYINFRA = str(Path(sys.executable).parent / "pyinfra")
+SANDBOX_INVENTORY = "inventory/sandbox.py"
+
+
+@dataclass
+class Run:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def results(self) -> list[dict]:
+        return json.loads(self.stdout)["results"]["operations"]
+
+    def changed(self) -> list[tuple[str, str]]:
+        """(operation, host) for every operation that changed something."""
+        return [(op["name"], h) for op in self.results for h in op["success"]]
+
+    def errors(self) -> list[tuple[str, str]]:
+        return [(op["name"], h) for op in self.results for h in op["error"]]
+
+
+def sandbox(*args: str) -> str:
+    done = subprocess.run([sys.executable, "-m", "sandbox", *args], cwd=ROOT, check=True,
+                          capture_output=True, text=True)
+    return done.stdout
+
+
+def deploy(*args: str, inventory: str = SANDBOX_INVENTORY, dry: bool = False) -> Run:
+    """`pyinfra [-y|--dry] --json INVENTORY deploy.py ARGS`, as an operator runs it."""
+    command = [PYINFRA, "--dry" if dry else "-y", "--json", inventory, "deploy.py", *args]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    return Run(done.returncode, done.stdout, done.stderr)
+
+
+def inventory_hosts(inventory: str = SANDBOX_INVENTORY) -> list[tuple[str, SimpleNamespace]]:
+    """(name, data) for each host, data merged by pyinfra itself exactly as the deploy sees it."""
+    done = subprocess.run([PYINFRA, "--json", inventory, "debug-inventory"], cwd=ROOT, check=True,
+                          capture_output=True, text=True)
+    return [(h["name"], SimpleNamespace(**h["data"])) for h in json.loads(done.stdout)]
+
+
+def ssh_host(ssh_port: int):
+    return testinfra.get_host(
+        f"paramiko://root@127.0.0.1:{ssh_port}?ssh_identity_file={KEY_FILE}&timeout=30"
+    )
