@@ -115,8 +115,10 @@ def compare(spec: ContainerSpec, current: dict | None, image: dict | None) -> tu
     elif not image and config.get("Image") != spec.image:
         reasons.append(f"image: {config.get('Image')} -> {spec.image}")
 
+    # Env and labels the image sets are not ours to compare; while the image is not on the host
+    # (a dry run before it is pulled), only the keys we set are.
     env, base_env = _env(config.get("Env")), _env(image_config.get("Env"))
-    own_env = {k: v for k, v in env.items() if base_env.get(k) != v or k in spec.env}
+    own_env = {k: v for k, v in env.items() if (image and base_env.get(k) != v) or k in spec.env}
     reasons += _changes("env", own_env, spec.env, own_env.keys() | spec.env.keys())
 
     ports = _ports(host_config.get("PortBindings"))
@@ -132,7 +134,7 @@ def compare(spec: ContainerSpec, current: dict | None, image: dict | None) -> tu
         reasons.append(f"restart policy: {restart} -> {spec.restart}")
 
     labels, base_labels = config.get("Labels") or {}, image_config.get("Labels") or {}
-    own_labels = {k: v for k, v in labels.items() if base_labels.get(k) != v or k in spec.labels}
+    own_labels = {k: v for k, v in labels.items() if (image and base_labels.get(k) != v) or k in spec.labels}
     reasons += _changes("label", own_labels, spec.labels, own_labels.keys() | spec.labels.keys())
 
     if reasons:

@@ -1,0 +1,95 @@
+"""What the tasks ask for, derived from data: container specs, daemon.json, the OS family."""
+
+import json
+
+import pytest
+from pyinfra.api.exceptions import DeployError
+
+from ops.facts import BridgeGateway, HttpGet
+from ops.platform import os_family, rpm_manager
+from tasks.engine import daemon_json
+from tasks.registry import config_mount_target, registry_spec
+from tasks.ui import ui_spec
+
+
+@pytest.mark.parametrize("image,target", [
+    ("registry:2.8.3", "/etc/docker/registry"),
+    ("registry:3", "/etc/distribution"),
+    ("registry:3.0.0", "/etc/distribution"),
+    ("mirror.local:5000/library/registry:3.0.0", "/etc/distribution"),
+    ("mirror.local:5000/registry:2", "/etc/docker/registry"),
+])
+def test_config_is_mounted_where_the_image_reads_it(image, target):
+    assert config_mount_target(image) == target
+
+
+def test_registry_spec_follows_data(defaults):
+    defaults.update(registry_storage="bind", registry_delete_enabled=False, registry_port=5443)
+    spec = registry_spec(defaults)
+    assert spec.env == {"REGISTRY_STORAGE_DELETE_ENABLED": "false"}
+    assert spec.ports == {5000: 5443}
+    assert spec.mounts[0] == ("bind", "/mnt/registry", "/var/lib/registry", False)
+    assert spec.restart == "always"
+
+
+def test_ui_2x_proxies_through_nginx_to_the_gateway(defaults):
+    env = ui_spec(defaults).env
+    assert env["NGINX_PROXY_PASS_URL"] == "http://{bridge_gateway}:5000"
+    assert env["SINGLE_REGISTRY"] == "true" and "REGISTRY_URL" not in env
+
+
+def test_ui_static_tag_gets_registry_url(defaults):
+    defaults.update(ui_image="joxit/docker-registry-ui:static")
+    env = ui_spec(defaults).env
+    assert env["REGISTRY_URL"] == "http://{bridge_gateway}:5000" and "NGINX_PROXY_PASS_URL" not in env
+
+
+def test_daemon_json_renders_the_same_for_the_same_data(defaults):
+    defaults.update(docker_registry_mirrors=["https://mirror.local"], docker_insecure_registries=["r:5000"])
+    rendered = daemon_json(defaults)
+    assert rendered == daemon_json(defaults)
+    assert json.loads(rendered) == {
+        "insecure-registries": ["r:5000"],
+        "log-driver": "json-file",
+        "log-opts": {"max-file": "3", "max-size": "10m"},
+        "registry-mirrors": ["https://mirror.local"],
+    }
+
+
+def _distro(id_, major, like=""):
+    return {"name": id_, "major": major, "release_meta": {"ID": id_, "ID_LIKE": like}}
+
+
+@pytest.mark.parametrize("distro,family", [
+    (_distro("debian", 12), "debian"),
+    (_distro("ubuntu", 22, "debian"), "debian"),
+    (_distro("centos", 7, "rhel fedora"), "rhel"),
+    (_distro("rocky", 9, "rhel centos fedora"), "rhel"),
+    (_distro("almalinux", 8, "rhel centos fedora"), "rhel"),
+])
+def test_os_family_is_chosen_from_facts(distro, family):
+    assert os_family(distro) == family
+
+
+@pytest.mark.parametrize("distro", [_distro("alpine", 3), _distro("arch", None)])
+def test_unsupported_os_is_refused_by_name(distro):
+    with pytest.raises(DeployError, match=f"Unsupported OS: {distro['name']}"):
+        os_family(distro)
+
+
+def test_yum_on_el7_dnf_after():
+    assert (rpm_manager(_distro("centos", 7)), rpm_manager(_distro("rocky", 9))) == ("yum", "dnf")
+
+
+@pytest.mark.parametrize("output,gateway", [
+    (["172.18.0.1", "172.18.0.1/16"], "172.18.0.1"),
+    (["", "172.19.0.1/16"], "172.19.0.1"),  # Docker 20.10+: IPAM gateway empty, docker0 has it
+    (["", ""], None),
+])
+def test_bridge_gateway_falls_back_to_docker0(output, gateway):
+    assert BridgeGateway().process(output) == gateway
+
+
+def test_http_get_splits_body_and_status():
+    assert HttpGet().process(["{}", "200"]) == {"status": 200, "body": "{}"}
+    assert HttpGet().process(["000"]) == {"status": 0, "body": ""}
