@@ -2,6 +2,7 @@
 
 import io
 import json
+import logging
 import socket
 import tarfile
 import time
@@ -24,6 +25,9 @@ from .config import (
     UI_PORT_BASE,
 )
 from .engine import SandboxError
+
+# While a host boots, sshd refuses early connections; paramiko would print each one as an error.
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
 
 # The flags a systemd host with its own Docker engine needs here (--privileged is refused: see
 # ENVIRONMENT.md). The SDK has no `systempaths=unconfined`: its API form is empty Masked/ReadonlyPaths.

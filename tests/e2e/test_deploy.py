@@ -83,14 +83,15 @@ def test_pushed_image_is_listed_and_pulls_back(target, hello_pushed):
     assert out == "hello from the private registry"
 
 
-def _push_tag(target, tag):
-    port = target.data.registry_port
+def _push_own_manifest(target, tag):
+    """Push an image of its own (a manifest no other tag shares) as `deleteme:<tag>`; its digest."""
+    image = f"localhost:{target.data.registry_port}/deleteme:{tag}"
     target.host.check_output(
-        f"docker tag localhost:{port}/hello localhost:{port}/hello:{tag}"
-        f" && docker push localhost:{port}/hello:{tag}"
+        f"printf 'FROM localhost:{target.data.registry_port}/hello\\nLABEL tag={tag}\\n'"
+        f" | docker build -q -t {image} - && docker push {image}"
     )
     head = requests.head(
-        f"{target.registry}/v2/hello/manifests/{tag}",
+        f"{target.registry}/v2/deleteme/manifests/{tag}",
         headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"},
         timeout=10,
     )
@@ -98,8 +99,8 @@ def _push_tag(target, tag):
 
 
 def test_manifest_delete_by_digest_is_accepted(target, hello_pushed):
-    digest = _push_tag(target, "to-delete")
-    answer = requests.delete(f"{target.registry}/v2/hello/manifests/{digest}", timeout=10)
+    digest = _push_own_manifest(target, "to-delete")
+    answer = requests.delete(f"{target.registry}/v2/deleteme/manifests/{digest}", timeout=10)
     assert answer.status_code == 202, answer.text
 
 
@@ -117,13 +118,13 @@ def test_second_run_changes_nothing(targets):
 
 def test_deletes_off_refuses_manifest_delete_then_on_again(targets, hello_pushed):
     target = targets[0]
-    digest = _push_tag(target, "kept")
+    digest = _push_own_manifest(target, "kept")
     off = deploy("--limit", target.name, "--data", "registry_delete_enabled=False")
     assert off.returncode == 0 and off.changed(), off.stderr[-2000:]
-    answer = requests.delete(f"{target.registry}/v2/hello/manifests/{digest}", timeout=10)
+    answer = requests.delete(f"{target.registry}/v2/deleteme/manifests/{digest}", timeout=10)
     assert answer.status_code == 405, answer.text
     assert deploy("--limit", target.name).changed()
-    answer = requests.delete(f"{target.registry}/v2/hello/manifests/{digest}", timeout=10)
+    answer = requests.delete(f"{target.registry}/v2/deleteme/manifests/{digest}", timeout=10)
     assert answer.status_code == 202, answer.text
 
 

@@ -1,0 +1,108 @@
+"""Drift: a re-run repairs exactly what changed on a host, keeps the data, then reports nothing.
+
+Each scenario pushes an image first, drifts the host by hand, checks that `--dry` names the drift,
+re-runs the deploy, checks the repair, pulls the image back, and checks a further run changes nothing.
+"""
+
+import json
+
+import pytest
+
+from tests.e2e.conftest import catalog
+from tests.support import deploy
+
+REGISTRY_OPS = "Registry | Registry container is running"
+UI_OP = "Registry UI | Registry UI container is running"
+
+
+def _run_args(t, **overrides):
+    """`docker run` arguments for a registry made by hand, as an operator would type them."""
+    data = t.data
+    args = {
+        "port": data.registry_port,
+        "image": data.registry_image,
+        "deletes": "true",
+    }
+    args.update(overrides)
+    storage = (f"type=volume,src={data.registry_volume}" if data.registry_storage == "volume"
+               else f"type=bind,src={data.registry_bind_path}")
+    return (f"docker rm -f {data.registry_container} && docker run -d --name {data.registry_container}"
+            f" --restart always -p {args['port']}:5000 --mount {storage},dst=/var/lib/registry"
+            f" -v {data.registry_config_dir}:/etc/docker/registry:ro"
+            f" -e REGISTRY_STORAGE_DELETE_ENABLED={args['deletes']} {args['image']}")
+
+
+def _build_other_registry_tag(t):
+    t.host.check_output(f"printf 'FROM {t.data.registry_image}\\nLABEL drift=yes\\n'"
+                        f" | docker build -q -t {t.data.registry_image}-drift -")
+    return _run_args(t, image=f"{t.data.registry_image}-drift")
+
+
+SCENARIOS = {
+    "registry removed": (0, lambda t: f"docker rm -f {t.data.registry_container}",
+                         REGISTRY_OPS, "container registry is missing"),
+    "ui stopped": (0, lambda t: f"docker stop {t.data.ui_container}", UI_OP, "container registry-ui is stopped"),
+    "registry by hand with deletes off": (0, lambda t: _run_args(t, deletes="false"), REGISTRY_OPS,
+                                          "env REGISTRY_STORAGE_DELETE_ENABLED: false -> true"),
+    "registry on another port": (1, lambda t: _run_args(t, port=5001), REGISTRY_OPS, "port 5000: 5001 -> 5000"),
+    "registry from another tag": (1, _build_other_registry_tag, REGISTRY_OPS, "image: "),
+    "ui on a wrong registry url": (0, lambda t: (
+        f"docker rm -f {t.data.ui_container} && docker run -d --name {t.data.ui_container} --restart always"
+        f" -p {t.data.ui_port}:80 -e NGINX_PROXY_PASS_URL=http://127.0.0.1:5999 -e SINGLE_REGISTRY=true"
+        f" -e DELETE_IMAGES=true -e 'REGISTRY_TITLE={t.data.ui_title}' {t.data.ui_image}"),
+        UI_OP, "env NGINX_PROXY_PASS_URL: http://127.0.0.1:5999 -> http://"),
+    "config.yml edited": (1, lambda t: f"sed -i 's/enabled: true/enabled: false/' {t.data.registry_config_dir}/config.yml",
+                          "Registry | Registry configuration is in place", "a file it reads changed: restart"),
+    "daemon.json edited": (0, lambda t: "sed -i 's/\"max-file\": \"3\"/\"max-file\": \"9\"/' /etc/docker/daemon.json",
+                           "Docker engine | Docker daemon configuration is in place", None),
+    "docker disabled and stopped": (1, lambda t: "systemctl disable --now docker.service docker.socket",
+                                    "Docker engine | Docker engine is running and enabled", None),
+    "bind directory mode changed": (1, lambda t: f"chmod 0777 {t.data.registry_bind_path}",
+                                    f"Registry storage | Registry directory /mnt/registry exists", None),
+}
+
+
+def _pull_back(t, repository):
+    port = t.data.registry_port
+    t.host.check_output(f"docker rmi -f localhost:{port}/{repository} >/dev/null"
+                        f" && docker pull -q localhost:{port}/{repository}")
+
+
+@pytest.mark.parametrize("index,drift,operation,reason", SCENARIOS.values(), ids=SCENARIOS.keys())
+def test_drift_is_named_repaired_and_data_kept(targets, hello_pushed, index, drift, operation, reason):
+    t = targets[index]
+    assert hello_pushed in catalog(t.registry)
+    t.host.check_output(drift(t))
+
+    dry = deploy("--limit", t.name, dry=True)
+    planned = [p["name"] for p in json.loads(dry.stdout)["plan"] if t.name in p["hosts_with_change"]]
+    assert operation in planned, dry.stderr[-2000:]
+    if reason:
+        assert reason in dry.stderr
+
+    repair = deploy("--limit", t.name)
+    assert repair.returncode == 0 and not repair.errors(), repair.stderr[-3000:]
+    assert (operation, t.name) in repair.changed()
+
+    assert hello_pushed in catalog(t.registry)
+    _pull_back(t, hello_pushed)
+    again = deploy("--limit", t.name)
+    assert (again.changed(), again.errors()) == ([], [])
+
+
+def test_repairs_restore_the_declared_state(targets):
+    """After the scenarios above, every property they broke is back (checked on the hosts themselves)."""
+    for t in targets:
+        assert t.host.service("docker").is_enabled and t.host.service("docker").is_running
+        assert "max-file\": \"3\"" in t.host.file("/etc/docker/daemon.json").content_string
+        assert "enabled: true" in t.host.file(f"{t.data.registry_config_dir}/config.yml").content_string
+        registry = t.container(t.data.registry_container)
+        assert registry["Config"]["Image"] == t.data.registry_image
+        assert registry["HostConfig"]["PortBindings"]["5000/tcp"][0]["HostPort"] == str(t.data.registry_port)
+        if t.data.registry_storage == "bind":
+            assert t.host.file(t.data.registry_bind_path).mode == 0o700
+
+
+def test_clean_host_dry_run_plans_nothing(targets):
+    dry = deploy(dry=True)
+    assert [p["name"] for p in json.loads(dry.stdout)["plan"] if p["hosts_with_change"]] == []
