@@ -55,3 +55,16 @@ class HttpGet(FactBase):
         lines = list(output)
         status = lines[-1].strip() if lines else ""
         return {"status": int(status) if status.isdigit() else 0, "body": "\n".join(lines[:-1])}
+
+
+class SelinuxEnforcing(FactBase):
+    """True when SELinux enforces (pyinfra's Selinux fact tells enabled, not enforcing)."""
+
+    def requires_command(self) -> str:
+        return "getenforce"
+
+    def command(self) -> str:
+        return "getenforce"
+
+    def process(self, output):
+        return "".join(output).strip().lower() == "enforcing"

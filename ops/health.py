@@ -30,7 +30,7 @@ def healthy(checks, containers=(), attempts=60, announce=None):
         return
     failures = []
     for what, url, body in checks:
-        got = host.get_fact(HttpGet, url=url, attempts=attempts)
+        got = host.get_fact(HttpGet, url=url, attempts=attempts) or {"status": 0, "body": "(no curl)"}
         if got["status"] != 200 or (body is not None and got["body"].strip() != body):
             answer = f"HTTP {got['status']}" if got["status"] else "no answer"
             failures.append(f"{what}: GET {url} gave {answer} {got['body'][:200]!r}")

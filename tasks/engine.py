@@ -1,4 +1,5 @@
-"""The Docker engine: packages pinned by data, daemon.json, and the service running and enabled."""
+"""The Docker engine: packages pinned by data, daemon.json, the host firewall it must live with, and the
+service running and enabled, restarted when its configuration or the firewall changed."""
 
 import json
 from io import StringIO
@@ -7,8 +8,10 @@ from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.facts.deb import DebPackages
 from pyinfra.facts.server import LinuxDistribution
+from pyinfra.facts.systemd import SystemdStatus
 from pyinfra.operations import apt, files, systemd, yum
 
+from ops.firewalld import ports_open
 from ops.packages import rpm_pinned
 from ops.platform import os_family, rpm_manager
 
@@ -71,6 +74,7 @@ def _rhel(distro):
             src="files/centos7-vault.repo.j2",
             dest="/etc/yum.repos.d/CentOS-Base.repo",
             baseurl=data.centos_vault_baseurl.rstrip("/"),
+            mode="0644",
         )
     yum.repo(
         name="Docker's yum repository is configured",
@@ -89,6 +93,16 @@ def _rhel(distro):
     )
 
 
+def _firewall_opened():
+    """Open the ports in firewalld where it runs; the operation, or None when there is nothing to do."""
+    data = host.data
+    firewalld = host.get_fact(SystemdStatus, services=["firewalld.service"]) or {}
+    if not data.firewalld_open_ports or not firewalld.get("firewalld.service"):
+        return None
+    ports = [f"{data.registry_port}/tcp"] + ([f"{data.ui_port}/tcp"] if data.ui_enabled else [])
+    return ports_open(name=f"firewalld allows {', '.join(ports)}", ports=ports)
+
+
 @deploy("Docker engine")
 def docker_engine():
     distro = host.get_fact(LinuxDistribution)
@@ -99,10 +113,12 @@ def docker_engine():
         dest="/etc/docker/daemon.json",
         mode="0644",
     )
+    opened = _firewall_opened()
     systemd.service(
         name="Docker engine is running and enabled",
         service="docker.service",
         running=True,
         enabled=True,
-        restarted=config.will_change,
+        # A firewalld change can drop the iptables chains Docker made; a restart makes them again.
+        restarted=config.will_change or bool(opened and opened.will_change),
     )

@@ -2,10 +2,10 @@
 
 from pyinfra import host
 from pyinfra.api import deploy
-from pyinfra.facts.server import Selinux
 from pyinfra.operations import docker, files, selinux
 
 from ops.container import Mount
+from ops.facts import SelinuxEnforcing
 
 REGISTRY_DATA = "/var/lib/registry"
 # Only root (the registry runs as root in its container) may read the stored images.
@@ -28,7 +28,7 @@ def registry_storage():
     files.directory(
         name=f"Registry directory {path} exists", path=path, user="root", group="root", mode=BIND_MODE
     )
-    if (host.get_fact(Selinux) or {}).get("mode") == "enforcing":
+    if host.get_fact(SelinuxEnforcing):
         selinux.file_context_mapping(
             name=f"{path} is labelled for containers (persistently)",
             target=f"{path}(/.*)?",

@@ -1,0 +1,85 @@
+"""Plan a deploy for a fake host: facts in, commands out, with nothing connected or run.
+
+The deploy file runs in pyinfra's API mode against a host whose facts come from a table; a fact the
+table lacks fails the test, naming it, so no command is ever planned on a guessed fact.
+"""
+
+from __future__ import annotations
+
+import runpy
+from contextlib import contextmanager
+
+from pyinfra.api import Config, FileUploadCommand, Inventory, State, StringCommand
+from pyinfra.api.host import Host
+from pyinfra.context import ctx_host, ctx_state
+
+from sandbox.config import ROOT
+
+
+class MissingFact(AssertionError):
+    pass
+
+
+def fact_key(cls, **kwargs):
+    """How the table names a fact: its class name and its arguments (lists as tuples)."""
+    return (cls.__name__, tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in kwargs.items())))
+
+
+def defaults() -> dict:
+    return {k: v for k, v in runpy.run_path(str(ROOT / "group_data/all.py")).items() if not k.startswith("__")}
+
+
+@contextmanager
+def _facts_from(table, monkeypatch):
+    def get_fact(self, cls, *args, **kwargs):
+        assert not args, f"{cls.__name__} asked with positional arguments {args}"
+        key = fact_key(cls, **kwargs)
+        if key not in table:
+            raise MissingFact(f"the plan asked for a fact the table lacks: {key}")
+        return table[key]
+
+    monkeypatch.setattr(Host, "get_fact", get_fact)
+    yield
+
+
+def _describe(command) -> str:
+    if isinstance(command, FileUploadCommand):
+        return f"upload {command.dest}"
+    if isinstance(command, StringCommand):
+        return command.get_raw_value()
+    return str(command)
+
+
+def _planned(facts: dict, monkeypatch, data: dict) -> list:
+    inventory = Inventory((["planned-host"], {**defaults(), **data}))
+    state = State(inventory, Config())
+    host = inventory.get_host("planned-host")
+    with _facts_from(facts, monkeypatch), ctx_state.use(state), ctx_host.use(host):
+        runpy.run_path(str(ROOT / "deploy.py"), run_name="deploy")
+        # The health gate only probes while executing; commands are generated as a run would.
+        state.is_executing = True
+        commands = []
+        for op_hash in state.get_op_order():
+            commands += list(state.get_op_data_for_host(host, op_hash).command_generator())
+    return commands
+
+
+def plan(facts: dict, monkeypatch, **data) -> list[str]:
+    """Every command deploy.py would send to a host with these facts and this data, in order."""
+    return [_describe(c) for c in _planned(facts, monkeypatch, data)]
+
+
+def uploads(facts: dict, monkeypatch, **data) -> dict[str, bytes]:
+    """The content of every file the plan uploads, by remote path."""
+    found = {}
+    for command in _planned(facts, monkeypatch, data):
+        if isinstance(command, FileUploadCommand):
+            src = command.src
+            if hasattr(src, "read"):
+                src.seek(0)
+                content = src.read()
+            else:
+                with open(src, "rb") as f:
+                    content = f.read()
+            found[command.dest] = content.encode() if isinstance(content, str) else content
+    return found

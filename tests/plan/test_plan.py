@@ -1,0 +1,306 @@
+"""Plan tests, facts in and commands out, for every supported OS family.
+
+No CentOS, RHEL, Rocky or Ubuntu host or mirror can be reached from our machines, so these prove the paths
+the end-to-end suite cannot run: for each OS, a bare host gets exactly the commands listed, and a host
+where everything is in place gets none at all.
+"""
+
+import hashlib
+
+import pytest
+from pyinfra.api.exceptions import DeployError
+from pyinfra.facts.apt import AptSources, parse_apt_repo
+from pyinfra.facts.deb import DebPackages
+from pyinfra.facts.docker import DockerContainer, DockerImage, DockerVolume
+from pyinfra.facts.files import Directory, File, FindInFile, Sha1File
+from pyinfra.facts.rpm import RpmPackages
+from pyinfra.facts.selinux import FileContext, FileContextMapping
+from pyinfra.facts.server import LinuxDistribution, TmpDir, Which
+from pyinfra.facts.systemd import SystemdEnabled, SystemdStatus
+
+from ops.facts import BridgeGateway, HttpGet, SelinuxEnforcing
+from ops.firewalld import FirewalldPorts
+from tasks.registry import registry_spec
+from tasks.ui import ui_spec
+from tests.plan.harness import defaults, fact_key, plan, uploads
+
+DISTROS = {
+    "centos7": {"name": "CentOS Linux", "major": 7, "release_meta": {"ID": "centos", "ID_LIKE": "rhel fedora"}},
+    "rocky9": {"name": "Rocky Linux", "major": 9, "release_meta": {"ID": "rocky", "ID_LIKE": "rhel centos fedora"}},
+    "debian12": {"name": "Debian GNU/Linux", "major": 12,
+                 "release_meta": {"ID": "debian", "VERSION_CODENAME": "bookworm"}},
+    "ubuntu2204": {"name": "Ubuntu", "major": 22,
+                   "release_meta": {"ID": "ubuntu", "ID_LIKE": "debian", "VERSION_CODENAME": "jammy"}},
+}
+# What an operator sets for each (group_data/<inventory>.py); CentOS 7 keeps the defaults' 18.09 pin.
+DATA = {
+    "centos7": {"centos_vault_baseurl": "http://vault.mirror.internal/centos/7.9.2009", "registry_storage": "bind"},
+    "rocky9": {"docker_ce_version": "3:24.0.9-1.el9"},
+    "debian12": {},
+    "ubuntu2204": {"docker_package_source": "docker-ce", "docker_ce_version": "5:24.0.9-1~ubuntu.22.04~jammy"},
+}
+# Hosts with SELinux enforcing and firewalld running, as RHEL-family installs come.
+HARDENED = {"centos7", "rocky9"}
+GATEWAY = "172.17.0.1"
+DOCKER_APT_SOURCE = "deb [signed-by=/etc/apt/keyrings/docker.asc] https://download.docker.com/linux/ubuntu jammy stable"
+# pyinfra downloads to a temporary name derived from the URL, then moves it into place.
+DOWNLOAD_TEMP = "/tmp/pyinfra-5b675aa05e13f3867aeb5a1268a12584c2c51771"
+DOCKER_APT_LINE = (r"^.*deb \[signed\-by=/etc/apt/keyrings/docker\.asc\] https://download\.docker\.com/linux/ubuntu"
+                   r" jammy stable.*$")
+HEALTHY = {"status": 200, "body": "{}"}
+
+
+def k(cls, **kwargs):
+    return fact_key(cls, **kwargs)
+
+
+def _service(cls, unit):
+    return k(cls, user_mode=False, machine=None, user_name=None, services=[unit])
+
+
+def _data(os_key):
+    return {**defaults(), **DATA[os_key]}
+
+
+def _managed_paths(os_key):
+    """Every remote file the deploy manages on this OS, with the directory it lives in."""
+    data = _data(os_key)
+    paths = ["/etc/docker/daemon.json", f"{data['registry_config_dir']}/config.yml"]
+    if os_key in ("centos7", "rocky9"):
+        paths.append("/etc/yum.repos.d/docker-ce-stable.repo")
+    if data["centos_vault_baseurl"] and os_key == "centos7":
+        paths.append("/etc/yum.repos.d/CentOS-Base.repo")
+    return paths
+
+
+def bare(os_key):
+    """Facts of a freshly installed host: no Docker, no files of ours, nothing running."""
+    data = _data(os_key)
+    facts = {
+        k(LinuxDistribution): DISTROS[os_key],
+        k(TmpDir): "/tmp",
+        _service(SystemdStatus, "docker.service"): {},
+        _service(SystemdEnabled, "docker.service"): {},
+        k(SystemdStatus, services=["firewalld.service"]): {"firewalld.service": os_key in HARDENED},
+        k(BridgeGateway): None,
+        k(DockerContainer, object_id=data["registry_container"]): None,
+        k(DockerContainer, object_id=data["ui_container"]): None,
+        k(DockerImage, object_id=data["registry_image"]): None,
+        k(DockerImage, object_id=data["ui_image"]): None,
+    }
+    for url in ("http://127.0.0.1:5000/v2/", "http://127.0.0.1:5050/", "http://127.0.0.1:5050/v2/_catalog"):
+        facts[k(HttpGet, url=url, attempts=data["health_timeout"])] = HEALTHY
+    for path in _managed_paths(os_key):
+        facts[k(File, path=path)] = None
+        facts[k(Directory, path=path)] = None
+        facts[k(Directory, path=path.rsplit("/", 1)[0])] = None
+    if os_key in ("debian12", "ubuntu2204"):
+        facts[k(DebPackages)] = {}
+    else:
+        facts[k(RpmPackages)] = {}
+    if os_key in ("centos7", "rocky9"):
+        facts[k(Directory, path="/etc/yum.repos.d")] = {"mode": 755, "user": "root", "group": "root"}
+    if os_key == "ubuntu2204":
+        facts[k(AptSources)] = []
+        facts[k(File, path="/etc/apt/keyrings/docker.asc")] = None
+        facts[k(File, path="/etc/apt/sources.list.d/docker.list")] = None
+        facts[k(Which, command="curl")] = "/usr/bin/curl"
+        facts[k(FindInFile, path="/etc/apt/sources.list.d/docker.list", pattern=DOCKER_APT_LINE,
+                interpolate_variables=False, extended_regex=False)] = None
+    if os_key in HARDENED:
+        facts[k(FirewalldPorts)] = {"runtime": ["22/tcp"], "permanent": ["22/tcp"]}
+    if data["registry_storage"] == "volume":
+        facts[k(DockerVolume, object_id=data["registry_volume"])] = []
+    else:
+        path = data["registry_bind_path"]
+        facts[k(Directory, path=path)] = None
+        facts[k(SelinuxEnforcing)] = os_key in HARDENED
+        if os_key in HARDENED:
+            facts[k(FileContextMapping, target=f"{path}(/.*)?")] = {}
+            facts[k(FileContext, path=path)] = {}
+    return facts
+
+
+def _inspect(spec, image_id, gateway=GATEWAY):
+    """`docker inspect` of a container docker made from this spec."""
+    spec = spec.with_gateway(gateway)
+    return [{
+        "Image": image_id,
+        "State": {"Running": True},
+        "Config": {"Image": spec.image, "Env": [f"{k}={v}" for k, v in spec.env.items()], "Labels": spec.labels},
+        "HostConfig": {"PortBindings": {f"{inner}/tcp": [{"HostIp": "", "HostPort": str(outer)}]
+                                        for inner, outer in spec.ports.items()},
+                       "RestartPolicy": {"Name": spec.restart}},
+        "Mounts": [{"Type": m.type, "Name": m.source, "Source": m.source, "Destination": m.target,
+                    "RW": not m.read_only} for m in spec.mounts],
+    }]
+
+
+def in_place(os_key, monkeypatch):
+    """Facts of a host after a successful deploy: what the bare host's plan put there is there."""
+    data = _data(os_key)
+
+    class Data(dict):
+        __getattr__ = dict.__getitem__
+
+    facts = bare(os_key)
+    for path, content in uploads(bare(os_key), monkeypatch, **DATA[os_key]).items():
+        facts[k(File, path=path)] = {"mode": 644, "user": "root", "group": "root"}
+        facts[k(Sha1File, path=path)] = hashlib.sha1(content).hexdigest()
+        facts[k(Directory, path=path.rsplit("/", 1)[0])] = {"mode": 755, "user": "root", "group": "root"}
+    facts.update({
+        _service(SystemdStatus, "docker.service"): {"docker.service": True},
+        _service(SystemdEnabled, "docker.service"): {"docker.service": True},
+        k(BridgeGateway): GATEWAY,
+        k(DockerImage, object_id=data["registry_image"]): [{"Id": "sha256:" + "a" * 64, "Config": {}}],
+        k(DockerImage, object_id=data["ui_image"]): [{"Id": "sha256:" + "b" * 64, "Config": {}}],
+        k(DockerContainer, object_id=data["registry_container"]): _inspect(registry_spec(Data(data)), "sha256:" + "a" * 64),
+        k(DockerContainer, object_id=data["ui_container"]): _inspect(ui_spec(Data(data)), "sha256:" + "b" * 64),
+    })
+    if os_key in ("debian12", "ubuntu2204"):
+        installed = {"docker.io": {"20.10.24+dfsg1-1+b3"}} if os_key == "debian12" else {
+            "docker-ce": {data["docker_ce_version"]}, "docker-ce-cli": {data["docker_ce_version"]},
+            "containerd.io": {"1.6.28-2"}}
+        facts[k(DebPackages)] = {**installed, "curl": {"7.88.1-10+deb12u5"}}
+    else:
+        version = data["docker_ce_version"].split(":")[-1]  # rpm -qa prints no epoch
+        facts[k(RpmPackages)] = {"docker-ce": {version}, "docker-ce-cli": {version},
+                                 "containerd.io": {"1.2.13-3.1.el7"}, "curl": {"7.29.0-59.el7"}}
+    if os_key == "ubuntu2204":
+        facts[k(File, path="/etc/apt/keyrings/docker.asc")] = {"mode": 644, "user": "root", "group": "root"}
+        facts[k(AptSources)] = [parse_apt_repo(DOCKER_APT_SOURCE)]
+    if os_key in HARDENED:
+        facts[k(FirewalldPorts)] = {"runtime": ["22/tcp", "5000/tcp", "5050/tcp"],
+                                    "permanent": ["22/tcp", "5000/tcp", "5050/tcp"]}
+    if data["registry_storage"] == "volume":
+        facts[k(DockerVolume, object_id=data["registry_volume"])] = [{"Name": data["registry_volume"]}]
+    else:
+        path = data["registry_bind_path"]
+        facts[k(Directory, path=path)] = {"mode": 700, "user": "root", "group": "root"}
+        if os_key in HARDENED:
+            facts[k(FileContextMapping, target=f"{path}(/.*)?")] = {"type": "container_file_t"}
+            facts[k(FileContext, path=path)] = {"type": "container_file_t"}
+    return facts
+
+
+@pytest.mark.parametrize("os_key", DISTROS)
+def test_host_with_everything_in_place_gets_no_command(os_key, monkeypatch):
+    assert plan(in_place(os_key, monkeypatch), monkeypatch, **DATA[os_key]) == []
+
+
+CONTAINERS = [
+    "docker run --detach --name registry --restart always --publish 5000:5000 --mount {storage}"
+    " --mount type=bind,src=/etc/registry,dst=/etc/docker/registry,readonly"
+    " --env REGISTRY_STORAGE_DELETE_ENABLED=true --label io.registry-deploy.config-sha256={config_sha} registry:2.8.3",
+    "docker run --detach --name registry-ui --restart always --publish 5050:80 --env DELETE_IMAGES=true"
+    " --env 'NGINX_PROXY_PASS_URL=http://<bridge gateway>:5000' --env 'REGISTRY_TITLE=Docker registry'"
+    " --env SINGLE_REGISTRY=true joxit/docker-registry-ui:2.5.7",
+]
+REGISTRY_FILES = [
+    "mkdir -p /etc/registry",
+    "chown root:root /etc/registry",
+    "upload /etc/registry/config.yml",
+    "chown root:root /etc/registry/config.yml",
+    "chmod 644 /etc/registry/config.yml",
+]
+PULLS = ["docker image pull registry:2.8.3", "docker image pull joxit/docker-registry-ui:2.5.7"]
+DAEMON = ["mkdir -p /etc/docker", "upload /etc/docker/daemon.json", "chmod 644 /etc/docker/daemon.json"]
+SERVICE = ["systemctl start docker.service", "systemctl enable docker.service"]
+# Opened before the engine starts, so a bare host needs no restart for it.
+FIREWALL = [
+    "firewall-cmd --add-port=5000/tcp", "firewall-cmd --permanent --add-port=5000/tcp",
+    "firewall-cmd --add-port=5050/tcp", "firewall-cmd --permanent --add-port=5050/tcp",
+]
+YUM_REPO = ["upload /etc/yum.repos.d/docker-ce-stable.repo", "chmod 644 /etc/yum.repos.d/docker-ce-stable.repo"]
+APT_INSTALL = ('DEBIAN_FRONTEND=noninteractive apt-get -y -o Dpkg::Options::="--force-confdef"'
+               ' -o Dpkg::Options::="--force-confold" install --no-install-recommends ')
+VOLUME = "type=volume,src=registry-vol,dst=/var/lib/registry"
+BIND = "type=bind,src=/mnt/registry,dst=/var/lib/registry"
+BIND_DIR = ["mkdir -p /mnt/registry", "chmod 700 /mnt/registry", "chown root:root /mnt/registry"]
+SELINUX = ["semanage fcontext -a -t container_file_t '/mnt/registry(/.*)?'",
+           "chcon -t container_file_t /mnt/registry"]
+
+BARE_PLANS = {
+    "centos7": [
+        "upload /etc/yum.repos.d/CentOS-Base.repo",
+        "chmod 644 /etc/yum.repos.d/CentOS-Base.repo",
+        *YUM_REPO,
+        "yum install -y docker-ce-18.09.9-3.el7 docker-ce-cli-18.09.9-3.el7 containerd.io curl",
+        *DAEMON, *FIREWALL, *SERVICE, *PULLS, *BIND_DIR, *SELINUX, *REGISTRY_FILES,
+        CONTAINERS[0].replace("{storage}", BIND), CONTAINERS[1],
+    ],
+    "rocky9": [
+        *YUM_REPO,
+        "dnf install -y docker-ce-3:24.0.9-1.el9 docker-ce-cli-3:24.0.9-1.el9 containerd.io curl",
+        *DAEMON, *FIREWALL, *SERVICE, *PULLS, "docker volume create registry-vol", *REGISTRY_FILES,
+        CONTAINERS[0].replace("{storage}", VOLUME), CONTAINERS[1],
+    ],
+    "debian12": [
+        "apt-get update", APT_INSTALL + "docker.io curl",
+        *DAEMON, *SERVICE, *PULLS, "docker volume create registry-vol", *REGISTRY_FILES,
+        CONTAINERS[0].replace("{storage}", VOLUME), CONTAINERS[1],
+    ],
+    "ubuntu2204": [
+        f"curl -sSLf https://download.docker.com/linux/ubuntu/gpg -o {DOWNLOAD_TEMP}",
+        f"mv {DOWNLOAD_TEMP} /etc/apt/keyrings/docker.asc",
+        "chmod 644 /etc/apt/keyrings/docker.asc",
+        f"echo '{DOCKER_APT_SOURCE}' >> /etc/apt/sources.list.d/docker.list",
+        "apt-get update",
+        APT_INSTALL + "'docker-ce=5:24.0.9-1~ubuntu.22.04~jammy' 'docker-ce-cli=5:24.0.9-1~ubuntu.22.04~jammy'"
+        " containerd.io curl",
+        *DAEMON, *SERVICE, *PULLS, "docker volume create registry-vol", *REGISTRY_FILES,
+        CONTAINERS[0].replace("{storage}", VOLUME), CONTAINERS[1],
+    ],
+}
+
+
+@pytest.mark.parametrize("os_key", DISTROS)
+def test_bare_host_gets_exactly_the_planned_commands(os_key, monkeypatch):
+    config_sha = hashlib.sha256(open("files/config.yml", "rb").read()).hexdigest()
+    expected = [c.replace("{config_sha}", config_sha) for c in BARE_PLANS[os_key]]
+    assert plan(bare(os_key), monkeypatch, **DATA[os_key]) == expected
+
+
+def test_centos7_repo_files_point_at_docker_and_the_vault(monkeypatch):
+    files = uploads(bare("centos7"), monkeypatch, **DATA["centos7"])
+    docker_repo = files["/etc/yum.repos.d/docker-ce-stable.repo"].decode()
+    assert "baseurl=https://download.docker.com/linux/centos/$releasever/$basearch/stable" in docker_repo
+    assert "gpgcheck=1" in docker_repo
+    base = files["/etc/yum.repos.d/CentOS-Base.repo"].decode()
+    assert "baseurl=http://vault.mirror.internal/centos/7.9.2009/os/$basearch/" in base
+    assert "mirrorlist" not in base
+
+
+@pytest.mark.parametrize("installed,command", [
+    ({"18.09.9-3.el7"}, None),  # the pin is met: pyinfra's own yum.packages would reinstall here
+    ({"18.09.1-3.el7"}, "yum install -y docker-ce-18.09.9-3.el7 || yum downgrade -y docker-ce-18.09.9-3.el7"),
+    ({"19.03.15-3.el7"}, "yum install -y docker-ce-18.09.9-3.el7 || yum downgrade -y docker-ce-18.09.9-3.el7"),
+])
+def test_centos7_docker_ce_pin_is_matched_against_installed_rpms(monkeypatch, installed, command):
+    facts = in_place("centos7", monkeypatch)
+    facts[k(RpmPackages)] = {**facts[k(RpmPackages)], "docker-ce": installed}
+    commands = plan(facts, monkeypatch, **DATA["centos7"])
+    assert commands == ([] if command is None else [command])
+
+
+def test_centos7_firewall_change_restarts_docker_after_opening_ports(monkeypatch):
+    facts = in_place("centos7", monkeypatch)
+    facts[k(FirewalldPorts)] = {"runtime": ["5000/tcp", "5050/tcp"], "permanent": ["5050/tcp"]}
+    assert plan(facts, monkeypatch, **DATA["centos7"]) == [
+        "firewall-cmd --permanent --add-port=5000/tcp", "systemctl restart docker.service"]
+
+
+def test_daemon_json_change_restarts_docker(monkeypatch):
+    facts = in_place("debian12", monkeypatch)
+    facts[k(Sha1File, path="/etc/docker/daemon.json")] = "0" * 40
+    assert plan(facts, monkeypatch, **DATA["debian12"]) == [
+        "upload /etc/docker/daemon.json", "chmod 644 /etc/docker/daemon.json", "systemctl restart docker.service"]
+
+
+@pytest.mark.parametrize("distro", [
+    {"name": "Alpine Linux", "major": 3, "release_meta": {"ID": "alpine"}},
+    {"name": "Arch Linux", "major": None, "release_meta": {"ID": "arch"}},
+])
+def test_unsupported_os_is_refused_before_any_command(distro, monkeypatch):
+    with pytest.raises(DeployError, match=f"Unsupported OS: {distro['name']}"):
+        plan({k(LinuxDistribution): distro}, monkeypatch)
