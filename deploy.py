@@ -6,6 +6,7 @@ from ops.data import validate
 from tasks.engine import docker_engine
 from tasks.health import health
 from tasks.images import images
+from tasks.maintenance import maintenance_tools
 from tasks.registry import registry
 from tasks.storage import registry_storage
 from tasks.ui import ui
@@ -16,5 +17,6 @@ docker_engine()
 images()
 registry_storage()
 registry()
+maintenance_tools()
 ui()
 health()

@@ -58,6 +58,16 @@ ui_delete_images = True
 # When firewalld runs, open registry_port and ui_port in it (runtime and permanent).
 firewalld_open_ports = True
 
+# --- Maintenance (gc.py, delete_repos.py, prune_repos.py, the registry-gc timer) ------------------------
+# gc.py: list the blobs that would go, remove nothing.
+gc_dry_run = False
+# GC also removes manifests no tag points to.
+gc_delete_untagged = False
+# Scheduled GC: a systemd OnCalendar expression (e.g. "Sun *-*-* 03:00:00"); None: no timer.
+gc_schedule = None
+# delete_repos.py: the repositories to delete, e.g. --data repositories=team/app,hello
+repositories = []
+
 # --- Health gate and output ------------------------------------------------------------------------
 # Seconds to wait for the registry and the UI to answer before failing the host.
 health_timeout = 60

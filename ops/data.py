@@ -15,7 +15,8 @@ CHOICES = {
     "image_source": ("pull", "archives"),
     "docker_package_source": ("distribution", "docker-ce"),
 }
-BOOLEANS = ("registry_delete_enabled", "ui_enabled", "ui_delete_images", "firewalld_open_ports")
+BOOLEANS = ("registry_delete_enabled", "ui_enabled", "ui_delete_images", "firewalld_open_ports",
+            "gc_dry_run", "gc_delete_untagged")
 PORTS = ("registry_port", "ui_port")
 POSITIVE = ("health_timeout", "docker_log_max_file")
 STRING_LISTS = ("docker_registry_mirrors", "docker_insecure_registries")
@@ -27,6 +28,15 @@ DOCKER_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 IMAGE_REF = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:[._/-][a-z0-9]+)*)?"
                        r"(?::[\w][\w.-]{0,127}|@sha256:[0-9a-f]{64})$")
 SIZE = re.compile(r"^[0-9]+[kmg]$")
+# The distribution spec's repository name: lowercase path components joined by "/".
+REPOSITORY = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
+
+
+def repository_names(value) -> list:
+    """`repositories` as a list: a list, or a comma-separated string as --data gives it."""
+    if isinstance(value, str):
+        return [name.strip() for name in value.split(",") if name.strip()]
+    return list(value or [])
 
 
 class DataError(PyinfraError):
@@ -78,6 +88,18 @@ def problems(data) -> list[str]:
             bad(key, "must be an absolute path without '..'")
         elif PurePosixPath(path) == PurePosixPath("/"):
             bad(key, "must not be /")
+
+    schedule = data.get("gc_schedule")
+    if schedule is not None and (not isinstance(schedule, str) or not schedule.strip() or "\n" in schedule):
+        bad("gc_schedule", "must be None or a systemd OnCalendar expression like 'Sun *-*-* 03:00:00'")
+    repositories = data.get("repositories")
+    if not isinstance(repositories, (str, list, tuple)):
+        bad("repositories", "must be a list or a comma-separated string of repository names")
+    else:
+        for name in repository_names(repositories):
+            if len(name) > 255 or not REPOSITORY.match(name):
+                found.append(f"repositories: {name!r} is not a repository name (lowercase letters, digits,"
+                             " '.', '_', '-' in components joined by '/'; no '..', no leading '/')")
 
     images = ["registry_image"] + (["ui_image"] if data.get("ui_enabled") else [])
     for key in images:

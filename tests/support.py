@@ -41,9 +41,9 @@ def sandbox(*args: str) -> str:
     return done.stdout
 
 
-def deploy(*args: str, inventory: str = SANDBOX_INVENTORY, dry: bool = False) -> Run:
-    """`pyinfra [-y|--dry] --json INVENTORY deploy.py ARGS`, as an operator runs it."""
-    command = [PYINFRA, "--dry" if dry else "-y", "--json", inventory, "deploy.py", *args]
+def deploy(*args: str, inventory: str = SANDBOX_INVENTORY, dry: bool = False, file: str = "deploy.py") -> Run:
+    """`pyinfra [-y|--dry] --json INVENTORY FILE ARGS`, as an operator runs it."""
+    command = [PYINFRA, "--dry" if dry else "-y", "--json", inventory, file, *args]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)
     return Run(done.returncode, done.stdout, done.stderr)
 

@@ -10,6 +10,7 @@ import runpy
 from contextlib import contextmanager
 
 from pyinfra.api import Config, FileUploadCommand, Inventory, State, StringCommand
+from pyinfra.connectors.util import CommandOutput
 from pyinfra.api.host import Host
 from pyinfra.context import ctx_host, ctx_state
 
@@ -56,11 +57,16 @@ def _planned(facts: dict, monkeypatch, data: dict) -> list:
     host = inventory.get_host("planned-host")
     with _facts_from(facts, monkeypatch), ctx_state.use(state), ctx_host.use(host):
         runpy.run_path(str(ROOT / "deploy.py"), run_name="deploy")
-        # The health gate only probes while executing; commands are generated as a run would.
+        # Commands are generated as a run would: the health gate probes and `_if` conditions are
+        # evaluated only while executing, and each operation is complete (as if its commands
+        # succeeded) before the next one is planned.
         state.is_executing = True
         commands = []
         for op_hash in state.get_op_order():
-            commands += list(state.get_op_data_for_host(host, op_hash).command_generator())
+            op_data = state.get_op_data_for_host(host, op_hash)
+            planned = list(op_data.command_generator())
+            op_data.operation_meta.set_complete(True, planned, CommandOutput([]))
+            commands += planned
     return commands
 
 

@@ -20,6 +20,7 @@ from pyinfra.facts.systemd import SystemdEnabled, SystemdStatus
 
 from ops.facts import BridgeGateway, HttpGet, SelinuxEnforcing
 from ops.firewalld import FirewalldPorts
+from tasks.maintenance import SCRIPT
 from tasks.registry import registry_spec
 from tasks.ui import ui_spec
 from tests.plan.harness import defaults, fact_key, plan, uploads
@@ -94,6 +95,13 @@ def bare(os_key):
         facts[k(File, path=path)] = None
         facts[k(Directory, path=path)] = None
         facts[k(Directory, path=path.rsplit("/", 1)[0])] = None
+    facts[k(Directory, path="/usr/local/sbin")] = {"mode": 755, "user": "root", "group": "root"}
+    facts[k(File, path=SCRIPT)] = None
+    facts[k(Directory, path=SCRIPT)] = None
+    facts[_service(SystemdStatus, "registry-gc.timer")] = {}
+    facts[_service(SystemdEnabled, "registry-gc.timer")] = {}
+    for unit in ("registry-gc.timer", "registry-gc.service"):
+        facts[k(File, path=f"/etc/systemd/system/{unit}")] = None
     if os_key in ("debian12", "ubuntu2204"):
         facts[k(DebPackages)] = {}
     else:
@@ -145,7 +153,7 @@ def in_place(os_key, monkeypatch):
 
     facts = bare(os_key)
     for path, content in uploads(bare(os_key), monkeypatch, **DATA[os_key]).items():
-        facts[k(File, path=path)] = {"mode": 644, "user": "root", "group": "root"}
+        facts[k(File, path=path)] = {"mode": 755 if path == SCRIPT else 644, "user": "root", "group": "root"}
         facts[k(Sha1File, path=path)] = hashlib.sha1(content).hexdigest()
         facts[k(Directory, path=path.rsplit("/", 1)[0])] = {"mode": 755, "user": "root", "group": "root"}
     facts.update({
@@ -196,6 +204,7 @@ CONTAINERS = [
     " --env 'NGINX_PROXY_PASS_URL=http://<bridge gateway>:5000' --env 'REGISTRY_TITLE=Docker registry'"
     " --env SINGLE_REGISTRY=true joxit/docker-registry-ui:2.5.7",
 ]
+MAINTENANCE = [f"upload {SCRIPT}", f"chmod 755 {SCRIPT}"]
 REGISTRY_FILES = [
     "mkdir -p /etc/registry",
     "chown root:root /etc/registry",
@@ -227,18 +236,18 @@ BARE_PLANS = {
         *YUM_REPO,
         "yum install -y docker-ce-18.09.9-3.el7 docker-ce-cli-18.09.9-3.el7 containerd.io curl",
         *DAEMON, *FIREWALL, *SERVICE, *PULLS, *BIND_DIR, *SELINUX, *REGISTRY_FILES,
-        CONTAINERS[0].replace("{storage}", BIND), CONTAINERS[1],
+        CONTAINERS[0].replace("{storage}", BIND), *MAINTENANCE, CONTAINERS[1],
     ],
     "rocky9": [
         *YUM_REPO,
         "dnf install -y docker-ce-3:24.0.9-1.el9 docker-ce-cli-3:24.0.9-1.el9 containerd.io curl",
         *DAEMON, *FIREWALL, *SERVICE, *PULLS, "docker volume create registry-vol", *REGISTRY_FILES,
-        CONTAINERS[0].replace("{storage}", VOLUME), CONTAINERS[1],
+        CONTAINERS[0].replace("{storage}", VOLUME), *MAINTENANCE, CONTAINERS[1],
     ],
     "debian12": [
         "apt-get update", APT_INSTALL + "docker.io curl",
         *DAEMON, *SERVICE, *PULLS, "docker volume create registry-vol", *REGISTRY_FILES,
-        CONTAINERS[0].replace("{storage}", VOLUME), CONTAINERS[1],
+        CONTAINERS[0].replace("{storage}", VOLUME), *MAINTENANCE, CONTAINERS[1],
     ],
     "ubuntu2204": [
         f"curl -sSLf https://download.docker.com/linux/ubuntu/gpg -o {DOWNLOAD_TEMP}",
@@ -249,7 +258,7 @@ BARE_PLANS = {
         APT_INSTALL + "'docker-ce=5:24.0.9-1~ubuntu.22.04~jammy' 'docker-ce-cli=5:24.0.9-1~ubuntu.22.04~jammy'"
         " containerd.io curl",
         *DAEMON, *SERVICE, *PULLS, "docker volume create registry-vol", *REGISTRY_FILES,
-        CONTAINERS[0].replace("{storage}", VOLUME), CONTAINERS[1],
+        CONTAINERS[0].replace("{storage}", VOLUME), *MAINTENANCE, CONTAINERS[1],
     ],
 }
 

@@ -29,6 +29,9 @@ BAD = [
     ("docker_log_max_size", "10 MB", "must be a size like 10m"),
     ("docker_registry_mirrors", "https://mirror", "must be a list of non-empty strings"),
     ("health_timeout", 0, "must be a whole number of at least 1"),
+    ("gc_schedule", "", "must be None or a systemd OnCalendar expression"),
+    ("gc_dry_run", "yes", "must be True or False"),
+    ("repositories", 7, "must be a list or a comma-separated string of repository names"),
 ]
 
 
@@ -53,3 +56,16 @@ def test_disabled_ui_needs_no_archive(defaults, tmp_path):
 
 def test_archive_name_flattens_the_reference():
     assert archive_name("joxit/docker-registry-ui:2.5.7") == "joxit_docker-registry-ui_2.5.7.tar"
+
+
+@pytest.mark.parametrize("names", ["../etc", "/var/lib/registry", "Team/App", "team//app", "team/", "a" * 256,
+                                   "hello,../x"])
+def test_repository_names_outside_the_grammar_are_refused(defaults, names):
+    defaults["repositories"] = names
+    assert any(p.startswith("repositories: ") and "is not a repository name" in p for p in problems(defaults))
+
+
+@pytest.mark.parametrize("names", ["team/app", "a.b_c-d/e__f", ["hello", "team/app"], "hello, team/app"])
+def test_repository_names_in_the_grammar_pass(defaults, names):
+    defaults["repositories"] = names
+    assert problems(defaults) == []

@@ -1,0 +1,12 @@
+"""Garbage collection with the registry read-only meanwhile:
+`pyinfra inventory/<env>.py gc.py [--data gc_dry_run=True] [--data gc_delete_untagged=True]`."""
+
+from pyinfra import host
+
+from ops.data import validate
+from tasks.maintenance import collect_garbage, maintenance_tools
+
+validate(host)
+
+maintenance_tools()
+collect_garbage()
