@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYINFRA := $(VENV)/bin/pyinfra
 
-.PHONY: demo test down venv
+.PHONY: demo test down bench venv
 
 venv: $(VENV)/.installed
 
@@ -25,3 +25,6 @@ test: venv
 
 down: venv
 	$(PY) -m sandbox down
+
+bench: venv
+	$(PY) -m benchmarks.bench

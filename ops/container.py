@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import logging
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 from pyinfra import host
 from pyinfra.api import operation
-from pyinfra.facts.docker import DockerContainer, DockerImage
+from pyinfra.api.operation import OperationMeta
+from pyinfra.facts.docker import DockerContainer
 
-from .facts import BridgeGateway
+from .facts import BridgeGateway, ContainerState
 
 logger = logging.getLogger("pyinfra")
 
@@ -65,7 +66,7 @@ class ContainerSpec:
     def with_gateway(self, gateway: str | None) -> ContainerSpec:
         """Fill `{bridge_gateway}` in env values with the host's Docker bridge gateway address."""
         env = {k: v.replace(GATEWAY_PLACEHOLDER, gateway or "<bridge gateway>") for k, v in self.env.items()}
-        return ContainerSpec(self.name, self.image, env, self.ports, self.mounts, self.restart, self.labels)
+        return replace(self, env=env)
 
 
 def _env(entries) -> dict:
@@ -153,24 +154,27 @@ def _report(name: str, reasons) -> None:
             logger.warning(f"{host.print_prefix}{name}: {reason}")
 
 
-def _first(documents):
-    return documents[0] if documents else None
+def _changed(op: OperationMeta | None) -> bool:
+    """Whether an earlier operation changed something: known once it ran, predicted before."""
+    if op is None:
+        return False
+    return op.did_change() if op.is_complete() else op.will_change
 
 
 @operation()
-def container(spec: ContainerSpec, restarted: bool = False):
+def container(spec: ContainerSpec, restart_after: OperationMeta | None = None):
     """
     Ensure a container runs exactly as `spec` says, repairing only what differs.
 
     + spec: the desired container; env values may use `{bridge_gateway}`, read from the host when
       the operation runs (the Docker bridge's gateway address, see facts.BridgeGateway)
-    + restarted: restart the container if it is otherwise kept (a file it reads changed)
+    + restart_after: an earlier operation on a file the container reads; when it changed the file,
+      a container that is otherwise kept is restarted
     """
     if any(GATEWAY_PLACEHOLDER in value for value in spec.env.values()):
         spec = spec.with_gateway(host.get_fact(BridgeGateway))
-    current = _first(host.get_fact(DockerContainer, object_id=spec.name))
-    image = _first(host.get_fact(DockerImage, object_id=spec.image))
-    action, reasons = compare(spec, current, image)
+    state = host.get_fact(ContainerState, container=spec.name, image=spec.image) or {}
+    action, reasons = compare(spec, state.get("container"), state.get("image"))
     _report(spec.name, reasons)
 
     if action == "create":
@@ -180,7 +184,7 @@ def container(spec: ContainerSpec, restarted: bool = False):
         yield spec.run_command()
     elif action == "start":
         yield f"docker start {spec.name}"
-    elif restarted:
+    elif _changed(restart_after):
         _report(spec.name, ["a file it reads changed: restart"])
         yield f"docker restart {spec.name}"
     else:
@@ -190,7 +194,7 @@ def container(spec: ContainerSpec, restarted: bool = False):
 @operation()
 def absent(container_name: str):
     """Ensure no container of this name exists (its image and any volumes stay)."""
-    if _first(host.get_fact(DockerContainer, object_id=container_name)):
+    if host.get_fact(DockerContainer, object_id=container_name):
         yield f"docker rm --force {container_name}"
     else:
         host.noop(f"container {container_name} is absent")

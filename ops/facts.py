@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 
 from pyinfra.api import FactBase
@@ -32,29 +33,61 @@ class BridgeGateway(FactBase):
         return None
 
 
-class HttpGet(FactBase):
+class ContainerState(FactBase):
     """
-    GET `url` from the host itself, retrying once a second up to `attempts` times until it answers 200.
-
-    Returns {"status": int (0 when nothing answered), "body": str}.
+    `docker inspect` of a container and of the image it should run, in one command:
+    {"container": dict or None, "image": dict or None} (None: no such container, or image not on the host).
     """
 
-    def requires_command(self, url, attempts=1) -> str:
-        return "curl"
+    def requires_command(self, container, image) -> str:
+        return "docker"
 
-    def command(self, url, attempts=1) -> str:
-        url = shlex.quote(url)
-        return (
-            f"i=0; while :; do out=$(curl -s -m 5 -w '\\n%{{http_code}}' {url}); "
-            'code=$(printf "%s" "$out" | tail -n 1); i=$((i+1)); '
-            f'[ "$code" = 200 ] || [ $i -ge {int(attempts)} ] && break; sleep 1; done; '
-            'printf "%s\\n" "$out"'
-        )
+    def command(self, container, image) -> str:
+        return (f"docker container inspect {shlex.quote(container)} 2>/dev/null || true; echo @@; "
+                f"docker image inspect {shlex.quote(image)} 2>/dev/null || true")
 
     def process(self, output):
-        lines = list(output)
-        status = lines[-1].strip() if lines else ""
-        return {"status": int(status) if status.isdigit() else 0, "body": "\n".join(lines[:-1])}
+        container, _, image = "\n".join(output).partition("@@")
+        return {"container": _first(container), "image": _first(image)}
+
+
+def _first(text):
+    documents = json.loads(text) if text.strip() else []
+    return documents[0] if documents else None
+
+
+class HttpGet(FactBase):
+    """
+    GET each of `urls` from the host itself, in one command; each is retried once a second, up to
+    `attempts` times, until it answers 200.
+
+    Returns one {"status": int (0 when nothing answered), "body": str} per URL, in order.
+    """
+
+    MARK = "@@status "
+
+    def requires_command(self, urls, attempts=1) -> str:
+        return "curl"
+
+    def command(self, urls, attempts=1) -> str:
+        probe = (
+            "i=0; while :; do out=$(curl -s -m 5 -w '\\n%{{http_code}}' {url}); "
+            'code=$(printf "%s" "$out" | tail -n 1); i=$((i+1)); '
+            '[ "$code" = 200 ] || [ $i -ge {attempts} ] && break; sleep 1; done; '
+            'printf "%s\\n" "$out" | sed \'$s/^/{mark}/\''
+        )
+        return "; ".join(probe.format(url=shlex.quote(url), attempts=int(attempts), mark=self.MARK) for url in urls)
+
+    def process(self, output):
+        answers, body = [], []
+        for line in output:
+            if line.startswith(self.MARK):
+                status = line.removeprefix(self.MARK).strip()
+                answers.append({"status": int(status) if status.isdigit() else 0, "body": "\n".join(body)})
+                body = []
+            else:
+                body.append(line)
+        return answers
 
 
 class SelinuxEnforcing(FactBase):

@@ -28,9 +28,9 @@ def healthy(checks, containers=(), attempts=60, announce=None):
     """
     if not host.state.is_executing:
         return
+    answers = host.get_fact(HttpGet, urls=[url for _, url, _ in checks], attempts=attempts)
     failures = []
-    for what, url, body in checks:
-        got = host.get_fact(HttpGet, url=url, attempts=attempts) or {"status": 0, "body": "(no curl)"}
+    for (what, url, body), got in zip(checks, answers or [{"status": 0, "body": "(no curl)"}] * len(checks)):
         if got["status"] != 200 or (body is not None and got["body"].strip() != body):
             answer = f"HTTP {got['status']}" if got["status"] else "no answer"
             failures.append(f"{what}: GET {url} gave {answer} {got['body'][:200]!r}")

@@ -1,5 +1,6 @@
 """Create, list and remove the sandbox hosts: Debian system containers reached over SSH on 127.0.0.1."""
 
+import hashlib
 import io
 import json
 import logging
@@ -87,6 +88,10 @@ def sandbox_containers(client):
     return client.containers.list(all=True, filters={"label": f"{LABEL}=host"})
 
 
+def _key_id(public_key):
+    return hashlib.sha256(public_key.encode()).hexdigest()[:16]
+
+
 def _create_host(client, image, index, public_key):
     name = host_name(index)
     ports = host_ports(index)
@@ -107,7 +112,7 @@ def _create_host(client, image, index, public_key):
         image,
         name=name,
         hostname=name,
-        labels={LABEL: "host", f"{LABEL}.index": str(index)},
+        labels={LABEL: "host", f"{LABEL}.index": str(index), f"{LABEL}.key": _key_id(public_key)},
         ports=[22, 5000, 5050],
         host_config=host_config,
     )
@@ -118,10 +123,12 @@ def _create_host(client, image, index, public_key):
 
 
 def _volume(client, name):
+    """A new, empty volume (one a removed host left behind is dropped first)."""
     try:
-        client.volumes.get(name)
+        client.volumes.get(name).remove(force=True)
     except NotFound:
-        client.volumes.create(name, labels={LABEL: "volume"})
+        pass
+    client.volumes.create(name, labels={LABEL: "volume"})
     return name
 
 
@@ -170,10 +177,17 @@ def read_state():
 
 
 def up(client, count):
-    """Ensure hosts 0..count-1 run and answer; keep running ones, create or start the rest."""
+    """Ensure hosts 0..count-1 run and answer; keep running ones, create or start the rest.
+
+    A host left by another checkout (its key is not ours) cannot be reached: it is made anew."""
     image = ensure_base_image(client)
     public_key = ensure_key()
-    existing = {c.name: c for c in sandbox_containers(client)}
+    existing = {}
+    for container in sandbox_containers(client):
+        if container.labels.get(f"{LABEL}.key") == _key_id(public_key):
+            existing[container.name] = container
+        else:
+            _remove(client, container)
     for index in range(count):
         container = existing.get(host_name(index))
         if container is None:
@@ -196,9 +210,13 @@ def down(client):
     """Remove every container and volume carrying the sandbox label, and nothing else."""
     removed = []
     for container in sandbox_containers(client):
-        container.remove(force=True, v=True)
+        _remove(client, container)
         removed.append(container.name)
     for volume in client.volumes.list(filters={"label": f"{LABEL}=volume"}):
         volume.remove(force=True)
     write_state([])
     return removed
+
+
+def _remove(client, container):
+    container.remove(force=True, v=True)

@@ -114,11 +114,12 @@ def docker_engine():
         mode="0644",
     )
     opened = _firewall_opened()
+    systemd.service(name="Docker engine is running and enabled", service="docker.service", running=True, enabled=True)
     systemd.service(
-        name="Docker engine is running and enabled",
+        name="Docker engine restarts for its new configuration",
         service="docker.service",
-        running=True,
-        enabled=True,
+        running=None,
+        restarted=True,
         # A firewalld change can drop the iptables chains Docker made; a restart makes them again.
-        restarted=config.will_change or bool(opened and opened.will_change),
+        _if=lambda: config.did_change() or bool(opened and opened.did_change()),
     )

@@ -10,6 +10,7 @@ import shlex
 from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import DeployError
+from pyinfra.facts.files import File
 from pyinfra.operations import files, python, server, systemd
 
 from ops.data import repository_names
@@ -67,9 +68,10 @@ def _timer_enabled(data):
 
 
 def _timer_absent():
-    systemd.service(
-        name="Scheduled GC timer is disabled", service="registry-gc.timer", running=False, enabled=False
-    )
+    if host.get_fact(File, path=f"{UNITS}/registry-gc.timer"):
+        systemd.service(
+            name="Scheduled GC timer is disabled", service="registry-gc.timer", running=False, enabled=False
+        )
     removed = [
         files.file(name=f"{unit} unit is absent", path=f"{UNITS}/{unit}", present=False)
         for unit in ("registry-gc.timer", "registry-gc.service")
@@ -99,11 +101,12 @@ def collect_garbage():
     run_maintenance("Garbage is collected" + (" (dry run)" if data.gc_dry_run else ""), *args)
 
 
-def _exists(data, name) -> bool:
-    got = host.get_fact(HttpGet, url=f"http://127.0.0.1:{data.registry_port}/v2/{name}/tags/list")
-    if got and got["status"] in (200, 404):
-        return got["status"] == 200
-    raise DeployError(f"{host.name}: the registry did not answer whether {name} exists: {got}")
+def _missing(data, names) -> list:
+    urls = [f"http://127.0.0.1:{data.registry_port}/v2/{name}/tags/list" for name in names]
+    answers = host.get_fact(HttpGet, urls=urls) or []
+    if len(answers) != len(names) or any(a["status"] not in (200, 404) for a in answers):
+        raise DeployError(f"{host.name}: the registry did not answer whether {', '.join(names)} exist: {answers}")
+    return [name for name, answer in zip(names, answers) if answer["status"] == 404]
 
 
 @deploy("Delete repositories")
@@ -115,7 +118,7 @@ def delete_repositories():
         raise DeployError("Name the repositories to delete: --data repositories=team/app,other")
     if not data.registry_delete_enabled:
         raise DeployError(f"{host.name}: registry_delete_enabled is False: deleting repositories is refused")
-    missing = [name for name in names if not _exists(data, name)]
+    missing = _missing(data, names)
     if missing:
         raise DeployError(f"{host.name}: no such repository: {', '.join(missing)}; nothing was deleted")
     run_maintenance(f"Repositories {', '.join(names)} are deleted", "delete-repos", *names)

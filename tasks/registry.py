@@ -50,5 +50,5 @@ def registry():
     container(
         name="Registry container is running",
         spec=registry_spec(data),
-        restarted=config.will_change,
+        restart_after=config,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import runpy
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -15,6 +16,17 @@ from sandbox.config import KEY_FILE, ROOT
 
 PYINFRA = str(Path(sys.executable).parent / "pyinfra")
 SANDBOX_INVENTORY = "inventory/sandbox.py"
+
+
+def group_defaults() -> dict:
+    """group_data/all.py, the defaults every inventory starts from."""
+    return {k: v for k, v in runpy.run_path(str(ROOT / "group_data/all.py")).items() if not k.startswith("__")}
+
+
+class Data(dict):
+    """Deploy data as tasks read it (attributes) and as validation reads it (.get)."""
+
+    __getattr__ = dict.__getitem__
 
 
 @dataclass

@@ -15,6 +15,7 @@ from pyinfra.api.host import Host
 from pyinfra.context import ctx_host, ctx_state
 
 from sandbox.config import ROOT
+from tests.support import group_defaults
 
 
 class MissingFact(AssertionError):
@@ -24,10 +25,6 @@ class MissingFact(AssertionError):
 def fact_key(cls, **kwargs):
     """How the table names a fact: its class name and its arguments (lists as tuples)."""
     return (cls.__name__, tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in kwargs.items())))
-
-
-def defaults() -> dict:
-    return {k: v for k, v in runpy.run_path(str(ROOT / "group_data/all.py")).items() if not k.startswith("__")}
 
 
 @contextmanager
@@ -52,7 +49,7 @@ def _describe(command) -> str:
 
 
 def _planned(facts: dict, monkeypatch, data: dict) -> list:
-    inventory = Inventory((["planned-host"], {**defaults(), **data}))
+    inventory = Inventory((["planned-host"], {**group_defaults(), **data}))
     state = State(inventory, Config())
     host = inventory.get_host("planned-host")
     with _facts_from(facts, monkeypatch), ctx_state.use(state), ctx_host.use(host):

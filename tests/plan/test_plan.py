@@ -11,19 +11,20 @@ import pytest
 from pyinfra.api.exceptions import DeployError
 from pyinfra.facts.apt import AptSources, parse_apt_repo
 from pyinfra.facts.deb import DebPackages
-from pyinfra.facts.docker import DockerContainer, DockerImage, DockerVolume
+from pyinfra.facts.docker import DockerImage, DockerVolume
 from pyinfra.facts.files import Directory, File, FindInFile, Sha1File
 from pyinfra.facts.rpm import RpmPackages
 from pyinfra.facts.selinux import FileContext, FileContextMapping
 from pyinfra.facts.server import LinuxDistribution, TmpDir, Which
 from pyinfra.facts.systemd import SystemdEnabled, SystemdStatus
 
-from ops.facts import BridgeGateway, HttpGet, SelinuxEnforcing
+from ops.facts import BridgeGateway, ContainerState, HttpGet, SelinuxEnforcing
 from ops.firewalld import FirewalldPorts
 from tasks.maintenance import SCRIPT
 from tasks.registry import registry_spec
 from tasks.ui import ui_spec
-from tests.plan.harness import defaults, fact_key, plan, uploads
+from tests.plan.harness import fact_key, plan, uploads
+from tests.support import Data, group_defaults
 
 DISTROS = {
     "centos7": {"name": "CentOS Linux", "major": 7, "release_meta": {"ID": "centos", "ID_LIKE": "rhel fedora"}},
@@ -60,7 +61,7 @@ def _service(cls, unit):
 
 
 def _data(os_key):
-    return {**defaults(), **DATA[os_key]}
+    return {**group_defaults(), **DATA[os_key]}
 
 
 def _managed_paths(os_key):
@@ -84,13 +85,13 @@ def bare(os_key):
         _service(SystemdEnabled, "docker.service"): {},
         k(SystemdStatus, services=["firewalld.service"]): {"firewalld.service": os_key in HARDENED},
         k(BridgeGateway): None,
-        k(DockerContainer, object_id=data["registry_container"]): None,
-        k(DockerContainer, object_id=data["ui_container"]): None,
         k(DockerImage, object_id=data["registry_image"]): None,
         k(DockerImage, object_id=data["ui_image"]): None,
+        k(ContainerState, container=data["registry_container"], image=data["registry_image"]): None,
+        k(ContainerState, container=data["ui_container"], image=data["ui_image"]): None,
     }
-    for url in ("http://127.0.0.1:5000/v2/", "http://127.0.0.1:5050/", "http://127.0.0.1:5050/v2/_catalog"):
-        facts[k(HttpGet, url=url, attempts=data["health_timeout"])] = HEALTHY
+    urls = ["http://127.0.0.1:5000/v2/", "http://127.0.0.1:5050/", "http://127.0.0.1:5050/v2/_catalog"]
+    facts[k(HttpGet, urls=urls, attempts=data["health_timeout"])] = [HEALTHY] * len(urls)
     for path in _managed_paths(os_key):
         facts[k(File, path=path)] = None
         facts[k(Directory, path=path)] = None
@@ -129,10 +130,10 @@ def bare(os_key):
     return facts
 
 
-def _inspect(spec, image_id, gateway=GATEWAY):
-    """`docker inspect` of a container docker made from this spec."""
+def _state(spec, image_id, gateway=GATEWAY):
+    """ContainerState of a container docker made from this spec, running the image it names."""
     spec = spec.with_gateway(gateway)
-    return [{
+    return {"image": {"Id": image_id, "Config": {}}, "container": {
         "Image": image_id,
         "State": {"Running": True},
         "Config": {"Image": spec.image, "Env": [f"{k}={v}" for k, v in spec.env.items()], "Labels": spec.labels},
@@ -141,16 +142,12 @@ def _inspect(spec, image_id, gateway=GATEWAY):
                        "RestartPolicy": {"Name": spec.restart}},
         "Mounts": [{"Type": m.type, "Name": m.source, "Source": m.source, "Destination": m.target,
                     "RW": not m.read_only} for m in spec.mounts],
-    }]
+    }}
 
 
 def in_place(os_key, monkeypatch):
     """Facts of a host after a successful deploy: what the bare host's plan put there is there."""
     data = _data(os_key)
-
-    class Data(dict):
-        __getattr__ = dict.__getitem__
-
     facts = bare(os_key)
     for path, content in uploads(bare(os_key), monkeypatch, **DATA[os_key]).items():
         facts[k(File, path=path)] = {"mode": 755 if path == SCRIPT else 644, "user": "root", "group": "root"}
@@ -162,8 +159,10 @@ def in_place(os_key, monkeypatch):
         k(BridgeGateway): GATEWAY,
         k(DockerImage, object_id=data["registry_image"]): [{"Id": "sha256:" + "a" * 64, "Config": {}}],
         k(DockerImage, object_id=data["ui_image"]): [{"Id": "sha256:" + "b" * 64, "Config": {}}],
-        k(DockerContainer, object_id=data["registry_container"]): _inspect(registry_spec(Data(data)), "sha256:" + "a" * 64),
-        k(DockerContainer, object_id=data["ui_container"]): _inspect(ui_spec(Data(data)), "sha256:" + "b" * 64),
+        k(ContainerState, container=data["registry_container"], image=data["registry_image"]):
+            _state(registry_spec(Data(data)), "sha256:" + "a" * 64),
+        k(ContainerState, container=data["ui_container"], image=data["ui_image"]):
+            _state(ui_spec(Data(data)), "sha256:" + "b" * 64),
     })
     if os_key in ("debian12", "ubuntu2204"):
         installed = {"docker.io": {"20.10.24+dfsg1-1+b3"}} if os_key == "debian12" else {

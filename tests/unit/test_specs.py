@@ -90,6 +90,7 @@ def test_bridge_gateway_falls_back_to_docker0(output, gateway):
     assert BridgeGateway().process(output) == gateway
 
 
-def test_http_get_splits_body_and_status():
-    assert HttpGet().process(["{}", "200"]) == {"status": 200, "body": "{}"}
-    assert HttpGet().process(["000"]) == {"status": 0, "body": ""}
+def test_http_get_splits_bodies_and_statuses_per_url():
+    output = ["{}", "@@status 200", "<html>", "<title>x</title>", "@@status 200", "@@status 000"]
+    assert HttpGet().process(output) == [
+        {"status": 200, "body": "{}"}, {"status": 200, "body": "<html>\n<title>x</title>"}, {"status": 0, "body": ""}]
