@@ -19,9 +19,9 @@ import time
 import docker
 
 from sandbox.base import image_tag
+from sandbox.config import ROOT
 from sandbox.hosts import read_state
 from tests.support import PYINFRA, SANDBOX_INVENTORY, deploy, sandbox, ssh_host
-from sandbox.config import ROOT
 
 
 def timed(action) -> float:
@@ -97,7 +97,8 @@ def gc_benchmark(runs: int):
         tag = run + 1
         host.check_output(
             f"for r in $(seq 1 50); do d=$(curl -sI -H 'Accept: {accept}' "
-            f"http://127.0.0.1:{port}/v2/repo$r/manifests/t{tag} | tr -d '\\r' | sed -n 's/^Docker-Content-Digest: //p');"
+            f"http://127.0.0.1:{port}/v2/repo$r/manifests/t{tag}"
+            " | tr -d '\\r' | sed -n 's/^Docker-Content-Digest: //p');"
             f" curl -s -o /dev/null -X DELETE http://127.0.0.1:{port}/v2/repo$r/manifests/$d; done")
         host.check_output(f"rm -f /tmp/probe.stop; cat > /tmp/probe.sh <<'EOF'\n{GC_PROBE.format(port=port)}\nEOF\n"
                           "nohup sh /tmp/probe.sh >/dev/null 2>&1 &")
@@ -138,7 +139,8 @@ def main(argv=None):
                                                                    before=drop_image))
     warm = report("up --hosts 2, warm (image cached, new hosts)",
                   median_of(args.runs, lambda: sandbox("up", "--hosts", "2"), before=lambda: sandbox("down")))
-    noop_up = report("up --hosts 2, hosts already running", median_of(args.runs, lambda: sandbox("up", "--hosts", "2")))
+    noop_up = report("up --hosts 2, hosts already running",
+                     median_of(args.runs, lambda: sandbox("up", "--hosts", "2")))
     print(f"  warm/no-op ratio {warm / noop_up:.1f}")
 
     print("# deploy", flush=True)

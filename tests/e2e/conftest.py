@@ -6,9 +6,9 @@ from dataclasses import dataclass
 import pytest
 import requests
 
+from ops.images import archive_name
 from sandbox.config import IMAGE_DIR
 from sandbox.images import HELLO_IMAGE
-from ops.images import archive_name
 from tests.support import deploy, inventory_hosts, sandbox, ssh_host
 
 HOSTS = 2
@@ -73,3 +73,9 @@ def hello_pushed(targets):
 
 def catalog(base_url):
     return requests.get(f"{base_url}/v2/_catalog", timeout=10).json()["repositories"]
+
+
+def pull_back(target, reference):
+    """Drop the host's copy of `reference` and pull it again from the host's registry."""
+    image = f"localhost:{target.data.registry_port}/{reference}"
+    target.host.check_output(f"docker rmi -f {image} >/dev/null && docker pull -q {image}")

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tests.e2e.conftest import catalog
+from tests.e2e.conftest import catalog, pull_back
 from tests.support import deploy
 
 REGISTRY_OPS = "Registry | Registry container is running"
@@ -51,21 +51,16 @@ SCENARIOS = {
         f" -p {t.data.ui_port}:80 -e NGINX_PROXY_PASS_URL=http://127.0.0.1:5999 -e SINGLE_REGISTRY=true"
         f" -e DELETE_IMAGES=true -e 'REGISTRY_TITLE={t.data.ui_title}' {t.data.ui_image}"),
         UI_OP, "env NGINX_PROXY_PASS_URL: http://127.0.0.1:5999 -> http://"),
-    "config.yml edited": (1, lambda t: f"sed -i 's/enabled: true/enabled: false/' {t.data.registry_config_dir}/config.yml",
+    "config.yml edited": (1, lambda t: f"sed -i 's/enabled: true/enabled: false/' {t.data.registry_config_dir}"
+                                       "/config.yml",
                           "Registry | Registry configuration is in place", "a file it reads changed: restart"),
     "daemon.json edited": (0, lambda t: "sed -i 's/\"max-file\": \"3\"/\"max-file\": \"9\"/' /etc/docker/daemon.json",
                            "Docker engine | Docker daemon configuration is in place", None),
     "docker disabled and stopped": (1, lambda t: "systemctl disable --now docker.service docker.socket",
                                     "Docker engine | Docker engine is running and enabled", None),
     "bind directory mode changed": (1, lambda t: f"chmod 0777 {t.data.registry_bind_path}",
-                                    f"Registry storage | Registry directory /mnt/registry exists", None),
+                                    "Registry storage | Registry directory /mnt/registry exists", None),
 }
-
-
-def _pull_back(t, repository):
-    port = t.data.registry_port
-    t.host.check_output(f"docker rmi -f localhost:{port}/{repository} >/dev/null"
-                        f" && docker pull -q localhost:{port}/{repository}")
 
 
 @pytest.mark.parametrize("index,drift,operation,reason", SCENARIOS.values(), ids=SCENARIOS.keys())
@@ -85,7 +80,7 @@ def test_drift_is_named_repaired_and_data_kept(targets, hello_pushed, index, dri
     assert (operation, t.name) in repair.changed()
 
     assert hello_pushed in catalog(t.registry)
-    _pull_back(t, hello_pushed)
+    pull_back(t, hello_pushed)
     again = deploy("--limit", t.name)
     assert (again.changed(), again.errors()) == ([], [])
 

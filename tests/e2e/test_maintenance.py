@@ -3,7 +3,7 @@
 import pytest
 import requests
 
-from tests.e2e.conftest import catalog
+from tests.e2e.conftest import catalog, pull_back
 from tests.support import deploy
 
 ACCEPT = "application/vnd.docker.distribution.manifest.v2+json"
@@ -56,8 +56,7 @@ def test_gc_frees_a_deleted_tags_unique_layer_and_keeps_the_shared_one(target, h
     assert "before: " in run.stderr and "after: " in run.stderr
     assert not on_disk(target, unique1)
     assert all(on_disk(target, digest) for digest in shared | layers2)
-    port = target.data.registry_port
-    target.host.check_output(f"docker rmi -f localhost:{port}/gcapp:v2 >/dev/null && docker pull -q localhost:{port}/gcapp:v2")
+    pull_back(target, "gcapp:v2")
 
 
 def test_deleted_repository_is_gone_from_catalog_ui_and_disk(target, hello_pushed):
@@ -69,8 +68,7 @@ def test_deleted_repository_is_gone_from_catalog_ui_and_disk(target, hello_pushe
     assert "team/app" not in catalog(target.registry)
     assert "team/app" not in catalog(target.ui)
     assert not repository_dir_exists(target, "team/app")
-    port = target.data.registry_port
-    target.host.check_output(f"docker rmi -f localhost:{port}/hello >/dev/null && docker pull -q localhost:{port}/hello")
+    pull_back(target, hello_pushed)
 
 
 def test_prune_removes_repositories_left_empty_by_a_ui_delete(target, hello_pushed):

@@ -10,8 +10,8 @@ import runpy
 from contextlib import contextmanager
 
 from pyinfra.api import Config, FileUploadCommand, Inventory, State, StringCommand
-from pyinfra.connectors.util import CommandOutput
 from pyinfra.api.host import Host
+from pyinfra.connectors.util import CommandOutput
 from pyinfra.context import ctx_host, ctx_state
 
 from sandbox.config import ROOT

@@ -4,7 +4,7 @@ import docker
 import pytest
 
 from sandbox.base import debian_mirror
-from sandbox.config import LABEL
+from sandbox.config import KEY_FILE, LABEL
 from sandbox.hosts import read_state, sandbox_containers
 from sandbox.images import HELLO_IMAGE, REGISTRY_IMAGE, UI_IMAGE
 from tests.support import sandbox, ssh_host
@@ -38,6 +38,16 @@ def test_up_again_keeps_the_running_hosts(client, hosts):
     sandbox("up", "--hosts", str(HOSTS))
     after = {c.name: (c.id, c.attrs["State"]["StartedAt"]) for c in sandbox_containers(client)}
     assert after == before
+
+
+def test_up_remakes_hosts_another_key_cannot_reach(client, hosts):
+    before = {c.name: c.id for c in sandbox_containers(client)}
+    KEY_FILE.unlink()  # as in a fresh clone: a new key, and hosts made for the old one
+    sandbox("up", "--hosts", str(HOSTS))
+    after = {c.name: c.id for c in sandbox_containers(client)}
+    assert after.keys() == before.keys() and not set(after.values()) & set(before.values())
+    for h in hosts:
+        assert ssh_host(h["ssh_port"]).run("systemctl is-system-running").stdout.strip() == "running"
 
 
 def test_ports_are_published_on_loopback_only(client, hosts):
