@@ -5,8 +5,8 @@ pyinfra's own ``docker.container`` never compares an existing container with the
 container's ``docker inspect`` with the desired spec and repairs only what differs:
 
 - missing: create; stopped: start; differs in image (by ID), env, ports, mounts, restart policy or
-  labels (our labels carry the hash of every file the container reads): recreate; asked to restart
-  because a file it reads changed: restart; otherwise nothing.
+  labels (our labels carry the hash of every file the container reads): replace, keeping the old one
+  until the new one runs; asked to restart because a file it reads changed: restart; otherwise nothing.
 
 What drifted is logged once per run (so ``--dry`` names it) and shown in the operation's commands.
 """
@@ -28,6 +28,8 @@ from .facts import BridgeGateway, ContainerState
 logger = logging.getLogger("pyinfra")
 
 GATEWAY_PLACEHOLDER = "{bridge_gateway}"
+# How long a replacement container must keep running before the old one is removed.
+SETTLE_SECONDS = 2
 
 
 class Mount(NamedTuple):
@@ -52,7 +54,29 @@ class ContainerSpec:
     labels: dict = field(default_factory=dict)
 
     def run_command(self) -> str:
-        args = ["docker", "run", "--detach", "--name", self.name, "--restart", self.restart]
+        return self._docker("run", "--detach", "--name", self.name)
+
+    def replace_command(self) -> str:
+        """Swap the running container for this spec, keeping the old one until the new one runs.
+
+        The new container is created aside, the old one stopped, the new one started; unless it is still
+        running after a few seconds, it is removed (its last log lines shown) and the old one started again.
+        """
+        name, aside = shlex.quote(self.name), shlex.quote(f"{self.name}-next")
+        started = f"docker inspect --format '{{{{.State.Running}}}} {{{{.RestartCount}}}}' {aside}"
+        return (
+            f"docker rm --force {aside} >/dev/null 2>&1; "
+            f"{self._docker('create', '--name', f'{self.name}-next')} >/dev/null && "
+            f"docker stop {name} >/dev/null && docker start {aside} >/dev/null && "
+            f"sleep {SETTLE_SECONDS} && [ \"$({started})\" = 'true 0' ] && "
+            f"docker rm {name} >/dev/null && docker rename {aside} {name} || "
+            f"{{ echo 'the new {self.name} container did not keep running; the old one is kept:' >&2; "
+            f"docker logs --tail 20 {aside} >&2 2>&1; docker rm --force {aside} >/dev/null 2>&1; "
+            f"docker start {name} >/dev/null; exit 1; }}"
+        )
+
+    def _docker(self, verb, *first) -> str:
+        args = ["docker", verb, *first, "--restart", self.restart]
         for inner, outer in sorted(self.ports.items()):
             args += ["--publish", f"{outer}:{inner}"]
         for mount in self.mounts:
@@ -180,8 +204,7 @@ def container(spec: ContainerSpec, restart_after: OperationMeta | None = None):
     if action == "create":
         yield spec.run_command()
     elif action == "recreate":
-        yield f"docker rm --force {spec.name}"
-        yield spec.run_command()
+        yield spec.replace_command()
     elif action == "start":
         yield f"docker start {spec.name}"
     elif _changed(restart_after):

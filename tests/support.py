@@ -37,7 +37,8 @@ class Run:
 
     @property
     def results(self) -> list[dict]:
-        return json.loads(self.stdout)["results"]["operations"]
+        # When every host failed, pyinfra prints no JSON at all.
+        return json.loads(self.stdout)["results"]["operations"] if self.stdout.strip() else []
 
     def changed(self) -> list[tuple[str, str]]:
         """(operation, host) for every operation that changed something."""

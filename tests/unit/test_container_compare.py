@@ -112,3 +112,14 @@ def test_run_command_holds_every_setting():
 def test_gateway_is_filled_into_env_values():
     spec = ContainerSpec("ui", "ui:2", env={"NGINX_PROXY_PASS_URL": "http://{bridge_gateway}:5000"})
     assert spec.with_gateway("172.18.0.1").env == {"NGINX_PROXY_PASS_URL": "http://172.18.0.1:5000"}
+
+
+def test_replacement_keeps_the_old_container_until_the_new_one_runs():
+    command = SPEC.replace_command()
+    steps = ["docker create --name registry-next", "docker stop registry", "docker start registry-next",
+             "'true 0'", "docker rm registry", "docker rename registry-next registry"]
+    positions = [command.index(step) for step in steps]
+    assert positions == sorted(positions)
+    rollback = command[command.index("|| {"):]
+    assert "docker rm --force registry-next" in rollback and "docker start registry" in rollback
+    assert rollback.rstrip().endswith("exit 1; }")

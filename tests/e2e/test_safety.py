@@ -1,0 +1,52 @@
+"""Safety: a change that cannot start never takes a working registry down; an unhealthy host fails with
+its containers' logs; the UI can be switched off and back on."""
+
+import requests
+
+from sandbox.images import HELLO_IMAGE
+from tests.e2e.conftest import catalog, pull_back
+from tests.support import deploy
+
+# An image that exits at once: what a wrong registry_image looks like to the deploy.
+NOT_A_REGISTRY = ["--data", f"registry_image={HELLO_IMAGE}", "--data", "health_timeout=3"]
+
+
+def test_change_that_cannot_start_keeps_the_working_registry(targets, hello_pushed):
+    t = targets[0]
+    run = deploy("--limit", t.name, *NOT_A_REGISTRY)
+    assert run.returncode != 0
+    assert "the new registry container did not keep running; the old one is kept" in run.stderr
+    assert "hello from the private registry" in run.stderr, "the failed container's log is shown"
+    assert requests.get(f"{t.registry}/v2/", timeout=10).json() == {}
+    assert t.container(t.data.registry_container)["Config"]["Image"] == t.data.registry_image
+    assert t.host.run(f"docker inspect {t.data.registry_container}-next").rc != 0, "nothing is left aside"
+    pull_back(t, hello_pushed)
+    assert deploy("--limit", t.name).changed() == []
+
+
+def test_unhealthy_host_fails_and_shows_the_containers_logs(targets, hello_pushed):
+    t = targets[0]
+    t.host.check_output(f"docker rm -f {t.data.registry_container}")
+    run = deploy("--limit", t.name, *NOT_A_REGISTRY)
+    assert run.returncode != 0
+    assert f"unhealthy: registry: GET http://127.0.0.1:{t.data.registry_port}/v2/ gave no answer" in run.stderr
+    assert f"--- last log lines of {t.data.registry_container}:" in run.stderr
+    assert "hello from the private registry" in run.stderr
+
+    repair = deploy("--limit", t.name)
+    assert repair.returncode == 0 and not repair.errors(), repair.stderr[-2000:]
+    assert hello_pushed in catalog(t.registry), "the data outlived the broken container"
+    pull_back(t, hello_pushed)
+
+
+def test_ui_can_be_switched_off_and_back_on(targets, hello_pushed):
+    t = targets[1]
+    off = deploy("--limit", t.name, "--data", "ui_enabled=False")
+    assert off.returncode == 0 and ("Registry UI | Registry UI container is absent", t.name) in off.changed()
+    assert t.host.run(f"docker inspect {t.data.ui_container}").rc != 0
+    assert requests.get(f"{t.registry}/v2/", timeout=10).json() == {}
+
+    on = deploy("--limit", t.name)
+    assert on.returncode == 0 and ("Registry UI | Registry UI container is running", t.name) in on.changed()
+    assert hello_pushed in catalog(t.ui)
+    assert deploy("--limit", t.name).changed() == []
