@@ -57,7 +57,10 @@ def _debian(distro):
     packages += TOOLS
     installed = host.get_fact(DebPackages) or {}
     # Refresh the package lists only when something is to be installed: a no-op run stays a no-op.
-    missing = any(p.split("=")[0] not in installed for p in packages)
+    missing = any(
+        name not in installed or (version and version not in installed[name])
+        for name, _, version in (p.partition("=") for p in packages)
+    )
     apt.packages(
         name="Docker engine packages are installed",
         packages=packages,
@@ -114,7 +117,9 @@ def docker_engine():
         mode="0644",
     )
     opened = _firewall_opened()
-    systemd.service(name="Docker engine is running and enabled", service="docker.service", running=True, enabled=True)
+    systemd.service(
+        name="Docker engine is running and enabled", service="docker.service", running=True, enabled=True
+    )
     systemd.service(
         name="Docker engine restarts for its new configuration",
         service="docker.service",

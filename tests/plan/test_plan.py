@@ -312,3 +312,10 @@ def test_daemon_json_change_restarts_docker(monkeypatch):
 def test_unsupported_os_is_refused_before_any_command(distro, monkeypatch):
     with pytest.raises(DeployError, match=f"Unsupported OS: {distro['name']}"):
         plan({k(LinuxDistribution): distro}, monkeypatch)
+
+
+def test_debian_docker_io_pin_refreshes_lists_and_installs_the_pinned_version(monkeypatch):
+    facts = in_place("debian12", monkeypatch)
+    pinned = "20.10.24+dfsg1-1+deb12u1"
+    assert plan(facts, monkeypatch, docker_io_version=pinned) == [
+        "apt-get update", APT_INSTALL + f"docker.io={pinned}"]
