@@ -43,7 +43,10 @@ registry_container = "registry"
 registry_port = 5000
 # Allow deleting manifests through the API (the UI's delete button, repository deletion).
 registry_delete_enabled = True
-# Host directory holding config.yml (from files/config.yml), mounted read-only into the registry.
+# The registry configuration placed on the hosts (relative to the directory pyinfra runs in). A new one
+# replaces the old only after a trial registry started with it.
+registry_config_src = "files/config.yml"
+# Host directory holding it as config.yml, mounted read-only into the registry.
 registry_config_dir = "/etc/registry"
 
 # --- UI --------------------------------------------------------------------------------------------

@@ -28,8 +28,14 @@ from .facts import BridgeGateway, ContainerState
 logger = logging.getLogger("pyinfra")
 
 GATEWAY_PLACEHOLDER = "{bridge_gateway}"
-# How long a replacement container must keep running before the old one is removed.
+# How long a new container must keep running (not exited, never restarted) to count as started.
 SETTLE_SECONDS = 2
+
+
+def kept_running(name: str) -> str:
+    """A shell test: the container, just started, is still running SETTLE_SECONDS later, unrestarted."""
+    state = f"docker inspect --format '{{{{.State.Running}}}} {{{{.RestartCount}}}}' {shlex.quote(name)}"
+    return f"sleep {SETTLE_SECONDS} && [ \"$({state})\" = 'true 0' ]"
 
 
 class Mount(NamedTuple):
@@ -63,12 +69,11 @@ class ContainerSpec:
         running after a few seconds, it is removed (its last log lines shown) and the old one started again.
         """
         name, aside = shlex.quote(self.name), shlex.quote(f"{self.name}-next")
-        started = f"docker inspect --format '{{{{.State.Running}}}} {{{{.RestartCount}}}}' {aside}"
         return (
             f"docker rm --force {aside} >/dev/null 2>&1; "
             f"{self._docker('create', '--name', f'{self.name}-next')} >/dev/null && "
             f"docker stop {name} >/dev/null && docker start {aside} >/dev/null && "
-            f"sleep {SETTLE_SECONDS} && [ \"$({started})\" = 'true 0' ] && "
+            f"{kept_running(aside)} && "
             f"docker rm {name} >/dev/null && docker rename {aside} {name} || "
             f"{{ echo 'the new {self.name} container did not keep running; the old one is kept:' >&2; "
             f"docker logs --tail 20 {aside} >&2 2>&1; docker rm --force {aside} >/dev/null 2>&1; "

@@ -101,6 +101,9 @@ def problems(data) -> list[str]:
                 found.append(f"repositories: {name!r} is not a repository name (lowercase letters, digits,"
                              " '.', '_', '-' in components joined by '/'; no '..', no leading '/')")
 
+    if not Path(str(data.get("registry_config_src"))).is_file():
+        bad("registry_config_src", "must be a readable file (relative to the directory pyinfra runs in)")
+
     images = ["registry_image"] + (["ui_image"] if data.get("ui_enabled") else [])
     for key in images:
         if not isinstance(data.get(key), str) or not IMAGE_REF.match(data.get(key)):

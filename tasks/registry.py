@@ -1,17 +1,17 @@
-"""The registry container, with files/config.yml mounted read-only where its image reads it."""
+"""The registry container, with its config.yml (files/config.yml by default) mounted read-only where its
+image reads it."""
 
 import hashlib
 from pathlib import Path
 
 from pyinfra import host
 from pyinfra.api import deploy
-from pyinfra.operations import files
 
+from ops.config import checked_config
 from ops.container import ContainerSpec, Mount, container
 
 from .storage import storage_mount
 
-CONFIG = Path(__file__).resolve().parent.parent / "files" / "config.yml"
 # Carries the hash of the config the container was made for, so a changed config is seen as drift.
 CONFIG_LABEL = "io.registry-deploy.config-sha256"
 
@@ -32,20 +32,19 @@ def registry_spec(data) -> ContainerSpec:
             storage_mount(data),
             Mount("bind", data.registry_config_dir, config_mount_target(data.registry_image), True),
         ),
-        labels={CONFIG_LABEL: hashlib.sha256(CONFIG.read_bytes()).hexdigest()},
+        labels={CONFIG_LABEL: hashlib.sha256(Path(data.registry_config_src).read_bytes()).hexdigest()},
     )
 
 
 @deploy("Registry")
 def registry():
     data = host.data
-    config = files.put(
+    config = checked_config(
         name="Registry configuration is in place",
-        src=str(CONFIG),
+        src=data.registry_config_src,
         dest=f"{data.registry_config_dir}/config.yml",
-        user="root",
-        group="root",
-        mode="0644",
+        image=data.registry_image,
+        target=config_mount_target(data.registry_image),
     )
     container(
         name="Registry container is running",

@@ -3,6 +3,7 @@ its containers' logs; the UI can be switched off and back on."""
 
 import requests
 
+from sandbox.config import ROOT
 from sandbox.images import HELLO_IMAGE
 from tests.e2e.conftest import catalog, pull_back
 from tests.support import deploy
@@ -49,4 +50,21 @@ def test_ui_can_be_switched_off_and_back_on(targets, hello_pushed):
     on = deploy("--limit", t.name)
     assert on.returncode == 0 and ("Registry UI | Registry UI container is running", t.name) in on.changed()
     assert hello_pushed in catalog(t.ui)
+    assert deploy("--limit", t.name).changed() == []
+
+
+def test_config_that_cannot_start_never_replaces_the_working_one(targets, hello_pushed, tmp_path):
+    t = targets[1]
+    live = f"{t.data.registry_config_dir}/config.yml"
+    before = t.host.file(live).sha256sum
+    broken = tmp_path / "config.yml"
+    broken.write_text((ROOT / t.data.registry_config_src).read_text().replace("filesystem:", "nosuchdriver:"))
+
+    run = deploy("--limit", t.name, "--data", f"registry_config_src={broken}")
+    assert run.returncode != 0
+    assert "the new config.yml does not start" in run.stderr and "nosuchdriver" in run.stderr
+    assert t.host.file(live).sha256sum == before
+    assert not t.host.file(f"{t.data.registry_config_dir}.trial").exists
+    assert requests.get(f"{t.registry}/v2/", timeout=10).json() == {}
+    pull_back(t, hello_pushed)
     assert deploy("--limit", t.name).changed() == []

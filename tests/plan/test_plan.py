@@ -6,6 +6,7 @@ where everything is in place gets none at all.
 """
 
 import hashlib
+from pathlib import Path
 
 import pytest
 from pyinfra.api.exceptions import DeployError
@@ -44,6 +45,7 @@ DATA = {
 # Hosts with SELinux enforcing and firewalld running, as RHEL-family installs come.
 HARDENED = {"centos7", "rocky9"}
 GATEWAY = "172.17.0.1"
+CONFIG = Path("files/config.yml")
 DOCKER_APT_SOURCE = "deb [signed-by=/etc/apt/keyrings/docker.asc] https://download.docker.com/linux/ubuntu jammy stable"
 # pyinfra downloads to a temporary name derived from the URL, then moves it into place.
 DOWNLOAD_TEMP = "/tmp/pyinfra-5b675aa05e13f3867aeb5a1268a12584c2c51771"
@@ -153,7 +155,10 @@ def in_place(os_key, monkeypatch):
         facts[k(File, path=path)] = {"mode": 755 if path == SCRIPT else 644, "user": "root", "group": "root"}
         facts[k(Sha1File, path=path)] = hashlib.sha1(content).hexdigest()
         facts[k(Directory, path=path.rsplit("/", 1)[0])] = {"mode": 755, "user": "root", "group": "root"}
+    config = f"{data['registry_config_dir']}/config.yml"
     facts.update({
+        k(File, path=config): {"mode": 644, "user": "root", "group": "root"},
+        k(Sha1File, path=config): hashlib.sha1(CONFIG.read_bytes()).hexdigest(),
         _service(SystemdStatus, "docker.service"): {"docker.service": True},
         _service(SystemdEnabled, "docker.service"): {"docker.service": True},
         k(BridgeGateway): GATEWAY,
@@ -204,12 +209,20 @@ CONTAINERS = [
     " --env SINGLE_REGISTRY=true joxit/docker-registry-ui:2.5.7",
 ]
 MAINTENANCE = [f"upload {SCRIPT}", f"chmod 755 {SCRIPT}"]
+# config.yml is tried in a throwaway registry before it replaces the one a running registry reads.
 REGISTRY_FILES = [
-    "mkdir -p /etc/registry",
-    "chown root:root /etc/registry",
-    "upload /etc/registry/config.yml",
-    "chown root:root /etc/registry/config.yml",
-    "chmod 644 /etc/registry/config.yml",
+    "rm -rf /etc/registry.trial && mkdir -p /etc/registry.trial",
+    "upload /etc/registry.trial/config.yml",
+    "docker rm --force --volumes registry-config-trial >/dev/null 2>&1; docker run --detach --name"
+    " registry-config-trial --mount type=bind,src=/etc/registry.trial,dst=/etc/docker/registry,readonly"
+    " registry:2.8.3 >/dev/null && sleep 2 && [ \"$(docker inspect --format '{{.State.Running}} {{.RestartCount}}'"
+    " registry-config-trial)\" = 'true 0' ] || { echo 'the new config.yml does not start registry:2.8.3;"
+    " the current one is kept:' >&2; docker logs --tail 20 registry-config-trial >&2 2>&1; docker rm --force"
+    " --volumes registry-config-trial >/dev/null 2>&1; rm -rf /etc/registry.trial; exit 1; }; docker rm --force"
+    " --volumes registry-config-trial >/dev/null",
+    "mkdir -p /etc/registry && chown root:root /etc/registry.trial/config.yml && chmod 644"
+    " /etc/registry.trial/config.yml && mv /etc/registry.trial/config.yml /etc/registry/config.yml"
+    " && rmdir /etc/registry.trial",
 ]
 PULLS = ["docker image pull registry:2.8.3", "docker image pull joxit/docker-registry-ui:2.5.7"]
 DAEMON = ["mkdir -p /etc/docker", "upload /etc/docker/daemon.json", "chmod 644 /etc/docker/daemon.json"]
@@ -264,7 +277,7 @@ BARE_PLANS = {
 
 @pytest.mark.parametrize("os_key", DISTROS)
 def test_bare_host_gets_exactly_the_planned_commands(os_key, monkeypatch):
-    config_sha = hashlib.sha256(open("files/config.yml", "rb").read()).hexdigest()
+    config_sha = hashlib.sha256(CONFIG.read_bytes()).hexdigest()
     expected = [c.replace("{config_sha}", config_sha) for c in BARE_PLANS[os_key]]
     assert plan(bare(os_key), monkeypatch, **DATA[os_key]) == expected
 

@@ -32,6 +32,7 @@ BAD = [
     ("gc_schedule", "", "must be None or a systemd OnCalendar expression"),
     ("gc_dry_run", "yes", "must be True or False"),
     ("repositories", 7, "must be a list or a comma-separated string of repository names"),
+    ("registry_config_src", "files/no-such.yml", "must be a readable file"),
 ]
 
 
