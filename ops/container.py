@@ -23,7 +23,7 @@ from pyinfra.api import operation
 from pyinfra.api.operation import OperationMeta
 from pyinfra.facts.docker import DockerContainer
 
-from .facts import BridgeGateway, ContainerState
+from .facts import ContainerState
 
 logger = logging.getLogger("pyinfra")
 
@@ -200,9 +200,10 @@ def container(spec: ContainerSpec, restart_after: OperationMeta | None = None):
     + restart_after: an earlier operation on a file the container reads; when it changed the file,
       a container that is otherwise kept is restarted
     """
-    if any(GATEWAY_PLACEHOLDER in value for value in spec.env.values()):
-        spec = spec.with_gateway(host.get_fact(BridgeGateway))
-    state = host.get_fact(ContainerState, container=spec.name, image=spec.image) or {}
+    needs_gateway = any(GATEWAY_PLACEHOLDER in value for value in spec.env.values())
+    state = host.get_fact(ContainerState, container=spec.name, image=spec.image, gateway=needs_gateway) or {}
+    if needs_gateway:
+        spec = spec.with_gateway(state.get("gateway"))
     action, reasons = compare(spec, state.get("container"), state.get("image"))
     _report(spec.name, reasons)
 

@@ -35,20 +35,26 @@ class BridgeGateway(FactBase):
 
 class ContainerState(FactBase):
     """
-    `docker inspect` of a container and of the image it should run, in one command:
-    {"container": dict or None, "image": dict or None} (None: no such container, or image not on the host).
+    `docker inspect` of a container and of the image it should run, in one command, with the bridge
+    gateway (see BridgeGateway) when asked: {"container": dict or None, "image": dict or None,
+    "gateway": str or None}. None: no such container, image not on the host, gateway not asked or unknown.
     """
 
-    def requires_command(self, container, image) -> str:
+    def requires_command(self, container, image, gateway=False) -> str:
         return "docker"
 
-    def command(self, container, image) -> str:
-        return (f"docker container inspect {shlex.quote(container)} 2>/dev/null || true; echo @@; "
-                f"docker image inspect {shlex.quote(image)} 2>/dev/null || true")
+    def command(self, container, image, gateway=False) -> str:
+        command = (f"docker container inspect {shlex.quote(container)} 2>/dev/null || true; echo @@; "
+                   f"docker image inspect {shlex.quote(image)} 2>/dev/null || true")
+        return f"{command}; echo @@; {BridgeGateway().command()}" if gateway else command
 
     def process(self, output):
-        container, _, image = "\n".join(output).partition("@@")
-        return {"container": _first(container), "image": _first(image)}
+        container, image, gateway = ("\n".join(output) + "\n@@").split("@@")[:3]
+        return {
+            "container": _first(container),
+            "image": _first(image),
+            "gateway": BridgeGateway().process(gateway.splitlines()),
+        }
 
 
 def _first(text):

@@ -1,8 +1,9 @@
-"""RPM packages pinned to an exact version-release.
+"""Packages pinned to exact versions, read from one fact, installed only when they differ.
 
-pyinfra's yum/dnf `packages` joins pins as `name=version`, which yum does not understand, so it
-reinstalls on every run (see ENVIRONMENT.md). This operation compares with the installed RPMs and
-asks yum/dnf for `name-[epoch:]version-release`, only for the packages that differ.
+RPM: pyinfra's yum/dnf `packages` joins pins as `name=version`, which yum does not understand, so it
+reinstalls on every run (see ENVIRONMENT.md); this asks yum/dnf for `name-[epoch:]version-release`.
+Debian: pyinfra's apt `packages` can refresh the lists only on every run or never; this refreshes them
+only when something is to be installed, so a no-op run stays a no-op and reads the packages once.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import shlex
 
 from pyinfra import host
 from pyinfra.api import operation
+from pyinfra.facts.deb import DebPackages
 from pyinfra.facts.rpm import RpmPackages
 
 
@@ -45,3 +47,29 @@ def rpm_pinned(packages: dict, manager: str = "yum"):
         # Already installed at another version: install upgrades, downgrade goes back.
         fallback = f" || {manager} downgrade -y {quoted}" if downgrade else ""
         yield f"{manager} install -y {quoted}{fallback}"
+
+
+APT_INSTALL = (
+    "DEBIAN_FRONTEND=noninteractive apt-get -y -o Dpkg::Options::=--force-confdef"
+    " -o Dpkg::Options::=--force-confold install --no-install-recommends"
+)
+
+
+@operation()
+def deb_pinned(packages: dict):
+    """
+    Ensure each package is installed at its pinned version (None: any version).
+
+    + packages: name -> Debian version or None
+    """
+    installed = host.get_fact(DebPackages) or {}
+    wanted = [
+        f"{name}={version}" if version else name
+        for name, version in packages.items()
+        if name not in installed or (version and version not in installed[name])
+    ]
+    if not wanted:
+        host.noop(f"packages {', '.join(packages)} are installed")
+        return
+    yield "apt-get update"
+    yield f"{APT_INSTALL} {' '.join(shlex.quote(w) for w in wanted)}"

@@ -6,13 +6,12 @@ from io import StringIO
 
 from pyinfra import host
 from pyinfra.api import deploy
-from pyinfra.facts.deb import DebPackages
 from pyinfra.facts.server import LinuxDistribution
 from pyinfra.facts.systemd import SystemdStatus
 from pyinfra.operations import apt, files, systemd, yum
 
 from ops.firewalld import ports_open
-from ops.packages import rpm_pinned
+from ops.packages import deb_pinned, rpm_pinned
 from ops.platform import os_family, rpm_manager
 
 # Tools the deploy itself uses on the host (the health gate probes with curl).
@@ -50,23 +49,10 @@ def _debian(distro):
             filename="docker",
         )
         version = data.docker_ce_version
-        packages = [f"docker-ce={version}", f"docker-ce-cli={version}", "containerd.io"]
+        packages = {"docker-ce": version, "docker-ce-cli": version, "containerd.io": None}
     else:
-        pin = f"={data.docker_io_version}" if data.docker_io_version else ""
-        packages = [f"docker.io{pin}"]
-    packages += TOOLS
-    installed = host.get_fact(DebPackages) or {}
-    # Refresh the package lists only when something is to be installed: a no-op run stays a no-op.
-    missing = any(
-        name not in installed or (version and version not in installed[name])
-        for name, _, version in (p.partition("=") for p in packages)
-    )
-    apt.packages(
-        name="Docker engine packages are installed",
-        packages=packages,
-        update=missing,
-        no_recommends=True,
-    )
+        packages = {"docker.io": data.docker_io_version}
+    deb_pinned(name="Docker engine packages are installed", packages={**packages, **dict.fromkeys(TOOLS)})
 
 
 def _rhel(distro):
@@ -90,8 +76,7 @@ def _rhel(distro):
     version = data.docker_ce_version
     rpm_pinned(
         name="Docker engine packages are installed",
-        packages={"docker-ce": version, "docker-ce-cli": version, "containerd.io": None,
-                  **{tool: None for tool in TOOLS}},
+        packages={"docker-ce": version, "docker-ce-cli": version, "containerd.io": None, **dict.fromkeys(TOOLS)},
         manager=rpm_manager(distro),
     )
 

@@ -32,6 +32,7 @@ def maintenance_tools():
         src="files/registry-maintenance.sh.j2",
         dest=SCRIPT,
         mode="0755",
+        create_remote_dir=False,  # /usr/local/sbin is part of every supported OS
         container=data.registry_container,
         port=data.registry_port,
         config_dir=data.registry_config_dir,
@@ -68,17 +69,18 @@ def _timer_enabled(data):
 
 
 def _timer_absent():
-    if host.get_fact(File, path=f"{UNITS}/registry-gc.timer"):
-        systemd.service(
-            name="Scheduled GC timer is disabled", service="registry-gc.timer", running=False, enabled=False
-        )
-    removed = [
-        files.file(name=f"{unit} unit is absent", path=f"{UNITS}/{unit}", present=False)
-        for unit in ("registry-gc.timer", "registry-gc.service")
-    ]
-    systemd.daemon_reload(
-        name="systemd forgets the scheduled GC", _if=lambda: any(op.did_change() for op in removed)
+    # Read once: on hosts that never had the timer (most), removing it costs no further command.
+    units = [unit for unit in ("registry-gc.timer", "registry-gc.service")
+             if host.get_fact(File, path=f"{UNITS}/{unit}")]
+    if not units:
+        host.noop("no scheduled GC")
+        return
+    systemd.service(
+        name="Scheduled GC timer is disabled", service="registry-gc.timer", running=False, enabled=False
     )
+    for unit in units:
+        files.file(name=f"{unit} unit is absent", path=f"{UNITS}/{unit}", present=False)
+    systemd.daemon_reload(name="systemd forgets the scheduled GC")
 
 
 def _report(op):

@@ -19,7 +19,7 @@ from pyinfra.facts.selinux import FileContext, FileContextMapping
 from pyinfra.facts.server import LinuxDistribution, TmpDir, Which
 from pyinfra.facts.systemd import SystemdEnabled, SystemdStatus
 
-from ops.facts import BridgeGateway, ContainerState, HttpGet, SelinuxEnforcing
+from ops.facts import ContainerState, HttpGet, SelinuxEnforcing
 from ops.firewalld import FirewalldPorts
 from tasks.maintenance import SCRIPT
 from tasks.registry import registry_spec
@@ -86,11 +86,10 @@ def bare(os_key):
         _service(SystemdStatus, "docker.service"): {},
         _service(SystemdEnabled, "docker.service"): {},
         k(SystemdStatus, services=["firewalld.service"]): {"firewalld.service": os_key in HARDENED},
-        k(BridgeGateway): None,
         k(DockerImage, object_id=data["registry_image"]): None,
         k(DockerImage, object_id=data["ui_image"]): None,
-        k(ContainerState, container=data["registry_container"], image=data["registry_image"]): None,
-        k(ContainerState, container=data["ui_container"], image=data["ui_image"]): None,
+        k(ContainerState, container=data["registry_container"], image=data["registry_image"], gateway=False): None,
+        k(ContainerState, container=data["ui_container"], image=data["ui_image"], gateway=True): None,
     }
     urls = ["http://127.0.0.1:5000/v2/", "http://127.0.0.1:5050/", "http://127.0.0.1:5050/v2/_catalog"]
     facts[k(HttpGet, urls=urls, attempts=data["health_timeout"])] = [HEALTHY] * len(urls)
@@ -98,7 +97,6 @@ def bare(os_key):
         facts[k(File, path=path)] = None
         facts[k(Directory, path=path)] = None
         facts[k(Directory, path=path.rsplit("/", 1)[0])] = None
-    facts[k(Directory, path="/usr/local/sbin")] = {"mode": 755, "user": "root", "group": "root"}
     facts[k(File, path=SCRIPT)] = None
     facts[k(Directory, path=SCRIPT)] = None
     facts[_service(SystemdStatus, "registry-gc.timer")] = {}
@@ -135,7 +133,7 @@ def bare(os_key):
 def _state(spec, image_id, gateway=GATEWAY):
     """ContainerState of a container docker made from this spec, running the image it names."""
     spec = spec.with_gateway(gateway)
-    return {"image": {"Id": image_id, "Config": {}}, "container": {
+    return {"gateway": gateway, "image": {"Id": image_id, "Config": {}}, "container": {
         "Image": image_id,
         "State": {"Running": True},
         "Config": {"Image": spec.image, "Env": [f"{k}={v}" for k, v in spec.env.items()], "Labels": spec.labels},
@@ -161,12 +159,11 @@ def in_place(os_key, monkeypatch):
         k(Sha1File, path=config): hashlib.sha1(CONFIG.read_bytes()).hexdigest(),
         _service(SystemdStatus, "docker.service"): {"docker.service": True},
         _service(SystemdEnabled, "docker.service"): {"docker.service": True},
-        k(BridgeGateway): GATEWAY,
         k(DockerImage, object_id=data["registry_image"]): [{"Id": "sha256:" + "a" * 64, "Config": {}}],
         k(DockerImage, object_id=data["ui_image"]): [{"Id": "sha256:" + "b" * 64, "Config": {}}],
-        k(ContainerState, container=data["registry_container"], image=data["registry_image"]):
+        k(ContainerState, container=data["registry_container"], image=data["registry_image"], gateway=False):
             _state(registry_spec(Data(data)), "sha256:" + "a" * 64),
-        k(ContainerState, container=data["ui_container"], image=data["ui_image"]):
+        k(ContainerState, container=data["ui_container"], image=data["ui_image"], gateway=True):
             _state(ui_spec(Data(data)), "sha256:" + "b" * 64),
     })
     if os_key in ("debian12", "ubuntu2204"):
@@ -233,8 +230,8 @@ FIREWALL = [
     "firewall-cmd --add-port=5050/tcp", "firewall-cmd --permanent --add-port=5050/tcp",
 ]
 YUM_REPO = ["upload /etc/yum.repos.d/docker-ce-stable.repo", "chmod 644 /etc/yum.repos.d/docker-ce-stable.repo"]
-APT_INSTALL = ('DEBIAN_FRONTEND=noninteractive apt-get -y -o Dpkg::Options::="--force-confdef"'
-               ' -o Dpkg::Options::="--force-confold" install --no-install-recommends ')
+APT_INSTALL = ("DEBIAN_FRONTEND=noninteractive apt-get -y -o Dpkg::Options::=--force-confdef"
+               " -o Dpkg::Options::=--force-confold install --no-install-recommends ")
 VOLUME = "type=volume,src=registry-vol,dst=/var/lib/registry"
 BIND = "type=bind,src=/mnt/registry,dst=/var/lib/registry"
 BIND_DIR = ["mkdir -p /mnt/registry", "chmod 700 /mnt/registry", "chown root:root /mnt/registry"]
