@@ -8,7 +8,7 @@ container's ``docker inspect`` with the desired spec and repairs only what diffe
   labels (our labels carry the hash of every file the container reads): replace, keeping the old one
   until the new one runs; asked to restart because a file it reads changed: restart; otherwise nothing.
 
-What drifted is logged once per run (so ``--dry`` names it) and shown in the operation's commands.
+What drifted is logged once per run, one line per difference, so ``--dry`` names it.
 """
 
 from __future__ import annotations
