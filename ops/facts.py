@@ -1,4 +1,5 @@
-"""Facts pyinfra does not have: the Docker bridge gateway and an HTTP probe made from the host."""
+"""Facts pyinfra does not have: the Docker bridge gateway, a container with its image in one command,
+an HTTP probe made from the host, and whether SELinux enforces."""
 
 from __future__ import annotations
 

@@ -187,7 +187,7 @@ def up(client, count):
         if container.labels.get(f"{LABEL}.key") == _key_id(public_key):
             existing[container.name] = container
         else:
-            _remove(client, container)
+            container.remove(force=True, v=True)
     for index in range(count):
         container = existing.get(host_name(index))
         if container is None:
@@ -210,13 +210,10 @@ def down(client):
     """Remove every container and volume carrying the sandbox label, and nothing else."""
     removed = []
     for container in sandbox_containers(client):
-        _remove(client, container)
+        container.remove(force=True, v=True)
         removed.append(container.name)
     for volume in client.volumes.list(filters={"label": f"{LABEL}=volume"}):
         volume.remove(force=True)
     write_state([])
     return removed
 
-
-def _remove(client, container):
-    container.remove(force=True, v=True)
