@@ -18,6 +18,12 @@ def client():
 
 
 @pytest.fixture(scope="module")
+def offline_images():
+    """The offline image archives, built when this machine has none (a fresh CI machine)."""
+    sandbox("images")
+
+
+@pytest.fixture(scope="module")
 def hosts():
     sandbox("down")
     sandbox("up", "--hosts", str(HOSTS))
@@ -82,19 +88,19 @@ def test_down_removes_only_what_the_sandbox_created(client, hosts):
     (REGISTRY_IMAGE, ["/entrypoint.sh"], ["/etc/docker/registry/config.yml"], "5000/tcp"),
     (UI_IMAGE, ["/entrypoint.sh"], None, "80/tcp"),
 ])
-def test_offline_images_keep_the_official_container_contract(client, image, entrypoint, cmd, port):
+def test_offline_images_keep_the_official_container_contract(client, offline_images, image, entrypoint, cmd, port):
     config = client.images.get(image).attrs["Config"]
     assert (config["Entrypoint"], config["Cmd"]) == (entrypoint, cmd)
     assert port in config["ExposedPorts"]
 
 
-def test_registry_image_runs_garbage_collect_from_its_shell(client):
+def test_registry_image_runs_garbage_collect_from_its_shell(client, offline_images):
     script = ("mkdir -p /var/lib/registry/docker/registry/v2/repositories /var/lib/registry/docker/registry/v2/blobs"
               " && registry garbage-collect /etc/docker/registry/config.yml && echo collected")
     assert client.containers.run(REGISTRY_IMAGE, ["sh", "-c", script], remove=True).endswith(b"collected\n")
 
 
-def test_legacy_ui_registry_url_sets_the_proxy(client):
+def test_legacy_ui_registry_url_sets_the_proxy(client, offline_images):
     # A stand-in nginx on PATH prints the configuration the entrypoint rendered, instead of serving it.
     fake_nginx = ("mkdir /tmp/bin && printf '#!/bin/sh\\ncat /etc/nginx/nginx.conf\\n' > /tmp/bin/nginx"
                   " && chmod +x /tmp/bin/nginx && PATH=/tmp/bin:$PATH exec /entrypoint.sh")
@@ -104,7 +110,7 @@ def test_legacy_ui_registry_url_sets_the_proxy(client):
     assert b"client_max_body_size 0;" in out and b"proxy_request_buffering off;" in out
 
 
-def test_hello_image_prints_its_line(client):
+def test_hello_image_prints_its_line(client, offline_images):
     assert client.containers.run(HELLO_IMAGE, remove=True) == b"hello from the private registry\n"
 
 
