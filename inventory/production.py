@@ -5,11 +5,7 @@ Per-host data overrides group_data/all.py (see the README's table), e.g. registr
 Reach the hosts as you normally do: an SSH user with sudo (`--sudo`), keys from your agent.
 """
 
-from ops.data import validate_before_connect
-
 registry_hosts = [
     ("registry1.example.internal", {"ssh_user": "centos"}),
     ("registry2.example.internal", {"ssh_user": "centos", "registry_storage": "bind"}),
 ]
-
-validate_before_connect()

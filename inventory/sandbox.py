@@ -4,13 +4,9 @@ Odd-numbered hosts keep registry data in a bind mount, even ones in the named vo
 two hosts proves both storage modes.
 """
 
-import json
-from pathlib import Path
+from sandbox.hosts import read_state
 
-from ops.data import validate_before_connect
-
-_STATE = Path(__file__).resolve().parent.parent / ".sandbox" / "state.json"
-_state = json.loads(_STATE.read_text()) if _STATE.exists() else {"hosts": []}
+_state = read_state()
 
 sandbox = [
     (
@@ -30,5 +26,3 @@ sandbox = [
     )
     for _index, _host in enumerate(_state["hosts"])
 ]
-
-validate_before_connect()

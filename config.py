@@ -1,0 +1,8 @@
+"""pyinfra's own configuration file: pyinfra runs it, from the directory it runs in, before it loads the
+inventory. From here every host's data (group_data, inventory, --data) is checked once loaded and before
+pyinfra connects to any host, so bad data never reaches one."""
+
+from ops.data import validate
+from ops.pyinfra_internals import check_data_before_connect
+
+check_data_before_connect(validate)

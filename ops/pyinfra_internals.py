@@ -1,0 +1,61 @@
+"""Every use of a pyinfra internal, in one place. Checked against pyinfra 3.10.0 (requirements.txt pins it).
+
+pyinfra has no public hook that runs once the inventory and its data are loaded but before it connects,
+and no public way to plan a deploy against a table of facts. If an upgrade breaks either, it breaks here:
+
+- `check_data_before_connect`: pyinfra's CLI loads `config.py`, then the inventory, then calls
+  `State.init(inventory, ...)` and only then connects. We wrap `init` of the state the CLI made
+  (`pyinfra.context.state`). If `State.init` is renamed or no longer called before connecting, bad data
+  would reach the hosts: tests/e2e/test_deploy.py::test_bad_data_is_refused_before_connecting fails.
+- `plan_commands` (tests/plan): runs every operation's command generator in order as if executing, and
+  marks each complete with the commands it produced, so `_if=` and `did_change()` see earlier results.
+  It relies on `State.get_op_order`, `State.get_op_data_for_host`, `StateOperationHostData
+  .command_generator`, `OperationMeta.set_complete`, `State.is_executing` and on `Host.get_fact` being
+  the one door facts come through (`facts_from`).
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from pyinfra import context
+from pyinfra.api.host import Host
+from pyinfra.connectors.util import CommandOutput
+
+
+def check_data_before_connect(check) -> None:
+    """Call `check(host)` for every host of this pyinfra run once its data is loaded, before connecting."""
+    if not context.ctx_state.isset():
+        return  # loaded outside a pyinfra run: nothing to guard
+    state = context.state
+    init = state.init
+
+    def init_then_check(inventory, *args, **kwargs):
+        init(inventory, *args, **kwargs)
+        for host in inventory:
+            check(host)
+
+    state.init = init_then_check
+
+
+@contextmanager
+def facts_from(answer):
+    """Answer every `host.get_fact(cls, **kwargs)` with `answer(cls, kwargs)` instead of asking a host."""
+    original = Host.get_fact
+    Host.get_fact = lambda self, cls, *args, **kwargs: answer(cls, args, kwargs)
+    try:
+        yield
+    finally:
+        Host.get_fact = original
+
+
+def plan_commands(state, host) -> list:
+    """The commands each operation of the loaded deploy would run on `host`, in order, as if each succeeded."""
+    state.is_executing = True
+    commands = []
+    for op_hash in state.get_op_order():
+        op_data = state.get_op_data_for_host(host, op_hash)
+        planned = list(op_data.command_generator())
+        op_data.operation_meta.set_complete(True, planned, CommandOutput([]))
+        commands += planned
+    return commands
