@@ -4,9 +4,10 @@
 from pyinfra import host
 
 from ops.data import validate
-from tasks.maintenance import delete_repositories, maintenance_tools
+from tasks.maintenance import delete_repositories
+from tasks.tools import host_tools
 
 validate(host)
 
-maintenance_tools()
+host_tools()
 delete_repositories()

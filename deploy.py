@@ -6,17 +6,19 @@ from ops.data import validate
 from tasks.engine import docker_engine
 from tasks.health import health
 from tasks.images import images
-from tasks.maintenance import maintenance_tools
+from tasks.maintenance import gc_timer
 from tasks.registry import registry
 from tasks.storage import registry_storage
+from tasks.tools import host_tools
 from tasks.ui import ui
 
-validate(host)  # inventories call validate_before_connect(); this guards any other entry point
+validate(host)  # config.py checks before connecting; this guards any other entry point (API mode)
 
 docker_engine()
 images()
+host_tools()
 registry_storage()
 registry()
-maintenance_tools()
+gc_timer()
 ui()
 health()

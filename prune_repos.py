@@ -1,12 +1,13 @@
-"""Collect garbage, then remove repositories with no tag left (what UI deletes leave behind):
+"""Remove repositories with no tag left (what UI deletes leave behind), then collect their garbage:
 `pyinfra inventory/<env>.py prune_repos.py`."""
 
 from pyinfra import host
 
 from ops.data import validate
-from tasks.maintenance import maintenance_tools, prune_repositories
+from tasks.maintenance import prune_repositories
+from tasks.tools import host_tools
 
 validate(host)
 
-maintenance_tools()
+host_tools()
 prune_repositories()

@@ -61,7 +61,12 @@ ui_delete_images = True
 # When firewalld runs, open registry_port and ui_port in it (runtime and permanent).
 firewalld_open_ports = True
 
-# --- Maintenance (gc.py, delete_repos.py, prune_repos.py, the registry-gc timer) ------------------------
+# --- Maintenance (gc.py, delete_repos.py, prune_repos.py, the registry-gc timer) --------------------
+# Seconds a chore, or a deploy's change to the registry, waits for another chore's lock before failing
+# with a message naming who holds it.
+maintenance_lock_timeout = 300
+# Seconds the scheduled GC may run before systemd stops it (the registry is then switched back).
+maintenance_timeout = 3600
 # gc.py: list the blobs that would go, remove nothing.
 gc_dry_run = False
 # GC also removes manifests no tag points to.
@@ -72,7 +77,8 @@ gc_schedule = None
 repositories = []
 
 # --- Health gate and output ------------------------------------------------------------------------
-# Seconds to wait for the registry and the UI to answer before failing the host.
+# Seconds to wait for the registry and the UI to answer before failing the host (also after each
+# restart a maintenance chore makes).
 health_timeout = 60
 # The URLs printed for operators; None: http://<inventory host name>:<port>.
 registry_public_url = None

@@ -1,55 +1,66 @@
-"""A configuration file put in place only once a trial container has started with it."""
+"""The registry's configuration directory, changed only once a trial registry has started with it."""
 
 from __future__ import annotations
 
 import hashlib
 import shlex
-from pathlib import PurePosixPath
+from io import BytesIO
 
 from pyinfra import host
 from pyinfra.api import FileUploadCommand, operation
-from pyinfra.facts.files import File, Sha1File
 
-from .container import kept_running
+from .facts import ConfigFiles
+from .hostscripts import CONTAINER_SCRIPT
+from .report import log_once
+
+# Only root may read the configuration: it holds keys and password hashes.
+FILE_STATE = "600 root:root"
+DIRECTORY_STATE = "700 root:root"
+
+
+def _sha1(content: bytes) -> str:
+    return hashlib.sha1(content).hexdigest()
+
+
+def content_hash(files: dict[str, bytes]) -> str:
+    """One hash over every file's name and content: what a registry made for these files carries."""
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        digest.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
+    return digest.hexdigest()
 
 
 @operation()
-def checked_config(src: str, dest: str, image: str, target: str, mode: int = 644):
+def registry_config(files: dict, directory: str):
     """
-    Ensure `dest` holds `src` (owned by root, `mode`), but replace it only after a trial container of
-    `image`, reading the new file from `target`, kept running: a configuration that cannot start never
-    replaces the one a working container reads. The trial publishes no port and keeps no data.
+    Ensure `directory` holds exactly these files (root, 0600) and config.yml points at writable.yml.
 
-    + src: local file
-    + dest: the file on the host; the container mounts its directory at `target`
-    + image: the image that reads it
-    + target: where the image reads the directory holding the file
+    A changed set is staged beside the directory, tried in a throwaway registry (see
+    `registry-container try-config`), and only then moved in, under the maintenance lock; a set that
+    cannot start a registry never replaces the one a working registry reads. While a maintenance chore's
+    read-only mark exists, where config.yml points is left to the chore.
+
+    + files: name -> content (bytes), e.g. {"writable.yml": ..., "readonly.yml": ...}
+    + directory: the registry's configuration directory on the host (created beforehand, 0700)
     """
-    with open(src, "rb") as local:
-        wanted = hashlib.sha1(local.read()).hexdigest()
-    current = host.get_fact(File, path=dest)
-    if current and host.get_fact(Sha1File, path=dest) == wanted:
-        if (current["mode"], current["user"], current["group"]) != (mode, "root", "root"):
-            yield f"chown root:root {shlex.quote(dest)} && chmod {mode} {shlex.quote(dest)}"
-        else:
-            host.noop(f"{dest} is up to date")
+    current = host.get_fact(ConfigFiles, directory=directory, names=sorted(files)) or {"files": {}}
+    changed = [name for name, content in sorted(files.items())
+               if current["files"].get(name) != f"{_sha1(content)} {FILE_STATE}"]
+    link_ok = current.get("read_only") or current.get("link") == "writable.yml"
+    if not changed and link_ok:
+        host.noop(f"{directory} is up to date")
         return
+    for name in changed:
+        log_once(f"{directory}/{name} differs from what the data renders")
+    if not link_ok:
+        log_once(f"{directory}/config.yml points at {current.get('link') or 'nothing'}, not writable.yml")
 
-    path = PurePosixPath(dest)
-    trial_dir = f"{path.parent}.trial"
-    trial_file, trial = f"{trial_dir}/{path.name}", f"{path.parent.name}-config-trial"
-    yield f"rm -rf {shlex.quote(trial_dir)} && mkdir -p {shlex.quote(trial_dir)}"
-    yield FileUploadCommand(src, trial_file)
-    yield (
-        f"docker rm --force --volumes {trial} >/dev/null 2>&1; "
-        f"docker run --detach --name {trial} --mount type=bind,src={trial_dir},dst={target},readonly "
-        f"{shlex.quote(image)} >/dev/null && {kept_running(trial)} || "
-        f"{{ echo 'the new {path.name} does not start {image}; the current one is kept:' >&2; "
-        f"docker logs --tail 20 {trial} >&2 2>&1; docker rm --force --volumes {trial} >/dev/null 2>&1; "
-        f"rm -rf {shlex.quote(trial_dir)}; exit 1; }}; docker rm --force --volumes {trial} >/dev/null"
-    )
-    yield (
-        f"mkdir -p {shlex.quote(str(path.parent))} && chown root:root {shlex.quote(trial_file)} && "
-        f"chmod {mode} {shlex.quote(trial_file)} && mv {shlex.quote(trial_file)} {shlex.quote(dest)} && "
-        f"rmdir {shlex.quote(trial_dir)}"
-    )
+    staged = f"{directory.rstrip('/')}.next"
+    quoted = shlex.quote(staged)
+    yield (f"rm -rf {quoted} && mkdir -m 700 {quoted} && cp -a {shlex.quote(directory)}/. {quoted}/"
+           f" && ln -sfn writable.yml {quoted}/config.yml")
+    for name in changed:
+        yield FileUploadCommand(BytesIO(files[name]), f"{staged}/{name}")
+    if changed:
+        yield shlex.join([CONTAINER_SCRIPT, "try-config", staged])
+    yield shlex.join([CONTAINER_SCRIPT, "install-config", staged, *changed])

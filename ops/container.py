@@ -6,36 +6,27 @@ container's ``docker inspect`` with the desired spec and repairs only what diffe
 
 - missing: create; stopped: start; differs in image (by ID), env, ports, mounts, restart policy or
   labels (our labels carry the hash of every file the container reads): replace, keeping the old one
-  until the new one runs; asked to restart because a file it reads changed: restart; otherwise nothing.
+  until the new one runs (``registry-container replace`` on the host, files/registry-container.sh);
+  a replacement an interrupted run left aside: adopted or removed; otherwise nothing.
 
 What drifted is logged once per run, one line per difference, so ``--dry`` names it.
 """
 
 from __future__ import annotations
 
-import logging
 import shlex
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 from pyinfra import host
 from pyinfra.api import operation
-from pyinfra.api.operation import OperationMeta
 from pyinfra.facts.docker import DockerContainer
 
 from .facts import ContainerState
-
-logger = logging.getLogger("pyinfra")
+from .hostscripts import CONTAINER_SCRIPT
+from .report import log_once
 
 GATEWAY_PLACEHOLDER = "{bridge_gateway}"
-# How long a new container must keep running (not exited, never restarted) to count as started.
-SETTLE_SECONDS = 2
-
-
-def kept_running(name: str) -> str:
-    """A shell test: the container, just started, is still running SETTLE_SECONDS later, unrestarted."""
-    state = f"docker inspect --format '{{{{.State.Running}}}} {{{{.RestartCount}}}}' {shlex.quote(name)}"
-    return f"sleep {SETTLE_SECONDS} && [ \"$({state})\" = 'true 0' ]"
 
 
 class Mount(NamedTuple):
@@ -59,29 +50,9 @@ class ContainerSpec:
     restart: str = "always"
     labels: dict = field(default_factory=dict)
 
-    def run_command(self) -> str:
-        return self._docker("run", "--detach", "--name", self.name)
-
-    def replace_command(self) -> str:
-        """Swap the running container for this spec, keeping the old one until the new one runs.
-
-        The new container is created aside, the old one stopped, the new one started; unless it is still
-        running after a few seconds, it is removed (its last log lines shown) and the old one started again.
-        """
-        name, aside = shlex.quote(self.name), shlex.quote(f"{self.name}-next")
-        return (
-            f"docker rm --force {aside} >/dev/null 2>&1; "
-            f"{self._docker('create', '--name', f'{self.name}-next')} >/dev/null && "
-            f"docker stop {name} >/dev/null && docker start {aside} >/dev/null && "
-            f"{kept_running(aside)} && "
-            f"docker rm {name} >/dev/null && docker rename {aside} {name} || "
-            f"{{ echo 'the new {self.name} container did not keep running; the old one is kept:' >&2; "
-            f"docker logs --tail 20 {aside} >&2 2>&1; docker rm --force {aside} >/dev/null 2>&1; "
-            f"docker start {name} >/dev/null; exit 1; }}"
-        )
-
-    def _docker(self, verb, *first) -> str:
-        args = ["docker", verb, *first, "--restart", self.restart]
+    def create_arguments(self) -> list[str]:
+        """`docker create` arguments for this container, all but its name."""
+        args = ["--restart", self.restart]
         for inner, outer in sorted(self.ports.items()):
             args += ["--publish", f"{outer}:{inner}"]
         for mount in self.mounts:
@@ -90,12 +61,18 @@ class ContainerSpec:
             args += ["--env", f"{key}={value}"]
         for key, value in sorted(self.labels.items()):
             args += ["--label", f"{key}={value}"]
-        return shlex.join(args + [self.image])
+        return args + [self.image]
 
-    def with_gateway(self, gateway: str | None) -> ContainerSpec:
+    def replace_command(self) -> str:
+        """Create this container, or swap the existing one for it without losing a working one."""
+        return shlex.join([CONTAINER_SCRIPT, "replace", self.name, *self.create_arguments()])
+
+    def needs_gateway(self) -> bool:
+        return any(GATEWAY_PLACEHOLDER in value for value in self.env.values())
+
+    def with_gateway(self, gateway: str) -> ContainerSpec:
         """Fill `{bridge_gateway}` in env values with the host's Docker bridge gateway address."""
-        env = {k: v.replace(GATEWAY_PLACEHOLDER, gateway or "<bridge gateway>") for k, v in self.env.items()}
-        return replace(self, env=env)
+        return replace(self, env={k: v.replace(GATEWAY_PLACEHOLDER, gateway) for k, v in self.env.items()})
 
 
 def _env(entries) -> dict:
@@ -127,14 +104,16 @@ def _changes(label, current: dict, wanted: dict, keys) -> list:
     ]
 
 
-def compare(spec: ContainerSpec, current: dict | None, image: dict | None) -> tuple:
-    """Decide what to do: ("create" | "recreate" | "start" | "none", reasons).
+def compare(spec: ContainerSpec, current: dict | None, image: dict | None, aside: bool = False) -> tuple:
+    """Decide what to do: ("create" | "recreate" | "start" | "tidy" | "none", reasons).
 
     `current` is the container's `docker inspect` document (None when missing), `image` the desired
     image's (None when it is not on the host); both are what `docker inspect` prints for one object.
+    `aside`: a `<name>-next` container, left by an interrupted replace, exists.
     """
+    leftover = [f"container {spec.name}-next was left aside by an interrupted replace"] if aside else []
     if not current:
-        return "create", [f"container {spec.name} is missing"]
+        return "create", [f"container {spec.name} is missing"] + leftover
     config, host_config = current.get("Config", {}), current.get("HostConfig", {})
     image_config = (image or {}).get("Config") or {}
     reasons = []
@@ -168,62 +147,54 @@ def compare(spec: ContainerSpec, current: dict | None, image: dict | None) -> tu
     reasons += _changes("label", own_labels, spec.labels, own_labels.keys() | spec.labels.keys())
 
     if reasons:
-        return "recreate", reasons
+        return "recreate", reasons + leftover
     if not current.get("State", {}).get("Running"):
-        return "start", [f"container {spec.name} is stopped"]
+        return "start", [f"container {spec.name} is stopped"] + leftover
+    if leftover:
+        return "tidy", leftover
     return "none", []
 
 
-def _report(name: str, reasons) -> None:
-    # Op generators run twice when pyinfra detects changes first (without -y): report once, in
-    # whichever pass comes first, so --dry names the drift and -y runs still show what was repaired.
-    state = host.state
-    if state.is_executing != state.check_for_changes:
-        for reason in reasons:
-            logger.warning(f"{host.print_prefix}{name}: {reason}")
-
-
-def _changed(op: OperationMeta | None) -> bool:
-    """Whether an earlier operation changed something: known once it ran, predicted before."""
-    if op is None:
-        return False
-    return op.did_change() if op.is_complete() else op.will_change
-
-
 @operation()
-def container(spec: ContainerSpec, restart_after: OperationMeta | None = None):
+def container(spec: ContainerSpec):
     """
     Ensure a container runs exactly as `spec` says, repairing only what differs.
 
     + spec: the desired container; env values may use `{bridge_gateway}`, read from the host when
       the operation runs (the Docker bridge's gateway address, see facts.BridgeGateway)
-    + restart_after: an earlier operation on a file the container reads; when it changed the file,
-      a container that is otherwise kept is restarted
     """
-    needs_gateway = any(GATEWAY_PLACEHOLDER in value for value in spec.env.values())
-    state = host.get_fact(ContainerState, container=spec.name, image=spec.image, gateway=needs_gateway) or {}
-    if needs_gateway:
-        spec = spec.with_gateway(state.get("gateway"))
-    action, reasons = compare(spec, state.get("container"), state.get("image"))
-    _report(spec.name, reasons)
+    state = host.get_fact(ContainerState, container=spec.name, image=spec.image, gateway=spec.needs_gateway()) or {}
+    if spec.needs_gateway():
+        if not state.get("gateway"):
+            yield (f"echo 'the Docker bridge gateway of this host is unknown (no bridge network, no docker0),"
+                   f" so {spec.name} cannot be wired to the registry' >&2; exit 1")
+            return
+        spec = spec.with_gateway(state["gateway"])
+    action, reasons = compare(spec, state.get("container"), state.get("image"), bool(state.get("aside")))
+    for reason in reasons:
+        log_once(f"{spec.name}: {reason}")
 
-    if action == "create":
-        yield spec.run_command()
-    elif action == "recreate":
+    if action in ("create", "recreate"):
         yield spec.replace_command()
-    elif action == "start":
-        yield f"docker start {spec.name}"
-    elif _changed(restart_after):
-        _report(spec.name, ["a file it reads changed: restart"])
-        yield f"docker restart {spec.name}"
-    else:
+        return
+    if action in ("start", "tidy") and state.get("aside"):
+        yield shlex.join(["docker", "rm", "--force", f"{spec.name}-next"])
+    if action == "start":
+        yield shlex.join(["docker", "start", spec.name])
+    if action == "none":
         host.noop(f"container {spec.name} is up to date")
+
+
+@operation()
+def restarted(container_name: str):
+    """Restart a container (use with `_if=` on the operation that changed a file it reads)."""
+    yield shlex.join([CONTAINER_SCRIPT, "restart", container_name])
 
 
 @operation()
 def absent(container_name: str):
     """Ensure no container of this name exists (its image and any volumes stay)."""
     if host.get_fact(DockerContainer, object_id=container_name):
-        yield f"docker rm --force {container_name}"
+        yield shlex.join(["docker", "rm", "--force", container_name])
     else:
         host.noop(f"container {container_name} is absent")

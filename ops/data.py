@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 from pathlib import Path, PurePosixPath
 
-from pyinfra import context
+import yaml
+
 from pyinfra.api.exceptions import PyinfraError
 
+from . import registry_yaml
 from .images import archive_name
 
 CHOICES = {
@@ -18,7 +20,7 @@ CHOICES = {
 BOOLEANS = ("registry_delete_enabled", "ui_enabled", "ui_delete_images", "firewalld_open_ports",
             "gc_dry_run", "gc_delete_untagged")
 PORTS = ("registry_port", "ui_port")
-POSITIVE = ("health_timeout", "docker_log_max_file")
+POSITIVE = ("health_timeout", "docker_log_max_file", "maintenance_lock_timeout", "maintenance_timeout")
 STRING_LISTS = ("docker_registry_mirrors", "docker_insecure_registries")
 ABSOLUTE_PATHS = ("registry_bind_path", "registry_config_dir")
 NAMES = ("registry_container", "ui_container", "registry_volume")
@@ -30,6 +32,16 @@ IMAGE_REF = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(
 SIZE = re.compile(r"^[0-9]+[kmg]$")
 # The distribution spec's repository name: lowercase path components joined by "/".
 REPOSITORY = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
+
+
+def managed_containers(data) -> list[str]:
+    """The containers the deploy runs on a host: the registry, and the UI when it is enabled."""
+    return [data.registry_container] + ([data.ui_container] if data.ui_enabled else [])
+
+
+def wanted_images(data) -> list[str]:
+    """The images those containers run."""
+    return [data.registry_image] + ([data.ui_image] if data.ui_enabled else [])
 
 
 def repository_names(value) -> list:
@@ -101,8 +113,16 @@ def problems(data) -> list[str]:
                 found.append(f"repositories: {name!r} is not a repository name (lowercase letters, digits,"
                              " '.', '_', '-' in components joined by '/'; no '..', no leading '/')")
 
-    if not Path(str(data.get("registry_config_src"))).is_file():
+    config_src = Path(str(data.get("registry_config_src")))
+    if not config_src.is_file():
         bad("registry_config_src", "must be a readable file (relative to the directory pyinfra runs in)")
+    else:
+        try:
+            config_problems = registry_yaml.problems(registry_yaml.load(str(config_src)))
+        except yaml.YAMLError as error:
+            config_problems = [f"is not valid YAML: {error}"]
+        for problem in config_problems:
+            bad("registry_config_src", problem)
 
     images = ["registry_image"] + (["ui_image"] if data.get("ui_enabled") else [])
     for key in images:
@@ -122,23 +142,3 @@ def validate(host) -> None:
     found = problems(host.data)
     if found:
         raise DataError(f"Invalid data for host {host.name}:\n  " + "\n  ".join(found))
-
-
-def validate_before_connect() -> None:
-    """Called from an inventory file: refuse bad data before pyinfra connects to any host.
-
-    pyinfra runs no user code between loading the inventory with its group data and connecting, and
-    it creates the state's callback list only then (State.init), so the check is chained onto
-    State.init of this run's state: it sees every host's merged data, --data overrides included.
-    """
-    if not context.ctx_state.isset():
-        return  # loaded outside a pyinfra run (the tests read the inventory's data): nothing to guard
-    state = context.state
-    init = state.init
-
-    def init_then_validate(inventory, *args, **kwargs):
-        init(inventory, *args, **kwargs)
-        for each in inventory:
-            validate(each)
-
-    state.init = init_then_validate

@@ -1,5 +1,5 @@
 """Facts pyinfra does not have: the Docker bridge gateway, a container with its image in one command,
-an HTTP probe made from the host, and whether SELinux enforces."""
+the registry's configuration files, the maintenance lock and mark, health, and whether SELinux enforces."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import json
 import shlex
 
 from pyinfra.api import FactBase
+
+from .hostscripts import CONTAINER_SCRIPT, LOCK, READ_ONLY_MARK
 
 
 class BridgeGateway(FactBase):
@@ -38,63 +40,102 @@ class ContainerState(FactBase):
     """
     `docker inspect` of a container and of the image it should run, in one command, with the bridge
     gateway (see BridgeGateway) when asked: {"container": dict or None, "image": dict or None,
-    "gateway": str or None}. None: no such container, image not on the host, gateway not asked or unknown.
+    "aside": bool, "gateway": str or None}. None: no such container, image not on the host, gateway not
+    asked or unknown. "aside": a `<container>-next` an interrupted replace left behind exists.
     """
 
     def requires_command(self, container, image, gateway=False) -> str:
         return "docker"
 
     def command(self, container, image, gateway=False) -> str:
-        command = (f"docker container inspect {shlex.quote(container)} 2>/dev/null || true; echo @@; "
-                   f"docker image inspect {shlex.quote(image)} 2>/dev/null || true")
+        command = (f"docker container inspect {shlex.quote(container)} {shlex.quote(container + '-next')}"
+                   f" 2>/dev/null; echo @@; docker image inspect {shlex.quote(image)} 2>/dev/null; true")
         return f"{command}; echo @@; {BridgeGateway().command()}" if gateway else command
 
     def process(self, output):
-        container, image, gateway = ("\n".join(output) + "\n@@").split("@@")[:3]
+        containers, image, gateway = ("\n".join(output) + "\n@@").split("@@")[:3]
+        by_name = {c["Name"].lstrip("/"): c for c in _documents(containers)}
+        images = _documents(image)
         return {
-            "container": _first(container),
-            "image": _first(image),
+            "container": next((c for name, c in by_name.items() if not name.endswith("-next")), None),
+            "image": images[0] if images else None,
+            "aside": any(name.endswith("-next") for name in by_name),
             "gateway": BridgeGateway().process(gateway.splitlines()),
         }
 
 
-def _first(text):
-    documents = json.loads(text) if text.strip() else []
-    return documents[0] if documents else None
+def _documents(text) -> list:
+    return json.loads(text) if text.strip() else []
 
 
-class HttpGet(FactBase):
+class ConfigFiles(FactBase):
     """
-    GET each of `urls` from the host itself, in one command; each is retried once a second, up to
-    `attempts` times, until it answers 200.
-
-    Returns one {"status": int (0 when nothing answered), "body": str} per URL, in order.
+    The registry's configuration directory: {"directory": "MODE USER:GROUP", "files": {name: "SHA1 MODE
+    USER:GROUP"} for each of `names` present, "link": what config.yml points at, "read_only": whether a
+    maintenance chore's read-only mark exists}. None when the directory is missing.
     """
 
-    MARK = "@@status "
-
-    def requires_command(self, urls, attempts=1) -> str:
-        return "curl"
-
-    def command(self, urls, attempts=1) -> str:
-        probe = (
-            "i=0; while :; do out=$(curl -s -m 5 -w '\\n%{{http_code}}' {url}); "
-            'code=$(printf "%s" "$out" | tail -n 1); i=$((i+1)); '
-            '[ "$code" = 200 ] || [ $i -ge {attempts} ] && break; sleep 1; done; '
-            'printf "%s\\n" "$out" | sed \'$s/^/{mark}/\''
+    def command(self, directory, names) -> str:
+        quoted = " ".join(shlex.quote(name) for name in names)
+        return (
+            f"cd {shlex.quote(directory)} 2>/dev/null || exit 0; stat -c '@dir %a %U:%G' .; "
+            f"for f in {quoted}; do [ -f \"$f\" ] && echo \"@file $f $(sha1sum < \"$f\" | cut -c1-40)"
+            f" $(stat -c '%a %U:%G' \"$f\")\"; done; echo \"@link $(readlink config.yml)\"; "
+            f"[ ! -e {READ_ONLY_MARK} ] || echo @read-only"
         )
-        return "; ".join(probe.format(url=shlex.quote(url), attempts=int(attempts), mark=self.MARK) for url in urls)
 
     def process(self, output):
-        answers, body = [], []
+        found = {"directory": None, "files": {}, "link": "", "read_only": False}
         for line in output:
-            if line.startswith(self.MARK):
-                status = line.removeprefix(self.MARK).strip()
-                answers.append({"status": int(status) if status.isdigit() else 0, "body": "\n".join(body)})
-                body = []
-            else:
-                body.append(line)
-        return answers
+            kind, _, rest = line.partition(" ")
+            if kind == "@dir":
+                found["directory"] = rest
+            elif kind == "@file":
+                name, _, state = rest.partition(" ")
+                found["files"][name] = state
+            elif kind == "@link":
+                found["link"] = rest.strip()
+            elif kind == "@read-only":
+                found["read_only"] = True
+        return found if found["directory"] else None
+
+
+class MaintenanceState(FactBase):
+    """
+    {"running": who holds the maintenance lock, or None; "read_only": the read-only mark a chore left
+    (who and when), or None}. Reading it takes no lock.
+    """
+
+    def requires_command(self) -> str:
+        return "flock"
+
+    def command(self) -> str:
+        return (f"if [ -e {LOCK} ] && ! flock -n {LOCK} true; then echo \"@running $(cat {LOCK})\"; fi; "
+                f"if [ -e {READ_ONLY_MARK} ]; then echo \"@read-only $(cat {READ_ONLY_MARK})\"; fi")
+
+    def process(self, output):
+        found = {"running": None, "read_only": None}
+        for line in output:
+            for key in found:
+                if line.startswith(f"@{key.replace('_', '-')} "):
+                    found[key] = line.split(" ", 1)[1]
+        return found
+
+
+class Health(FactBase):
+    """
+    The health checks of files/registry-container.sh, each asked once: a list of "ok WHAT" or
+    "failed WHAT: ..." lines. None until the deploy placed the script.
+    """
+
+    def requires_command(self) -> str:
+        return CONTAINER_SCRIPT
+
+    def command(self) -> str:
+        return f"{CONTAINER_SCRIPT} healthy"
+
+    def process(self, output):
+        return [line for line in output if line.startswith(("ok ", "failed "))]
 
 
 class SelinuxEnforcing(FactBase):

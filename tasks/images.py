@@ -6,11 +6,8 @@ from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.operations import docker
 
+from ops.data import wanted_images
 from ops.images import archive_name, loaded_from_archive
-
-
-def wanted_images(data):
-    return [data.registry_image] + ([data.ui_image] if data.ui_enabled else [])
 
 
 @deploy("Images")

@@ -1,44 +1,30 @@
 """Maintenance: the registry's stop-the-world chores as safe single commands, and scheduled GC.
 
-The sequence lives once, in files/registry-maintenance.sh.j2, placed on each host by the deploy; gc.py,
-delete_repos.py, prune_repos.py and the registry-gc timer all run it.
+The sequences live once, in files/registry-maintenance.sh, placed on each host by tasks/tools.py; gc.py,
+delete_repos.py, prune_repos.py and the registry-gc timer all run it, under the host's maintenance lock.
 """
 
-import logging
+import getpass
 import shlex
+import socket
 
 from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import DeployError
 from pyinfra.facts.files import File
 from pyinfra.operations import files, python, server, systemd
+from pyinfra.operations.util import any_changed
 
 from ops.data import repository_names
-from ops.facts import HttpGet
+from ops.hostscripts import MAINTENANCE_SCRIPT
+from ops.report import log_lines
 
-from .registry import config_mount_target
-
-SCRIPT = "/usr/local/sbin/registry-maintenance"
 UNITS = "/etc/systemd/system"
 
-logger = logging.getLogger("pyinfra")
 
-
-@deploy("Maintenance tools")
-def maintenance_tools():
+@deploy("Scheduled GC")
+def gc_timer():
     data = host.data
-    files.template(
-        name="Maintenance script is in place",
-        src="files/registry-maintenance.sh.j2",
-        dest=SCRIPT,
-        mode="0755",
-        create_remote_dir=False,  # /usr/local/sbin is part of every supported OS
-        container=data.registry_container,
-        port=data.registry_port,
-        config_dir=data.registry_config_dir,
-        config_target=config_mount_target(data.registry_image),
-        health_timeout=data.health_timeout,
-    )
     if data.gc_schedule is None:
         _timer_absent()
     else:
@@ -50,8 +36,9 @@ def _timer_enabled(data):
         name="Scheduled GC service unit is in place",
         src="files/registry-gc.service.j2",
         dest=f"{UNITS}/registry-gc.service",
-        script=SCRIPT,
+        script=MAINTENANCE_SCRIPT,
         delete_untagged=data.gc_delete_untagged,
+        timeout=data.maintenance_timeout,
     )
     timer = files.template(
         name="Scheduled GC timer unit is in place",
@@ -59,13 +46,10 @@ def _timer_enabled(data):
         dest=f"{UNITS}/registry-gc.timer",
         schedule=data.gc_schedule,
     )
-    systemd.service(
-        name="Scheduled GC timer is enabled",
-        service="registry-gc.timer",
-        running=True,
-        enabled=True,
-        daemon_reload=service.will_change or timer.will_change,
-    )
+    systemd.daemon_reload(name="systemd reads the scheduled GC units", _if=any_changed(service, timer))
+    systemd.service(name="Scheduled GC timer is enabled", service="registry-gc.timer", running=True, enabled=True)
+    systemd.service(name="Scheduled GC timer restarts on its new schedule", service="registry-gc.timer",
+                    running=None, restarted=True, _if=timer.did_change)
 
 
 def _timer_absent():
@@ -83,16 +67,16 @@ def _timer_absent():
     systemd.daemon_reload(name="systemd forgets the scheduled GC")
 
 
-def _report(op):
-    for line in op.stdout_lines:
-        if line.startswith("registry-maintenance: "):
-            logger.info(f"{host.print_prefix}{line.removeprefix('registry-maintenance: ')}")
+def _invoked_by() -> str:
+    """Who runs a chore, as the lock names them to whoever has to wait."""
+    return f"pyinfra on {getpass.getuser()}@{socket.gethostname()}"
 
 
-def run_maintenance(name: str, *args: str):
-    """Run the maintenance script on the host and show what it reported."""
-    op = server.shell(name=name, commands=[shlex.join([SCRIPT, *args])])
-    python.call(name=f"{name}: report", function=_report, op=op)
+def run_chore(name: str, *args: str):
+    """Run the maintenance script on the host, then say what it reported."""
+    command = f"REGISTRY_MAINTENANCE_BY={shlex.quote(_invoked_by())} {shlex.join([MAINTENANCE_SCRIPT, *args])}"
+    op = server.shell(name=name, commands=[command])
+    python.call(name=f"{name}: report", function=log_lines, op=op)
 
 
 @deploy("Garbage collection")
@@ -100,15 +84,7 @@ def collect_garbage():
     data = host.data
     args = ["gc"] + (["--dry-run"] if data.gc_dry_run else []) + (
         ["--delete-untagged"] if data.gc_delete_untagged else [])
-    run_maintenance("Garbage is collected" + (" (dry run)" if data.gc_dry_run else ""), *args)
-
-
-def _missing(data, names) -> list:
-    urls = [f"http://127.0.0.1:{data.registry_port}/v2/{name}/tags/list" for name in names]
-    answers = host.get_fact(HttpGet, urls=urls) or []
-    if len(answers) != len(names) or any(a["status"] not in (200, 404) for a in answers):
-        raise DeployError(f"{host.name}: the registry did not answer whether {', '.join(names)} exist: {answers}")
-    return [name for name, answer in zip(names, answers) if answer["status"] == 404]
+    run_chore("Garbage is collected" + (" (dry run)" if data.gc_dry_run else ""), *args)
 
 
 @deploy("Delete repositories")
@@ -120,12 +96,9 @@ def delete_repositories():
         raise DeployError("Name the repositories to delete: --data repositories=team/app,other")
     if not data.registry_delete_enabled:
         raise DeployError(f"{host.name}: registry_delete_enabled is False: deleting repositories is refused")
-    missing = _missing(data, names)
-    if missing:
-        raise DeployError(f"{host.name}: no such repository: {', '.join(missing)}; nothing was deleted")
-    run_maintenance(f"Repositories {', '.join(names)} are deleted", "delete-repos", *names)
+    run_chore(f"Repositories {', '.join(names)} are deleted", "delete-repos", *names)
 
 
 @deploy("Prune empty repositories")
 def prune_repositories():
-    run_maintenance("Repositories with no tag left are pruned", "prune")
+    run_chore("Repositories with no tag left are pruned", "prune")

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
+import paramiko
 import testinfra
 
 from sandbox.config import KEY_FILE, ROOT
@@ -72,3 +73,16 @@ def ssh_host(ssh_port: int):
     return testinfra.get_host(
         f"paramiko://root@127.0.0.1:{ssh_port}?ssh_identity_file={KEY_FILE}&timeout=30"
     )
+
+
+def upload(ssh_port: int, local: Path, remote: str) -> None:
+    """Copy a local file to a sandbox host over SFTP."""
+    client = paramiko.SSHClient()
+    client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+    client.connect("127.0.0.1", port=ssh_port, username="root", key_filename=str(KEY_FILE),
+                   allow_agent=False, look_for_keys=False)
+    try:
+        with client.open_sftp() as sftp:
+            sftp.put(str(local), remote)
+    finally:
+        client.close()

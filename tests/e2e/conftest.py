@@ -1,4 +1,5 @@
-"""Two fresh sandbox hosts (one per storage mode), deployed once for the whole end-to-end session."""
+"""Fresh sandbox hosts, deployed once for the whole end-to-end session: two to test on (one per storage
+mode) and a spare for tests that need a host of their own (an empty registry, faults)."""
 
 import json
 from dataclasses import dataclass
@@ -9,9 +10,9 @@ import requests
 from ops.images import archive_name
 from sandbox.config import IMAGE_DIR
 from sandbox.images import HELLO_IMAGE
-from tests.support import deploy, inventory_hosts, sandbox, ssh_host
+from tests.support import deploy, inventory_hosts, sandbox, ssh_host, upload
 
-HOSTS = 2
+HOSTS = 2  # the targets; one more host is the spare
 
 
 @dataclass
@@ -35,7 +36,7 @@ class Target:
 def first_run():
     sandbox("down")
     sandbox("images")
-    sandbox("up", "--hosts", str(HOSTS))
+    sandbox("up", "--hosts", str(HOSTS + 1))
     run = deploy()
     assert run.returncode == 0 and not run.errors(), run.stderr[-3000:]
     return run
@@ -43,12 +44,17 @@ def first_run():
 
 @pytest.fixture(scope="session")
 def targets(first_run):
-    found = []
-    for name, data in inventory_hosts():
-        found.append(Target(name, data, ssh_host(data.ssh_port),
-                            data.registry_public_url, data.ui_public_url))
-    assert len(found) == HOSTS
-    return found
+    found = [Target(name, data, ssh_host(data.ssh_port), data.registry_public_url, data.ui_public_url)
+             for name, data in inventory_hosts()]
+    assert len(found) == HOSTS + 1
+    return found[:HOSTS]
+
+
+@pytest.fixture(scope="session")
+def spare(first_run):
+    """The third host: deployed with the others, never pushed to by the shared fixtures."""
+    name, data = inventory_hosts()[HOSTS]
+    return Target(name, data, ssh_host(data.ssh_port), data.registry_public_url, data.ui_public_url)
 
 
 @pytest.fixture(params=range(HOSTS), ids=lambda i: f"host{i}")
@@ -61,9 +67,7 @@ def hello_pushed(targets):
     """The hello image loaded on every host and pushed to its registry as `hello`."""
     archive = IMAGE_DIR / archive_name(HELLO_IMAGE)
     for t in targets:
-        sftp = t.host.backend.client.open_sftp()
-        sftp.put(str(archive), "/tmp/hello.tar")
-        sftp.close()
+        upload(t.data.ssh_port, archive, "/tmp/hello.tar")
         t.host.check_output(
             f"docker load -i /tmp/hello.tar && docker tag {HELLO_IMAGE} localhost:{t.data.registry_port}/hello"
             f" && docker push localhost:{t.data.registry_port}/hello"

@@ -4,14 +4,15 @@ import re
 
 import pytest
 import requests
+import yaml
 
 from tests.e2e.conftest import catalog
 from tests.support import deploy
 
 
-def test_first_run_changed_every_host(first_run, targets):
+def test_first_run_changed_every_host(first_run, targets, spare):
     changed_hosts = {host for _, host in first_run.changed()}
-    assert changed_hosts == {t.name for t in targets}
+    assert changed_hosts == {t.name for t in targets} | {spare.name}
 
 
 def test_docker_service_is_running_and_enabled(target):
@@ -53,9 +54,19 @@ def test_registry_mounts_its_storage_and_config_read_only(target):
     assert (config["Source"], config["RW"]) == (data.registry_config_dir, False)
 
 
-def test_registry_env_enables_deletes(target):
-    env = target.container(target.data.registry_container)["Config"]["Env"]
-    assert "REGISTRY_STORAGE_DELETE_ENABLED=true" in env
+def test_registry_reads_its_rendered_config_with_deletes_enabled(target):
+    config_dir = target.data.registry_config_dir
+    assert target.host.file(f"{config_dir}/config.yml").linked_to == f"{config_dir}/writable.yml"
+    config = yaml.safe_load(target.host.file(f"{config_dir}/writable.yml").content_string)
+    assert config["storage"]["delete"] == {"enabled": True}
+    assert config["http"]["addr"] == ":5000"
+
+
+@pytest.mark.parametrize("path,mode", [("{dir}", 0o700), ("{dir}/writable.yml", 0o600), ("{dir}/readonly.yml", 0o600),
+                                       ("{dir}/client.curlrc", 0o600)])
+def test_configuration_is_root_only(target, path, mode):
+    file = target.host.file(path.format(dir=target.data.registry_config_dir))
+    assert (file.user, file.group, file.mode) == ("root", "root", mode)
 
 
 def test_ui_is_wired_to_the_registry_through_the_bridge_gateway(target):

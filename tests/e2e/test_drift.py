@@ -21,7 +21,7 @@ def _run_args(t, **overrides):
     args = {
         "port": data.registry_port,
         "image": data.registry_image,
-        "deletes": "true",
+        "env": "",
     }
     args.update(overrides)
     storage = (f"type=volume,src={data.registry_volume}" if data.registry_storage == "volume"
@@ -29,7 +29,7 @@ def _run_args(t, **overrides):
     return (f"docker rm -f {data.registry_container} && docker run -d --name {data.registry_container}"
             f" --restart always -p {args['port']}:5000 --mount {storage},dst=/var/lib/registry"
             f" -v {data.registry_config_dir}:/etc/docker/registry:ro"
-            f" -e REGISTRY_STORAGE_DELETE_ENABLED={args['deletes']} {args['image']}")
+            f" {args['env']} {args['image']}")
 
 
 def _build_other_registry_tag(t):
@@ -42,8 +42,8 @@ SCENARIOS = {
     "registry removed": (0, lambda t: f"docker rm -f {t.data.registry_container}",
                          REGISTRY_OPS, "container registry is missing"),
     "ui stopped": (0, lambda t: f"docker stop {t.data.ui_container}", UI_OP, "container registry-ui is stopped"),
-    "registry by hand with deletes off": (0, lambda t: _run_args(t, deletes="false"), REGISTRY_OPS,
-                                          "env REGISTRY_STORAGE_DELETE_ENABLED: false -> true"),
+    "registry by hand with deletes off": (0, lambda t: _run_args(t, env="-e REGISTRY_STORAGE_DELETE_ENABLED=false"),
+                                          REGISTRY_OPS, "env REGISTRY_STORAGE_DELETE_ENABLED: false -> (unset)"),
     "registry on another port": (1, lambda t: _run_args(t, port=5001), REGISTRY_OPS, "port 5000: 5001 -> 5000"),
     "registry from another tag": (1, _build_other_registry_tag, REGISTRY_OPS, "image: "),
     "ui on a wrong registry url": (0, lambda t: (
@@ -51,9 +51,9 @@ SCENARIOS = {
         f" -p {t.data.ui_port}:80 -e NGINX_PROXY_PASS_URL=http://127.0.0.1:5999 -e SINGLE_REGISTRY=true"
         f" -e DELETE_IMAGES=true -e 'REGISTRY_TITLE={t.data.ui_title}' {t.data.ui_image}"),
         UI_OP, "env NGINX_PROXY_PASS_URL: http://127.0.0.1:5999 -> http://"),
-    "config.yml edited": (1, lambda t: f"sed -i 's/enabled: true/enabled: false/' {t.data.registry_config_dir}"
-                                       "/config.yml",
-                          "Registry | Registry configuration is in place", "a file it reads changed: restart"),
+    "config edited": (1, lambda t: f"sed -i 's/enabled: true/enabled: false/' {t.data.registry_config_dir}"
+                                   "/writable.yml",
+                      "Registry | Registry configuration is in place", "writable.yml differs from what the data renders"),
     "daemon.json edited": (0, lambda t: "sed -i 's/\"max-file\": \"3\"/\"max-file\": \"9\"/' /etc/docker/daemon.json",
                            "Docker engine | Docker daemon configuration is in place", None),
     "docker disabled and stopped": (1, lambda t: "systemctl disable --now docker.service docker.socket",

@@ -2,25 +2,17 @@
 
 import pytest
 import requests
+import yaml
 
 from tests.e2e.conftest import catalog, pull_back
-from tests.support import deploy
+from tests.e2e.chores import (
+    chore_output, push_unique, release_chore, start_chore, upload_status, wait_for_chore,
+)
+from tests.support import ROOT, deploy
 
 ACCEPT = "application/vnd.docker.distribution.manifest.v2+json"
 BLOBS = "/var/lib/registry/docker/registry/v2/blobs/sha256"
 REPOSITORIES = "/var/lib/registry/docker/registry/v2/repositories"
-
-
-def push_unique(t, reference, size=300_000):
-    """Build `reference` on the host from hello plus a layer of its own random bytes, and push it."""
-    port = t.data.registry_port
-    context = f"/tmp/build-{reference.replace('/', '-').replace(':', '-')}"
-    t.host.check_output(
-        f"rm -rf {context} && mkdir -p {context} && head -c {size} /dev/urandom > {context}/unique"
-        f" && printf 'FROM localhost:{port}/hello\\nCOPY unique /unique\\n' > {context}/Dockerfile"
-        f" && docker build -q -t localhost:{port}/{reference} {context} >/dev/null"
-        f" && docker push -q localhost:{port}/{reference}"
-    )
 
 
 def manifest(t, repository, tag):
@@ -49,7 +41,7 @@ def test_gc_frees_a_deleted_tags_unique_layer_and_keeps_the_shared_one(target, h
 
     dry = deploy("--limit", target.name, "--data", "gc_dry_run=True", file="gc.py")
     assert dry.returncode == 0, dry.stderr[-2000:]
-    assert "blobs would go; nothing removed" in dry.stderr and on_disk(target, unique1)
+    assert "would go; nothing removed" in dry.stderr and on_disk(target, unique1)
 
     run = deploy("--limit", target.name, file="gc.py")
     assert run.returncode == 0, run.stderr[-3000:]
@@ -71,6 +63,17 @@ def test_deleted_repository_is_gone_from_catalog_ui_and_disk(target, hello_pushe
     pull_back(target, hello_pushed)
 
 
+def test_deleting_a_repository_leaves_the_ones_nested_under_it(target, hello_pushed):
+    push_unique(target, "nest/app:1")
+    push_unique(target, "nest:1")
+    run = deploy("--limit", target.name, "--data", "repositories=nest", file="delete_repos.py")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "nest" not in catalog(target.registry) and "nest/app" in catalog(target.registry)
+    assert repository_dir_exists(target, "nest/app/_manifests")
+    assert not repository_dir_exists(target, "nest/_manifests")
+    pull_back(target, "nest/app:1")
+
+
 def test_prune_removes_repositories_left_empty_by_a_ui_delete(target, hello_pushed):
     push_unique(target, "lonely:1")
     digest, _ = manifest(target, "lonely", "1")
@@ -84,42 +87,67 @@ def test_prune_removes_repositories_left_empty_by_a_ui_delete(target, hello_push
 
 
 PULL_LOOP = """
-mark=/run/registry-maintenance.read-only
 url=http://127.0.0.1:{port}/v2
-until [ -e $mark ]; do sleep 0.01; done
-docker push localhost:{port}/pushprobe:1 > /tmp/push.out 2>&1; echo $? > /tmp/push.rc
-pulls=0; failed=0
-while [ -e $mark ]; do
-    if curl -sf -H 'Accept: {accept}' $url/hello/manifests/latest -o /dev/null $url/hello/blobs/{layer} -o /dev/null
-    then
-        pulls=$((pulls + 1))
-    elif [ -e $mark ]; then
-        failed=$((failed + 1))
+: > /tmp/pulls.log
+while [ ! -e /tmp/pulls.stop ]; do
+    if curl -sf -m 5 -H 'Accept: {accept}' $url/hello/manifests/latest -o /dev/null $url/hello/blobs/{layer} -o /dev/null
+    then echo "$(date +%s.%N) ok" >> /tmp/pulls.log
+    else echo "$(date +%s.%N) failed" >> /tmp/pulls.log
     fi
 done
-echo "$pulls $failed" > /tmp/pulls.result
 """
 
 
-def test_pulls_work_and_pushes_are_refused_during_gc_then_pushes_work(targets, hello_pushed):
+def _outages(log: str) -> list[float]:
+    """Seconds from each failed pull to the next good one, for each run of failures."""
+    samples = [(float(when), result) for when, result in (line.split() for line in log.splitlines())]
+    outages, failing_since = [], None
+    for when, result in samples:
+        if result == "failed" and failing_since is None:
+            failing_since = when
+        elif result == "ok" and failing_since is not None:
+            outages.append(round(when - failing_since, 2))
+            failing_since = None
+    return outages
+
+
+def test_pulls_work_during_gc_and_fail_only_across_its_two_restarts(targets, hello_pushed):
+    t = targets[0]
+    _, layers = manifest(t, "hello", "latest")
+    script = PULL_LOOP.format(port=t.data.registry_port, accept=ACCEPT, layer=sorted(layers)[0])
+    t.host.check_output(f"rm -f /tmp/pulls.stop && cat > /tmp/pull-loop.sh <<'EOF'\n{script}\nEOF\n"
+                        "nohup sh /tmp/pull-loop.sh >/dev/null 2>&1 & sleep 1")
+    started = start_chore(t, "gc")  # held read-only while it collects
+    during = t.host.check_output("sleep 2; wc -l < /tmp/pulls.log")
+    t.host.check_output("sleep 1")
+    held = t.host.check_output("tail -n 5 /tmp/pulls.log")
+    release_chore(t)
+    wait_for_chore(t)
+    t.host.check_output("sleep 1; touch /tmp/pulls.stop; sleep 0.5")
+    assert "writable again" in chore_output(t, started)
+
+    log = t.host.check_output("cat /tmp/pulls.log")
+    outages = _outages(log)
+    print(f"pulls: {log.count(' ok')} ok, {log.count(' failed')} failed; outages (s): {outages}")
+    assert int(t.host.check_output("wc -l < /tmp/pulls.log")) > int(during) and "failed" not in held, \
+        "every pull succeeds while the registry is read-only"
+    assert len(outages) <= 2 and all(outage < 5 for outage in outages), "only the two restarts cost pulls"
+
+
+def test_push_while_read_only_is_refused_with_405_then_pushes_work(targets, hello_pushed):
     t = targets[0]
     port = t.data.registry_port
-    _, layers = manifest(t, "hello", "latest")
     t.host.check_output(
         f"mkdir -p /tmp/probe && head -c 100000 /dev/urandom > /tmp/probe/unique"
         f" && printf 'FROM localhost:{port}/hello\\nCOPY unique /unique\\n' > /tmp/probe/Dockerfile"
-        f" && docker build -q -t localhost:{port}/pushprobe:1 /tmp/probe >/dev/null && rm -f /tmp/pulls.result")
-    script = PULL_LOOP.format(port=port, accept=ACCEPT, layer=sorted(layers)[0])
-    t.host.check_output(f"cat > /tmp/pull-loop.sh <<'EOF'\n{script}\nEOF\nnohup sh /tmp/pull-loop.sh >/dev/null 2>&1 &")
-
-    run = deploy("--limit", t.name, file="gc.py")
-    assert run.returncode == 0, run.stderr[-3000:]
-
-    pulls, failed = map(int, t.host.check_output("cat /tmp/pulls.result").split())
-    assert pulls > 0 and failed == 0
-    assert t.host.check_output("cat /tmp/push.rc") != "0", "a push during GC is refused"
-    # The registry's read-only mode answers writes 405 Method Not Allowed: refused before any upload.
-    assert "HTTP 405" in t.host.check_output("cat /tmp/push.out")
+        f" && docker build -q -t localhost:{port}/pushprobe:1 /tmp/probe >/dev/null")
+    start_chore(t, "gc")
+    try:
+        refused = t.host.run(f"docker push localhost:{port}/pushprobe:1")
+    finally:
+        release_chore(t)
+        wait_for_chore(t)
+    assert refused.rc != 0 and "405" in refused.stdout + refused.stderr
     t.host.check_output(f"docker push -q localhost:{port}/pushprobe:1")
 
 
@@ -150,10 +178,74 @@ def test_scheduled_gc_timer_runs_the_same_sequence_and_goes_away(targets):
     on = deploy("--limit", t.name, "--data", "gc_schedule=Sun *-*-* 03:00:00")
     assert on.returncode == 0, on.stderr[-2000:]
     assert t.host.service("registry-gc.timer").is_enabled
+    since = t.host.check_output("date +%s")
     assert t.host.run("systemctl start registry-gc.service").rc == 0
-    assert "writable again" in t.host.check_output("journalctl -u registry-gc.service --no-pager")
+    said = t.host.check_output(f"journalctl -u registry-gc.service --since @{since} --no-pager -o cat")
+    assert "writable again" in said
+    assert "nothing to repair" in said, "the unit's stop check found the registry writable"
 
     off = deploy("--limit", t.name)
     assert off.returncode == 0 and off.changed()
     assert not t.host.file("/etc/systemd/system/registry-gc.timer").exists
     assert (deploy("--limit", t.name).changed()) == []
+
+
+UPLOAD_PURGING = {"enabled": True, "age": "168h", "interval": "24h", "dryrun": False}
+
+
+def test_config_with_its_own_maintenance_block_is_read_only_during_gc_and_keeps_it(targets, hello_pushed, tmp_path):
+    t = targets[1]
+    config = yaml.safe_load((ROOT / t.data.registry_config_src).read_text())
+    config["storage"]["maintenance"] = {"uploadpurging": UPLOAD_PURGING}
+    custom = tmp_path / "config.yml"
+    custom.write_text(yaml.safe_dump(config))
+    run = deploy("--limit", t.name, "--data", f"registry_config_src={custom}")
+    assert run.returncode == 0, run.stderr[-3000:]
+    try:
+        for name, mode in (("writable.yml", {}), ("readonly.yml", {"readonly": {"enabled": True}})):
+            on_host = yaml.safe_load(t.host.file(f"{t.data.registry_config_dir}/{name}").content_string)
+            assert on_host["storage"]["maintenance"] == {"uploadpurging": UPLOAD_PURGING, **mode}
+        start_chore(t, "gc")
+        try:
+            assert upload_status(t) == "405"
+        finally:
+            release_chore(t)
+            wait_for_chore(t)
+        assert upload_status(t) == "202"
+    finally:
+        assert deploy("--limit", t.name).returncode == 0
+    pull_back(t, hello_pushed)
+
+
+@pytest.fixture(scope="module")
+def empty(spare):
+    """The spare host's registry on a volume of its own that nothing was ever pushed to."""
+    run = deploy("--limit", spare.name, "--data", "registry_volume=never-pushed")
+    assert run.returncode == 0, run.stderr[-3000:]
+    yield spare
+    assert deploy("--limit", spare.name).returncode == 0
+
+
+@pytest.mark.parametrize("file,args,message", [
+    ("gc.py", [], "nothing to collect: the registry holds no blob"),
+    ("gc.py", ["--data", "gc_dry_run=True"], "nothing to collect: the registry holds no blob"),
+    ("prune_repos.py", [], "nothing to prune: every repository has a tag"),
+])
+def test_chores_on_a_registry_that_holds_nothing_say_so_and_succeed(empty, file, args, message):
+    run = deploy("--limit", empty.name, "--data", "registry_volume=never-pushed", *args, file=file)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert message in run.stderr
+
+
+def test_deleting_from_a_registry_that_holds_nothing_is_refused(empty):
+    run = deploy("--limit", empty.name, "--data", "registry_volume=never-pushed", "--data", "repositories=hello",
+                 file="delete_repos.py")
+    assert run.returncode != 0 and "no such repository: hello; nothing was deleted" in run.stderr
+
+
+def test_scheduled_gc_on_a_registry_that_holds_nothing_ends_successfully(empty):
+    on = deploy("--limit", empty.name, "--data", "registry_volume=never-pushed", "--data",
+                "gc_schedule=Sun *-*-* 03:00:00")
+    assert on.returncode == 0, on.stderr[-2000:]
+    assert empty.host.run("systemctl start registry-gc.service").rc == 0
+    assert empty.host.service("registry-gc.service").systemd_properties["Result"] == "success"

@@ -16,27 +16,51 @@ def test_change_that_cannot_start_keeps_the_working_registry(targets, hello_push
     t = targets[0]
     run = deploy("--limit", t.name, *NOT_A_REGISTRY)
     assert run.returncode != 0
-    assert "the new registry container did not keep running; the old one is kept" in run.stderr
+    assert "the new registry container did not keep running and answering; the old one is kept" in run.stderr
     assert "hello from the private registry" in run.stderr, "the failed container's log is shown"
     assert requests.get(f"{t.registry}/v2/", timeout=10).json() == {}
     assert t.container(t.data.registry_container)["Config"]["Image"] == t.data.registry_image
     assert t.host.run(f"docker inspect {t.data.registry_container}-next").rc != 0, "nothing is left aside"
     pull_back(t, hello_pushed)
-    assert deploy("--limit", t.name).changed() == []
+    rerun = deploy("--limit", t.name)  # puts the host scripts' settings back; the registry was never changed
+    assert rerun.returncode == 0 and ("Registry | Registry container is running", t.name) not in rerun.changed()
 
 
-def test_unhealthy_host_fails_and_shows_the_containers_logs(targets, hello_pushed):
+def test_missing_registry_that_cannot_start_fails_with_its_logs(targets, hello_pushed):
     t = targets[0]
     t.host.check_output(f"docker rm -f {t.data.registry_container}")
     run = deploy("--limit", t.name, *NOT_A_REGISTRY)
     assert run.returncode != 0
-    assert f"unhealthy: registry: GET http://127.0.0.1:{t.data.registry_port}/v2/ gave no answer" in run.stderr
-    assert f"--- last log lines of {t.data.registry_container}:" in run.stderr
-    assert "hello from the private registry" in run.stderr
+    assert f"the new {t.data.registry_container} container did not keep running" in run.stderr
+    assert "hello from the private registry" in run.stderr, "the failed container's log is shown"
 
     repair = deploy("--limit", t.name)
     assert repair.returncode == 0 and not repair.errors(), repair.stderr[-2000:]
     assert hello_pushed in catalog(t.registry), "the data outlived the broken container"
+    pull_back(t, hello_pushed)
+
+
+def test_registry_that_runs_but_does_not_answer_is_not_swapped_in(targets, hello_pushed):
+    t = targets[0]
+    # The UI's image keeps running, but nothing in it answers on the registry's port.
+    run = deploy("--limit", t.name, "--data", f"registry_image={t.data.ui_image}", "--data", "health_timeout=3")
+    assert run.returncode != 0
+    assert "the new registry container did not keep running and answering; the old one is kept" in run.stderr
+    assert requests.get(f"{t.registry}/v2/", timeout=10).json() == {}
+    pull_back(t, hello_pushed)
+
+
+def test_unhealthy_host_fails_the_gate_and_shows_the_containers_logs(targets, hello_pushed):
+    t = targets[0]
+    t.host.check_output(f"docker pause {t.data.registry_container}")
+    try:
+        run = deploy("--limit", t.name, "--data", "health_timeout=3")
+    finally:
+        t.host.check_output(f"docker unpause {t.data.registry_container}")
+    assert run.returncode != 0
+    assert f"unhealthy: registry: GET http://127.0.0.1:{t.data.registry_port}/v2/ gave no answer" in run.stderr
+    assert f"--- last log lines of {t.data.registry_container}:" in run.stderr
+    assert deploy("--limit", t.name).returncode == 0
     pull_back(t, hello_pushed)
 
 
@@ -55,16 +79,16 @@ def test_ui_can_be_switched_off_and_back_on(targets, hello_pushed):
 
 def test_config_that_cannot_start_never_replaces_the_working_one(targets, hello_pushed, tmp_path):
     t = targets[1]
-    live = f"{t.data.registry_config_dir}/config.yml"
+    live = f"{t.data.registry_config_dir}/writable.yml"
     before = t.host.file(live).sha256sum
     broken = tmp_path / "config.yml"
-    broken.write_text((ROOT / t.data.registry_config_src).read_text().replace("filesystem:", "nosuchdriver:"))
+    broken.write_text((ROOT / t.data.registry_config_src).read_text().replace("log:", "log:\n  level: nosuchlevel"))
 
     run = deploy("--limit", t.name, "--data", f"registry_config_src={broken}")
     assert run.returncode != 0
-    assert "the new config.yml does not start" in run.stderr and "nosuchdriver" in run.stderr
+    assert "the new configuration does not start" in run.stderr and "invalid loglevel nosuchlevel" in run.stderr
     assert t.host.file(live).sha256sum == before
-    assert not t.host.file(f"{t.data.registry_config_dir}.trial").exists
+    assert not t.host.file(f"{t.data.registry_config_dir}.next").exists
     assert requests.get(f"{t.registry}/v2/", timeout=10).json() == {}
     pull_back(t, hello_pushed)
     assert deploy("--limit", t.name).changed() == []

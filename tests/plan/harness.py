@@ -1,19 +1,25 @@
 """Plan a deploy for a fake host: facts in, commands out, with nothing connected or run.
 
-The deploy file runs in pyinfra's API mode against a host whose facts come from a table; a fact the
-table lacks fails the test, naming it, so no command is ever planned on a guessed fact.
+deploy.py (or a chore's file) runs in pyinfra's API mode against a host whose facts come from a table; a
+fact the table lacks fails the test, naming it, so no command is ever planned on a guessed fact. A table
+entry keyed by the fact's class alone answers it whatever its arguments (for facts whose arguments are
+pyinfra's own business, like the regex apt.repo builds).
+
+What a plan is read for is behaviour: packages and versions installed, files written and their content,
+services restarted, containers created and how. Never pyinfra's temporary file names or our own shell.
 """
 
 from __future__ import annotations
 
 import runpy
-from contextlib import contextmanager
+import shlex
+from dataclasses import dataclass
 
 from pyinfra.api import Config, FileUploadCommand, Inventory, State, StringCommand
-from pyinfra.api.host import Host
-from pyinfra.connectors.util import CommandOutput
 from pyinfra.context import ctx_host, ctx_state
 
+from ops.hostscripts import CONTAINER_SCRIPT, MAINTENANCE_SCRIPT
+from ops.pyinfra_internals import facts_from, plan_commands
 from sandbox.config import ROOT
 from tests.support import group_defaults
 
@@ -27,62 +33,98 @@ def fact_key(cls, **kwargs):
     return (cls.__name__, tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in kwargs.items())))
 
 
-@contextmanager
-def _facts_from(table, monkeypatch):
-    def get_fact(self, cls, *args, **kwargs):
-        assert not args, f"{cls.__name__} asked with positional arguments {args}"
-        key = fact_key(cls, **kwargs)
-        if key not in table:
-            raise MissingFact(f"the plan asked for a fact the table lacks: {key}")
-        return table[key]
-
-    monkeypatch.setattr(Host, "get_fact", get_fact)
-    yield
+def any_arguments(cls):
+    """A table key answering `cls` whatever its arguments."""
+    return (cls.__name__, "*")
 
 
-def _describe(command) -> str:
-    if isinstance(command, FileUploadCommand):
-        return f"upload {command.dest}"
-    if isinstance(command, StringCommand):
-        return command.get_raw_value()
-    return str(command)
+def _content(command: FileUploadCommand) -> bytes:
+    src = command.src
+    if hasattr(src, "read"):
+        src.seek(0)
+        content = src.read()
+    else:
+        with open(src, "rb") as f:
+            content = f.read()
+    return content.encode() if isinstance(content, str) else content
 
 
-def _planned(facts: dict, monkeypatch, data: dict) -> list:
+@dataclass
+class Plan:
+    commands: list[str]  # shell commands, and "upload DEST" for each file upload
+    uploads: dict[str, bytes]  # DEST -> content
+
+    def index(self, predicate) -> int:
+        """Position of the first command the predicate accepts (fails the test when there is none)."""
+        for position, command in enumerate(self.commands):
+            if predicate(command):
+                return position
+        raise AssertionError(f"no planned command matches; the plan was:\n  " + "\n  ".join(self.commands))
+
+    def installed(self) -> set[str]:
+        """Packages the plan installs, as pinned: `name=version` (apt) or `name-version` (yum/dnf)."""
+        found = set()
+        for command in self.commands:
+            words = shlex.split(command)
+            if "install" in words and words[0] in ("yum", "dnf", "DEBIAN_FRONTEND=noninteractive"):
+                found |= {w for w in words[words.index("install") + 1:] if not w.startswith("-")}
+        return found
+
+    def restarted(self) -> list[str]:
+        """Services and containers the plan restarts."""
+        found = []
+        for command in self.commands:
+            words = shlex.split(command) if not command.startswith("upload ") else []
+            if words[:2] == ["systemctl", "restart"] or words[:2] == [CONTAINER_SCRIPT, "restart"]:
+                found.append(words[2])
+        return found
+
+    def containers(self) -> dict[str, list[str]]:
+        """Containers the plan creates or replaces: name -> their `docker create` arguments."""
+        found = {}
+        for command in self.commands:
+            if command.startswith(f"{CONTAINER_SCRIPT} replace "):
+                words = shlex.split(command)
+                found[words[2]] = words[3:]
+        return found
+
+    def ran(self, *words: str) -> bool:
+        """Whether a command starting with these words is planned."""
+        return any(shlex.split(c)[:len(words)] == list(words) for c in self.commands if not c.startswith("upload "))
+
+    def chores(self) -> list[list[str]]:
+        """Maintenance script runs: their arguments."""
+        found = []
+        for command in self.commands:
+            words = shlex.split(command) if MAINTENANCE_SCRIPT in command else []
+            if words:
+                found.append(words[words.index(MAINTENANCE_SCRIPT) + 1:])
+        return found
+
+
+def plan(facts: dict, file: str = "deploy.py", **data) -> Plan:
+    """Everything `file` would do to a host with these facts and this data, in order."""
     inventory = Inventory((["planned-host"], {**group_defaults(), **data}))
     state = State(inventory, Config())
     host = inventory.get_host("planned-host")
-    with _facts_from(facts, monkeypatch), ctx_state.use(state), ctx_host.use(host):
-        runpy.run_path(str(ROOT / "deploy.py"), run_name="deploy")
-        # Commands are generated as a run would: the health gate probes and `_if` conditions are
-        # evaluated only while executing, and each operation is complete (as if its commands
-        # succeeded) before the next one is planned.
-        state.is_executing = True
-        commands = []
-        for op_hash in state.get_op_order():
-            op_data = state.get_op_data_for_host(host, op_hash)
-            planned = list(op_data.command_generator())
-            op_data.operation_meta.set_complete(True, planned, CommandOutput([]))
-            commands += planned
-    return commands
 
+    def answer(cls, args, kwargs):
+        assert not args, f"{cls.__name__} asked with positional arguments {args}"
+        for key in (fact_key(cls, **kwargs), any_arguments(cls)):
+            if key in facts:
+                return facts[key]
+        raise MissingFact(f"the plan asked for a fact the table lacks: {fact_key(cls, **kwargs)}")
 
-def plan(facts: dict, monkeypatch, **data) -> list[str]:
-    """Every command deploy.py would send to a host with these facts and this data, in order."""
-    return [_describe(c) for c in _planned(facts, monkeypatch, data)]
-
-
-def uploads(facts: dict, monkeypatch, **data) -> dict[str, bytes]:
-    """The content of every file the plan uploads, by remote path."""
-    found = {}
-    for command in _planned(facts, monkeypatch, data):
+    with facts_from(answer), ctx_state.use(state), ctx_host.use(host):
+        runpy.run_path(str(ROOT / file), run_name="deploy")
+        planned = plan_commands(state, host)
+    commands, uploads = [], {}
+    for command in planned:
         if isinstance(command, FileUploadCommand):
-            src = command.src
-            if hasattr(src, "read"):
-                src.seek(0)
-                content = src.read()
-            else:
-                with open(src, "rb") as f:
-                    content = f.read()
-            found[command.dest] = content.encode() if isinstance(content, str) else content
-    return found
+            commands.append(f"upload {command.dest}")
+            uploads[command.dest] = _content(command)
+        elif isinstance(command, StringCommand):
+            commands.append(command.get_raw_value())
+        else:
+            commands.append(str(command))
+    return Plan(commands, uploads)

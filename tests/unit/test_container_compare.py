@@ -1,6 +1,7 @@
 """The drift decision: `docker inspect` documents in, action and reasons out."""
 
 import copy
+import shlex
 
 import pytest
 
@@ -100,13 +101,22 @@ def test_drifted_and_stopped_is_recreated_not_just_started():
     assert compare(SPEC, doc, IMAGE)[0] == "recreate"
 
 
-def test_run_command_holds_every_setting():
-    command = SPEC.run_command()
-    for part in ["--restart always", "--publish 5000:5000", "--env REGISTRY_STORAGE_DELETE_ENABLED=true",
-                 "--mount type=volume,src=registry-vol,dst=/var/lib/registry",
-                 "--mount type=bind,src=/etc/registry,dst=/etc/docker/registry,readonly",
-                 "--label io.registry-deploy.config-sha256=abc", "registry:2.8.3"]:
-        assert part in command
+def test_replace_command_holds_every_setting_as_separate_words():
+    words = shlex.split(SPEC.replace_command())
+    assert words[:3] == ["/usr/local/sbin/registry-container", "replace", "registry"]
+    arguments = words[3:]
+    pairs = set(zip(arguments, arguments[1:]))
+    for pair in [("--restart", "always"), ("--publish", "5000:5000"), ("--env", "REGISTRY_STORAGE_DELETE_ENABLED=true"),
+                 ("--mount", "type=volume,src=registry-vol,dst=/var/lib/registry"),
+                 ("--mount", "type=bind,src=/etc/registry,dst=/etc/docker/registry,readonly"),
+                 ("--label", "io.registry-deploy.config-sha256=abc")]:
+        assert pair in pairs
+    assert arguments[-1] == "registry:2.8.3"
+
+
+def test_an_env_value_with_shell_characters_stays_one_word():
+    spec = ContainerSpec("ui", "ui:2", env={"REGISTRY_TITLE": "it's $(rm -rf /) & more"})
+    assert "REGISTRY_TITLE=it's $(rm -rf /) & more" in shlex.split(spec.replace_command())
 
 
 def test_gateway_is_filled_into_env_values():
@@ -114,12 +124,11 @@ def test_gateway_is_filled_into_env_values():
     assert spec.with_gateway("172.18.0.1").env == {"NGINX_PROXY_PASS_URL": "http://172.18.0.1:5000"}
 
 
-def test_replacement_keeps_the_old_container_until_the_new_one_runs():
-    command = SPEC.replace_command()
-    steps = ["docker create --name registry-next", "docker stop registry", "docker start registry-next",
-             "'true 0'", "docker rm registry", "docker rename registry-next registry"]
-    positions = [command.index(step) for step in steps]
-    assert positions == sorted(positions)
-    rollback = command[command.index("|| {"):]
-    assert "docker rm --force registry-next" in rollback and "docker start registry" in rollback
-    assert rollback.rstrip().endswith("exit 1; }")
+def test_leftover_replacement_beside_a_matching_container_is_tidied():
+    assert compare(SPEC, RUNNING, IMAGE, aside=True) == (
+        "tidy", ["container registry-next was left aside by an interrupted replace"])
+
+
+def test_missing_container_with_its_replacement_left_is_created_by_adoption():
+    action, reasons = compare(SPEC, None, IMAGE, aside=True)
+    assert action == "create" and reasons[-1].startswith("container registry-next was left aside")

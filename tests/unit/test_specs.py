@@ -5,10 +5,11 @@ import json
 import pytest
 from pyinfra.api.exceptions import DeployError
 
-from ops.facts import BridgeGateway, HttpGet
+from ops.facts import BridgeGateway, ConfigFiles, ContainerState, MaintenanceState
 from ops.platform import os_family, rpm_manager
 from tasks.engine import daemon_json
-from tasks.registry import config_mount_target, registry_spec
+from tasks.registry import registry_spec
+from tasks.registry_files import config_mount_target
 from tasks.ui import ui_spec
 
 
@@ -26,7 +27,7 @@ def test_config_is_mounted_where_the_image_reads_it(image, target):
 def test_registry_spec_follows_data(defaults):
     defaults.update(registry_storage="bind", registry_delete_enabled=False, registry_port=5443)
     spec = registry_spec(defaults)
-    assert spec.env == {"REGISTRY_STORAGE_DELETE_ENABLED": "false"}
+    assert spec.env == {}
     assert spec.ports == {5000: 5443}
     assert spec.mounts[0] == ("bind", "/mnt/registry", "/var/lib/registry", False)
     assert spec.restart == "always"
@@ -90,7 +91,27 @@ def test_bridge_gateway_falls_back_to_docker0(output, gateway):
     assert BridgeGateway().process(output) == gateway
 
 
-def test_http_get_splits_bodies_and_statuses_per_url():
-    output = ["{}", "@@status 200", "<html>", "<title>x</title>", "@@status 200", "@@status 000"]
-    assert HttpGet().process(output) == [
-        {"status": 200, "body": "{}"}, {"status": 200, "body": "<html>\n<title>x</title>"}, {"status": 0, "body": ""}]
+def test_container_state_tells_a_leftover_replacement_from_the_container():
+    output = ['[{"Name": "/registry", "Id": "a"}, {"Name": "/registry-next", "Id": "b"}]', "@@", "[]", "@@", ""]
+    state = ContainerState().process(output)
+    assert (state["container"]["Id"], state["aside"], state["image"]) == ("a", True, None)
+
+
+def test_container_state_with_only_the_replacement_left():
+    state = ContainerState().process(['[{"Name": "/registry-next", "Id": "b"}]', "@@", '[{"Id": "i"}]'])
+    assert (state["container"], state["aside"], state["image"]) == (None, True, {"Id": "i"})
+
+
+def test_config_files_reads_states_link_and_mark():
+    output = ["@dir 700 root:root", "@file writable.yml abc 600 root:root", "@link readonly.yml", "@read-only"]
+    assert ConfigFiles().process(output) == {
+        "directory": "700 root:root", "files": {"writable.yml": "abc 600 root:root"},
+        "link": "readonly.yml", "read_only": True}
+    assert ConfigFiles().process([]) is None
+
+
+def test_maintenance_state_names_the_holder_and_the_mark():
+    output = ["@running registry-maintenance gc (pid 7, by root, since x)", "@read-only registry-maintenance gc"]
+    assert MaintenanceState().process(output) == {
+        "running": "registry-maintenance gc (pid 7, by root, since x)", "read_only": "registry-maintenance gc"}
+    assert MaintenanceState().process([]) == {"running": None, "read_only": None}

@@ -1,0 +1,184 @@
+#!/bin/sh
+# Managed by the registry deploy (files/registry-container.sh): how the deploy changes containers and the
+# registry's configuration on this host without taking a working registry down.
+#
+#   registry-container replace NAME DOCKER-CREATE-ARGUMENTS...
+#   registry-container restart NAME
+#   registry-container try-config DIR               start a throwaway registry on the files in DIR
+#   registry-container install-config DIR [FILE...] move the FILEs from DIR into the configuration
+#   registry-container healthy [--wait]             one line per check; --wait: until all pass
+#
+# Changes take the host's maintenance lock, so they never run in the middle of a chore.
+# shellcheck source=files/registry-common.sh.j2
+. /usr/local/lib/registry-deploy/common.sh
+set -eu
+
+usage() {
+    sed -n 's/^#   //p' "$0" >&2
+    exit 2
+}
+
+exists() { docker container inspect "$1" >/dev/null 2>&1; }
+
+# True when the container, just started, still runs SETTLE_SECONDS later and was never restarted.
+kept_running() {
+    sleep "$SETTLE_SECONDS"
+    [ "$(docker inspect --format '{{.State.Running}} {{.RestartCount}}' "$1" 2>/dev/null)" = "true 0" ]
+}
+
+ui_answers() { [ "$(http_status GET "$UI_URL/")" = 200 ]; }
+
+# True once container $1 (the registry, the UI, or another) answers on its published port, within
+# HEALTH_TIMEOUT seconds.
+answers() {
+    case $1 in
+        "$REGISTRY_CONTAINER") wait_until "$HEALTH_TIMEOUT" registry_answers ;;
+        "${UI_CONTAINER:-}") wait_until "$HEALTH_TIMEOUT" ui_answers ;;
+    esac
+}
+
+# True when container $2, just started to be $1, keeps running and answers.
+serves() { kept_running "$2" && answers "$1"; }
+
+# Make NAME a container created with the given arguments. A running one is kept until its replacement,
+# created aside as NAME-next, keeps running; otherwise the old one is started again.
+replace() {
+    name=$1
+    shift
+    next="$name-next"
+    take_lock "registry-container replace $name"
+    # Left by a replace that was interrupted: adopted when the old container is already gone.
+    if exists "$next"; then
+        if exists "$name"; then
+            docker rm --force "$next" >/dev/null
+            say "removed $next, left aside by an interrupted replace"
+        else
+            docker rename "$next" "$name"
+            say "adopted $next, left by an interrupted replace, as $name"
+        fi
+    fi
+    if ! exists "$name"; then
+        docker create --name "$name" "$@" >/dev/null
+        docker start "$name" >/dev/null
+        if ! serves "$name" "$name"; then
+            show_logs "$name"
+            die "the new $name container did not keep running and answering"
+        fi
+        say "created $name"
+        return
+    fi
+    docker create --name "$next" "$@" >/dev/null
+    docker stop "$name" >/dev/null
+    if docker start "$next" >/dev/null && serves "$name" "$next"; then
+        docker rm "$name" >/dev/null
+        docker rename "$next" "$name"
+        say "replaced $name"
+        return
+    fi
+    echo "the new $name container did not keep running and answering; the old one is kept:" >&2
+    show_logs "$next"
+    docker rm --force "$next" >/dev/null 2>&1 || true
+    docker start "$name" >/dev/null
+    answers "$name" || echo "and the old $name container does not answer either" >&2
+    exit 1
+}
+
+restart() {
+    take_lock "registry-container restart $1"
+    docker restart "$1" >/dev/null
+    say "restarted $1"
+}
+
+# A throwaway registry (no port, no data) on the configuration in DIR must keep running.
+try_config() {
+    trial=registry-config-trial
+    docker rm --force --volumes "$trial" >/dev/null 2>&1 || true
+    if docker run --detach --name "$trial" --mount "type=bind,src=$1,dst=$CONFIG_TARGET,readonly" \
+        "$REGISTRY_IMAGE" >/dev/null && kept_running "$trial"; then
+        docker rm --force --volumes "$trial" >/dev/null
+        return
+    fi
+    echo "the new configuration does not start $REGISTRY_IMAGE; the current one is kept:" >&2
+    show_logs "$trial"
+    docker rm --force --volumes "$trial" >/dev/null 2>&1 || true
+    rm -rf "$1"
+    exit 1
+}
+
+install_config() {
+    staged=$1
+    shift
+    take_lock "registry-container install-config"
+    for file in "$@"; do
+        chown root:root "$staged/$file"
+        chmod 600 "$staged/$file"
+        mv -f "$staged/$file" "$CONFIG_DIR/$file"
+    done
+    rm -rf "$staged"
+    # While a chore's read-only mark exists, which file config.yml names is the chore's business.
+    [ -e "$READ_ONLY_MARK" ] || point_config_at writable.yml
+}
+
+# "ok WHAT" or "failed WHAT: GET URL gave ANSWER"; a body given as $3 must match exactly.
+check() {
+    out=$(curl -s -w '\n%{http_code}' --connect-timeout 3 -m 10 -K "$CURL_CONFIG" "$2" || true)
+    code=$(printf '%s\n' "$out" | tail -n 1)
+    body=$(printf '%s\n' "$out" | sed '$d')
+    if [ "$code" = 200 ] && { [ -z "$3" ] || [ "$body" = "$3" ]; }; then
+        echo "ok $1"
+    elif [ "$code" = 000 ]; then
+        echo "failed $1: GET $2 gave no answer"
+    else
+        echo "failed $1: GET $2 gave HTTP $code $(printf '%s' "$body" | head -c 200)"
+    fi
+}
+
+checks() {
+    check registry "$REGISTRY_URL/v2/" '{}'
+    if [ -n "$UI_URL" ]; then
+        check UI "$UI_URL/" ''
+        check "UI proxy to the registry" "$UI_URL/v2/_catalog" ''
+    fi
+}
+
+all_pass() { ! checks | grep -qv '^ok '; }
+
+healthy() {
+    case ${1:-} in
+        '') checks ;;
+        --wait)
+            if wait_until "$HEALTH_TIMEOUT" all_pass; then
+                checks
+                return
+            fi
+            checks | sed -n 's/^failed /unhealthy: /p' >&2
+            # shellcheck disable=SC2086 # one word per container name
+            show_logs $CONTAINERS
+            exit 1
+            ;;
+        *) usage ;;
+    esac
+}
+
+action=${1:-}
+[ $# -eq 0 ] || shift
+case $action in
+    replace)
+        [ $# -ge 2 ] || usage
+        replace "$@"
+        ;;
+    restart)
+        [ $# -eq 1 ] || usage
+        restart "$1"
+        ;;
+    try-config)
+        [ $# -eq 1 ] || usage
+        try_config "$1"
+        ;;
+    install-config)
+        [ $# -ge 1 ] || usage
+        install_config "$@"
+        ;;
+    healthy) healthy "$@" ;;
+    *) usage ;;
+esac

@@ -1,0 +1,254 @@
+#!/bin/sh
+# Managed by the registry deploy (files/registry-maintenance.sh): the registry's stop-the-world chores,
+# safe to run at any time and to interrupt anywhere. Run by gc.py, delete_repos.py, prune_repos.py, the
+# registry-gc timer, and by hand:
+#
+#   registry-maintenance gc [--dry-run] [--delete-untagged]
+#   registry-maintenance delete-repos NAME...   a repository's own data only; nested ones stay
+#   registry-maintenance prune                  repositories with no tag left
+#   registry-maintenance recover                undo a read-only state an interrupted chore left
+#   registry-maintenance stats | status
+#
+# Each chore first takes the host's maintenance lock (deploys take it too), then undoes any read-only
+# state an earlier chore left behind (SIGKILL, reboot), then works. The registry is read-only (pulls
+# work, uploads get 405) only while it collects, and a refused upload proves it before anything is
+# collected; after switching back, an accepted upload proves it is writable before this says so.
+# SIGHUP, SIGINT and SIGTERM switch it back once the command running ends; SIGKILL leaves that to the next
+# chore or deploy.
+# shellcheck source=files/registry-common.sh.j2
+. /usr/local/lib/registry-deploy/common.sh
+set -eu
+
+PROBE_REPOSITORY=registry-maintenance/write-probe
+LOG=/var/log/registry-maintenance.log
+IN_WINDOW=0
+
+usage() {
+    sed -n 's/^#   //p' "$0" >&2
+    exit 2
+}
+
+in_registry() { docker exec "$REGISTRY_CONTAINER" "$@"; }
+
+blob_stats() {
+    in_registry sh -c "find $DATA_ROOT/blobs -type f -name data -exec stat -c %s {} + 2>/dev/null || true" \
+        | awk '{ n += 1; s += $1 } END { printf "%d blobs, %d bytes\n", n, s }'
+}
+
+refuses_writes() { [ "$(http_status POST "$REGISTRY_URL/v2/$PROBE_REPOSITORY/blobs/uploads/")" = 405 ]; }
+
+# Start an upload and cancel it; true when the registry accepted it.
+accepts_writes() {
+    headers=$(mktemp)
+    code=$(curl -s -o /dev/null -D "$headers" -w '%{http_code}' --connect-timeout 3 -m 10 -K "$CURL_CONFIG" \
+        -X POST "$REGISTRY_URL/v2/$PROBE_REPOSITORY/blobs/uploads/" || true)
+    location=$(tr -d '\r' <"$headers" | sed -n 's/^[Ll]ocation: *//p')
+    rm -f "$headers"
+    [ "$code" = 202 ] || return 1
+    case $location in
+        /*) http_status DELETE "$REGISTRY_URL$location" >/dev/null ;;
+        ?*) http_status DELETE "$location" >/dev/null ;;
+    esac
+}
+
+read_only() {
+    mkdir -p "$(dirname "$READ_ONLY_MARK")"
+    cat "$LOCK" >"$READ_ONLY_MARK"
+    IN_WINDOW=1
+    point_config_at readonly.yml
+    if ! restart_registry; then
+        writable
+        die "the registry did not answer in read-only mode within ${HEALTH_TIMEOUT}s; switched back, nothing done"
+    fi
+    if ! refuses_writes; then
+        writable
+        die "the registry still accepted an upload in read-only mode; switched back, nothing done"
+    fi
+    say "read-only: uploads are refused (405), pulls work"
+}
+
+writable() {
+    point_config_at writable.yml
+    restart_registry \
+        || die "the registry did not answer within ${HEALTH_TIMEOUT}s after switching back to writable; run: registry-maintenance recover"
+    wait_until 10 accepts_writes \
+        || die "the registry refused a test upload after switching back: it is NOT writable; run: registry-maintenance recover"
+    rm -f "$READ_ONLY_MARK"
+    IN_WINDOW=0
+    say "writable again: a test upload was accepted"
+}
+
+repair_leftover() {
+    say "found the registry left read-only by an interrupted chore: $(cat "$READ_ONLY_MARK")"
+    writable
+    say "repaired the leftover read-only state"
+}
+
+# A signal is handled once the command running in the foreground ends (a collection is never cut short):
+# then the registry is switched back before exiting. Output goes where the chore's went (fds 3 and 4,
+# saved at the start: the signal may come while a command's output is redirected to a file).
+interrupted() {
+    trap '' HUP INT TERM
+    exec 1>&3 2>&4
+    # After a hang-up nobody reads our output any more, and writing to it would kill us.
+    [ "$1" != HUP ] || exec >>"$LOG" 2>&1
+    if [ "$IN_WINDOW" = 1 ]; then
+        say "interrupted by SIG$1 while read-only: switching back"
+        writable
+    fi
+    die "interrupted by SIG$1"
+}
+
+collect() {
+    in_registry mkdir -p "$DATA_ROOT/repositories"
+    out=$(mktemp)
+    started=$(date +%s%N)
+    if ! in_registry registry garbage-collect "$@" "$CONFIG_TARGET/config.yml" >"$out" 2>&1; then
+        cat "$out" >&2
+        rm -f "$out"
+        return 1
+    fi
+    elapsed=$((($(date +%s%N) - started) / 1000000))
+    eligible=$(grep -c 'eligible for deletion' "$out" || true)
+    grep 'eligible for deletion' "$out" || true
+    rm -f "$out"
+}
+
+gc() {
+    dry_run=
+    untagged=
+    for arg in "$@"; do
+        case $arg in
+            --dry-run) dry_run=--dry-run ;;
+            --delete-untagged) untagged=--delete-untagged ;;
+            *) usage ;;
+        esac
+    done
+    stats=$(blob_stats)
+    if [ "${stats%% *}" = 0 ]; then
+        say "nothing to collect: the registry holds no blob"
+        return
+    fi
+    if [ -n "$dry_run" ]; then
+        collect --dry-run ${untagged:+"$untagged"}
+        say "dry run: $eligible blobs and manifests would go; nothing removed"
+        return
+    fi
+    say "before: $stats"
+    read_only
+    collect ${untagged:+"$untagged"}
+    say "garbage collected in ${elapsed}ms"
+    writable
+    say "after: $(blob_stats)"
+}
+
+valid_name() {
+    case $1 in *'
+'*) return 1 ;; esac
+    printf '%s\n' "$1" | grep -Eqx '[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*'
+}
+
+is_repository() { in_registry test -d "$DATA_ROOT/repositories/$1/_manifests"; }
+
+# A repository's own data: its manifests, layer links and uploads. Repositories nested under it (team/app
+# under team) live beside these and stay; its directory, and empty parents, go only once empty.
+remove_repository() {
+    dir="$DATA_ROOT/repositories/$1"
+    in_registry rm -rf "$dir/_manifests" "$dir/_layers" "$dir/_uploads"
+    while [ "$dir" != "$DATA_ROOT/repositories" ] && in_registry rmdir "$dir" 2>/dev/null; do
+        dir=$(dirname "$dir")
+    done
+}
+
+delete_repos() {
+    [ $# -gt 0 ] || usage
+    for name in "$@"; do
+        valid_name "$name" || die "'$name' is not a repository name; nothing was deleted"
+        is_repository "$name" || die "no such repository: $name; nothing was deleted"
+    done
+    say "before: $(blob_stats)"
+    read_only
+    for name in "$@"; do
+        remove_repository "$name"
+        say "removed repository $name"
+    done
+    collect
+    say "garbage collected in ${elapsed}ms"
+    writable
+    for name in "$@"; do
+        [ "$(http_status GET "$REGISTRY_URL/v2/$name/tags/list")" = 404 ] \
+            || die "repository $name still answers after its deletion"
+    done
+    say "after: $(blob_stats)"
+}
+
+# Repositories that have manifests but no tag, one per line.
+untagged_repositories() {
+    root="$DATA_ROOT/repositories"
+    all=$(mktemp)
+    in_registry find "$root" -type d -name _manifests 2>/dev/null | sed "s#^$root/##; s#/_manifests\$##" \
+        | sort >"$all" || true
+    in_registry find "$root" -type d -path '*/_manifests/tags/*' -prune 2>/dev/null \
+        | sed "s#^$root/##; s#/_manifests/tags/[^/]*\$##" | sort -u | comm -23 "$all" - || true
+    rm -f "$all"
+}
+
+prune() {
+    if [ -z "$(untagged_repositories)" ]; then
+        say "nothing to prune: every repository has a tag"
+        return
+    fi
+    say "before: $(blob_stats)"
+    read_only
+    # Listed again now that no push can add a tag meanwhile.
+    untagged_repositories | while read -r name; do
+        remove_repository "$name"
+        say "pruned empty repository $name"
+    done
+    collect
+    say "garbage collected in ${elapsed}ms"
+    writable
+    say "after: $(blob_stats)"
+}
+
+status() {
+    if [ -e "$LOCK" ] && ! flock -n "$LOCK" true; then
+        say "running: $(cat "$LOCK")"
+    else
+        say "no chore is running"
+    fi
+    if [ -e "$READ_ONLY_MARK" ]; then
+        say "read-only since: $(cat "$READ_ONLY_MARK")"
+    else
+        say "writable"
+    fi
+}
+
+action=${1:-}
+[ $# -eq 0 ] || shift
+case $action in
+    gc | delete-repos | prune | recover)
+        exec 3>&1 4>&2
+        trap 'interrupted HUP' HUP
+        trap 'interrupted INT' INT
+        trap 'interrupted TERM' TERM
+        [ -f "$CONFIG_DIR/writable.yml" ] && [ -f "$CONFIG_DIR/readonly.yml" ] \
+            || die "$CONFIG_DIR has no writable.yml and readonly.yml yet: run deploy.py first"
+        take_lock "registry-maintenance $action"
+        repaired=no
+        if [ -e "$READ_ONLY_MARK" ]; then
+            repair_leftover
+            repaired=yes
+        fi
+        ;;
+    stats | status) ;;
+    *) usage ;;
+esac
+case $action in
+    gc) gc "$@" ;;
+    delete-repos) delete_repos "$@" ;;
+    prune) prune ;;
+    recover) [ "$repaired" = yes ] || say "nothing to repair: no chore left the registry read-only" ;;
+    stats) say "$(blob_stats)" ;;
+    status) status ;;
+esac

@@ -1,0 +1,10 @@
+"""Where the deploy's host-side scripts (files/registry-*.sh) and the state they share live on each host."""
+
+COMMON_LIBRARY = "/usr/local/lib/registry-deploy/common.sh"
+CONTAINER_SCRIPT = "/usr/local/sbin/registry-container"
+MAINTENANCE_SCRIPT = "/usr/local/sbin/registry-maintenance"
+# Held by every maintenance chore and every deploy change to the registry (flock, released when the
+# holder dies, SIGKILL included).
+LOCK = "/run/lock/registry-maintenance.lock"
+# Written before the registry is switched read-only, removed once a write was accepted again.
+READ_ONLY_MARK = "/var/lib/registry-maintenance/read-only"

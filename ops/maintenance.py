@@ -1,0 +1,33 @@
+"""The maintenance chores as seen from a deploy: wait for a running one, repair what a killed one left."""
+
+from __future__ import annotations
+
+import shlex
+
+from pyinfra import host
+from pyinfra.api import operation
+
+from .facts import MaintenanceState
+from .hostscripts import MAINTENANCE_SCRIPT
+from .report import log_once
+
+
+@operation()
+def settled():
+    """
+    Ensure no maintenance chore is running and none left the registry read-only.
+
+    A running chore is waited for (bounded by the script's lock timeout) rather than interrupted: the
+    registry is read-only only while it collects, and a deploy that restarted it meanwhile could let
+    uploads land in the middle of a sweep. A read-only state left by a chore that was killed (SIGKILL,
+    a reboot) is switched back, and the switch proved by an accepted upload.
+    """
+    state = host.get_fact(MaintenanceState) or {}
+    if state.get("running"):
+        log_once(f"a maintenance chore is running, waiting for it: {state['running']}")
+    elif state.get("read_only"):
+        log_once(f"a maintenance chore left the registry read-only: {state['read_only']}")
+    else:
+        host.noop("no maintenance chore is running or left the registry read-only")
+        return
+    yield shlex.join([MAINTENANCE_SCRIPT, "recover"])

@@ -1,0 +1,66 @@
+"""The registry's config.yml: the operator's file with the settings the deploy owns laid over it, and its
+read-only twin, which maintenance switches to while it collects garbage."""
+
+from __future__ import annotations
+
+import copy
+
+import yaml
+
+# Inside the registry container: where it listens and where the storage mount is.
+LISTEN = ":5000"
+DATA_ROOT = "/var/lib/registry"
+HEADER = "# Rendered by the registry deploy from {src}; edit that file, not this one.\n"
+
+
+def load(path: str) -> dict:
+    with open(path) as source:
+        return yaml.safe_load(source)
+
+
+def problems(config) -> list[str]:
+    """What in the operator's config.yml the deploy cannot work with, each saying why."""
+    if not isinstance(config, dict):
+        return ["must be a YAML mapping (a registry config.yml)"]
+    found = []
+    storage = config.get("storage")
+    if not isinstance(storage, dict):
+        return found + ["needs a 'storage' mapping"]
+    filesystem = storage.get("filesystem")
+    if not isinstance(filesystem, dict):
+        found.append("storage must use the 'filesystem' driver (the volume or bind mount)")
+    elif filesystem.get("rootdirectory", DATA_ROOT) != DATA_ROOT:
+        found.append(f"storage.filesystem.rootdirectory must be {DATA_ROOT}, where the data is mounted")
+    maintenance = storage.get("maintenance") or {}
+    if isinstance(maintenance, dict) and "readonly" in maintenance:
+        found.append("storage.maintenance.readonly is switched by the maintenance chores; remove it")
+    if "delete" in storage:
+        found.append("storage.delete is set from registry_delete_enabled; remove it")
+    http = config.get("http") or {}
+    if isinstance(http, dict) and http.get("addr", LISTEN) != LISTEN:
+        found.append(f"http.addr must be {LISTEN}: the deploy publishes that port (set registry_port)")
+    return found
+
+
+def _merge(base: dict, overlay: dict) -> dict:
+    merged = copy.deepcopy(base)
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def writable(config: dict, delete_enabled: bool) -> dict:
+    """The operator's config with what the deploy owns: the listen address and whether deletes work."""
+    return _merge(config, {"http": {"addr": LISTEN}, "storage": {"delete": {"enabled": delete_enabled}}})
+
+
+def read_only(config: dict) -> dict:
+    """The same config in read-only mode; any other storage.maintenance setting (uploadpurging) is kept."""
+    return _merge(config, {"storage": {"maintenance": {"readonly": {"enabled": True}}}})
+
+
+def dump(config: dict, src: str) -> str:
+    return HEADER.format(src=src) + yaml.safe_dump(config, sort_keys=False, default_flow_style=False)

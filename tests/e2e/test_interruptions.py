@@ -1,0 +1,111 @@
+"""Maintenance interrupted anywhere: signals, SIGKILL, a held lock, two chores at once, a deploy meanwhile.
+
+Chores are started on the host as transient systemd units (see tests/e2e/chores.py), held inside their
+read-only window, and signalled there as `systemctl stop` or a dropped SSH session would.
+"""
+
+import subprocess
+
+import pytest
+
+from ops.hostscripts import LOCK, READ_ONLY_MARK
+from tests.e2e.chores import (
+    chore_output, push_unique, release_chore, signal_chore, start_chore, upload_status, wait_for_chore,
+)
+from tests.e2e.conftest import pull_back
+from tests.support import PYINFRA, ROOT, SANDBOX_INVENTORY, deploy
+
+@pytest.mark.parametrize("signal", ["HUP", "INT", "TERM"])
+def test_signal_while_read_only_switches_back_before_exiting(targets, hello_pushed, signal):
+    t = targets[0]
+    t.host.check_output("rm -f /var/log/registry-maintenance.log")
+    started = start_chore(t, "gc")
+    assert upload_status(t) == "405"
+    signal_chore(t, f"SIG{signal}")
+    release_chore(t)
+    wait_for_chore(t)
+    # After a hang-up the script writes to its log file: nobody reads the session any more.
+    said = (t.host.check_output("cat /var/log/registry-maintenance.log") if signal == "HUP"
+            else chore_output(t, started))
+    assert f"interrupted by SIG{signal} while read-only: switching back" in said
+    assert "writable again: a test upload was accepted" in said
+    assert not t.host.file(READ_ONLY_MARK).exists
+    assert t.host.file(f"{t.data.registry_config_dir}/config.yml").linked_to.endswith("/writable.yml")
+    assert upload_status(t) == "202"
+
+    run = deploy("--limit", t.name, file="gc.py")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "leftover" not in run.stderr, "nothing was left for the next chore to repair"
+    push_unique(t, f"after-sig{signal.lower()}:1")
+    pull_back(t, hello_pushed)
+
+
+@pytest.mark.parametrize("next_run", ["deploy.py", "gc.py"])
+def test_sigkill_while_read_only_is_repaired_by_the_next_run(targets, hello_pushed, next_run):
+    t = targets[1]
+    start_chore(t, "gc")
+    signal_chore(t, "SIGKILL")
+    wait_for_chore(t)
+    assert t.host.file(READ_ONLY_MARK).exists, "SIGKILL cannot be trapped: the mark stays"
+    assert upload_status(t) == "405", "and the registry is still read-only"
+
+    run = deploy("--limit", t.name, file=next_run)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "found the registry left read-only by an interrupted chore: registry-maintenance gc" in run.stderr
+    assert "repaired the leftover read-only state" in run.stderr
+    assert upload_status(t) == "202" and not t.host.file(READ_ONLY_MARK).exists
+    push_unique(t, f"after-kill-{next_run.removesuffix('.py')}:1")
+    pull_back(t, hello_pushed)
+    assert deploy("--limit", t.name).changed() == []
+
+
+def test_a_chore_waits_for_the_lock_then_fails_naming_its_holder(targets):
+    t = targets[0]
+    t.host.check_output(f"systemd-run --unit=lock-holder --collect --quiet flock {LOCK} "
+                        f"sh -c 'echo \"a test holding the lock (pid $$)\" > {LOCK}; sleep 30'; sleep 0.5")
+    try:
+        run = deploy("--limit", t.name, "--data", "maintenance_lock_timeout=2", file="gc.py")
+        assert run.returncode != 0
+        assert "gave up after 2s waiting for the maintenance lock, held by a test holding the lock" in run.stderr
+        assert not t.host.file(READ_ONLY_MARK).exists and upload_status(t) == "202"
+    finally:
+        t.host.run("systemctl stop lock-holder")
+    assert deploy("--limit", t.name).returncode == 0
+
+
+def test_two_gc_runs_at_once_take_turns_and_lose_nothing(targets, hello_pushed):
+    t = targets[0]
+    push_unique(t, "together:1")
+    command = [PYINFRA, "-y", SANDBOX_INVENTORY, "gc.py", "--limit", t.name]
+    runs = [subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(2)]
+    for run in runs:
+        _, stderr = run.communicate(timeout=300)
+        assert run.returncode == 0, stderr[-3000:]
+        assert "writable again: a test upload was accepted" in stderr or "nothing to collect" in stderr
+    assert upload_status(t) == "202"
+    pull_back(t, "together:1")
+    pull_back(t, hello_pushed)
+
+
+def test_deploy_during_gc_waits_for_it_and_the_host_ends_writable(targets, hello_pushed):
+    t = targets[1]
+    push_unique(t, "during:1")
+    started = start_chore(t, "gc")  # paused read-only, holding the lock, for as long as we like
+    deploying = subprocess.Popen([PYINFRA, "-y", SANDBOX_INVENTORY, "deploy.py", "--limit", t.name], cwd=ROOT,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        t.host.check_output("sleep 8")
+        assert deploying.poll() is None, "the deploy waits for the chore"
+        assert upload_status(t) == "405", "the deploy did not make the registry writable under the chore"
+    finally:
+        release_chore(t)
+    _, stderr = deploying.communicate(timeout=300)
+    assert deploying.returncode == 0, stderr[-3000:]
+    assert "a maintenance chore is running, waiting for it: registry-maintenance gc" in stderr
+    wait_for_chore(t)
+    said = chore_output(t, started)
+    assert "garbage collected in" in said and "writable again: a test upload was accepted" in said
+    assert "interrupted" not in said
+    assert upload_status(t) == "202"
+    pull_back(t, "during:1")

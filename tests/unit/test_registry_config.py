@@ -1,0 +1,69 @@
+"""The registry's configuration as the deploy renders it: the operator's file, what the deploy owns, and
+the read-only twin maintenance switches to."""
+
+import pytest
+import yaml
+
+from ops import registry_yaml
+from ops.data import problems
+from tasks.registry_files import config_files
+
+OPERATOR_CONFIG = {
+    "version": 0.1,
+    "storage": {
+        "filesystem": {"rootdirectory": "/var/lib/registry"},
+        "maintenance": {"uploadpurging": {"enabled": True, "age": "72h", "interval": "12h", "dryrun": False}},
+    },
+    "http": {"headers": {"X-Content-Type-Options": ["nosniff"]}},
+}
+
+
+def test_read_only_twin_keeps_the_operators_maintenance_settings():
+    twin = registry_yaml.read_only(OPERATOR_CONFIG)
+    assert twin["storage"]["maintenance"] == {
+        "uploadpurging": {"enabled": True, "age": "72h", "interval": "12h", "dryrun": False},
+        "readonly": {"enabled": True},
+    }
+    assert "readonly" not in OPERATOR_CONFIG["storage"]["maintenance"], "the operator's config is not changed"
+
+
+@pytest.mark.parametrize("deletes", [True, False])
+def test_writable_config_listens_where_published_and_deletes_as_data_says(deletes):
+    config = registry_yaml.writable(OPERATOR_CONFIG, deletes)
+    assert config["http"] == {"headers": {"X-Content-Type-Options": ["nosniff"]}, "addr": ":5000"}
+    assert config["storage"]["delete"] == {"enabled": deletes}
+
+
+def test_rendered_files_parse_and_differ_only_in_read_only_mode(defaults):
+    files = config_files(defaults)
+    writable, readonly = (yaml.safe_load(files[name]) for name in ("writable.yml", "readonly.yml"))
+    assert readonly["storage"].pop("maintenance") == {"readonly": {"enabled": True}}
+    assert readonly == writable
+    assert files == config_files(defaults), "the same data renders the same bytes"
+
+
+OWNED = {
+    "readonly set by hand": ({"storage": {"maintenance": {"readonly": {"enabled": True}}}},
+                             "storage.maintenance.readonly is switched by the maintenance chores"),
+    "deletes in the file": ({"storage": {"delete": {"enabled": True}}}, "storage.delete is set from"),
+    "other listen address": ({"http": {"addr": ":5443"}}, "http.addr must be :5000"),
+    "data elsewhere": ({"storage": {"filesystem": {"rootdirectory": "/data"}}},
+                       "storage.filesystem.rootdirectory must be /var/lib/registry"),
+    "other driver": ({"storage": {"filesystem": None, "inmemory": {}}}, "must use the 'filesystem' driver"),
+}
+
+
+@pytest.mark.parametrize("change,message", OWNED.values(), ids=OWNED.keys())
+def test_settings_the_deploy_owns_are_refused_in_the_operators_file(defaults, tmp_path, change, message):
+    config = registry_yaml._merge(OPERATOR_CONFIG, change)
+    source = tmp_path / "config.yml"
+    source.write_text(yaml.safe_dump(config))
+    defaults["registry_config_src"] = str(source)
+    assert any(p.startswith("registry_config_src=") and message in p for p in problems(defaults))
+
+
+def test_config_that_is_not_yaml_is_refused(defaults, tmp_path):
+    source = tmp_path / "config.yml"
+    source.write_text("storage: [unclosed\n")
+    defaults["registry_config_src"] = str(source)
+    assert any("is not valid YAML" in p for p in problems(defaults))
