@@ -1,8 +1,11 @@
-"""A private Docker registry with its web UI: `pyinfra inventory/<env>.py deploy.py`."""
+"""A private Docker registry with its web UI: `pyinfra inventory/<env>.py deploy.py`.
+
+Hosts in the registry_hosts group run a registry; they and the hosts in registry_clients trust them."""
 
 from pyinfra import host
 
 from ops.data import validate
+from tasks.clients import registry_clients
 from tasks.engine import docker_engine
 from tasks.health import health
 from tasks.images import images
@@ -14,11 +17,14 @@ from tasks.ui import ui
 
 validate(host)  # config.py checks before connecting; this guards any other entry point (API mode)
 
-docker_engine()
-images()
-host_tools()
-registry_storage()
-registry()
-gc_timer()
-ui()
-health()
+if "registry_hosts" in host.groups:
+    docker_engine()
+    images()
+    host_tools()
+    registry_storage()
+    registry()
+    gc_timer()
+    ui()
+registry_clients()
+if "registry_hosts" in host.groups:
+    health()

@@ -1,60 +1,109 @@
 """Every tunable of the deploy, with its default. Override per inventory (group_data/<inventory>.py),
-per host (in the inventory) or per run (`--data key=value`). The README's table lists the same keys."""
+per host (in the inventory) or per run (`--data key=value`). The README's table is generated from this file
+(`python -m dev.variables`): each variable's comment is its description there."""
 
 # --- Docker engine ---------------------------------------------------------------------------------
-# Debian/Ubuntu: "distribution" installs the release's docker.io; "docker-ce" uses Docker's apt repo.
-# RHEL-family hosts always use Docker's docker-ce repo.
+# Debian/Ubuntu: "distribution" (the release's docker.io) or "docker-ce" (Docker's apt repo); the RHEL
+# family uses docker-ce; "installed": keep the engine the host already has (any source), install none.
 docker_package_source = "distribution"
 # Pin docker.io to this exact Debian package version; None takes the one the release ships.
 docker_io_version = None
-# docker-ce and docker-ce-cli version as the host's package manager spells it. RPM: [epoch:]version-release
-# (CentOS 7: "18.09.9-3.el7", the original target); apt: e.g. "5:24.0.9-1~debian.12~bookworm".
+# docker-ce and docker-ce-cli version as the package manager spells it: RPM "[epoch:]version-release"
+# (CentOS 7: the original 18.09 target), apt e.g. "5:24.0.9-1~debian.12~bookworm".
 docker_ce_version = "18.09.9-3.el7"
-# Where Docker's package repositories live (yum/dnf: <url>/linux/centos/docker-ce.repo).
+# Base URL of Docker's package repositories (yum/dnf: <url>/linux/centos/..., apt: <url>/linux/<distro>).
 docker_ce_repo_url = "https://download.docker.com"
-# CentOS 7 is end-of-life and its mirrors are gone: a vault base URL (e.g. a local mirror of
-# vault.centos.org/7.9.2009) to point the base repos at; None leaves the repos alone.
+# Allow plain http:// for docker_ce_repo_url and centos_vault_baseurl (packages are still signed;
+# https is the default).
+docker_repo_allow_http = False
+# CentOS 7 is end-of-life: a vault base URL (e.g. a local mirror of vault.centos.org/7.9.2009) for its
+# base repos; None leaves them alone.
 centos_vault_baseurl = None
-# daemon.json: pull-through mirrors and registries the engine may reach over plain HTTP.
+# More daemon.json settings, merged in (keys already on the host that the deploy does not set are kept).
+docker_daemon_options = {}
+# daemon.json `registry-mirrors`: pull-through mirrors for the engine.
 docker_registry_mirrors = []
+# daemon.json `insecure-registries`: registries the engine may reach over plain HTTP.
 docker_insecure_registries = []
-# daemon.json: container log rotation (json-file driver).
+# daemon.json json-file `max-size` of each container's log.
 docker_log_max_size = "10m"
+# daemon.json json-file `max-file`: how many rotated logs to keep.
 docker_log_max_file = 3
 
 # --- Images ----------------------------------------------------------------------------------------
-# Pinned by tag. A registry:3 image reads its config from /etc/distribution instead.
+# The registry image, pinned by tag (registry:3 reads /etc/distribution instead of /etc/docker/registry).
 registry_image = "registry:2.8.3"
-# The Joxit UI; 2.x tags proxy /v2 via NGINX_PROXY_PASS_URL, the legacy "static" tag via REGISTRY_URL.
-ui_image = "joxit/docker-registry-ui:2.5.7"
-# "pull" from the image's registry, or "archives": upload <image_archive_dir>/<image>.tar (name with
-# "/" and ":" as "_", as `docker save` wrote it) and `docker load` it when the host lacks that image.
+# The Joxit UI image; 2.x tags proxy /v2 via NGINX_PROXY_PASS_URL, the legacy "static" tag via REGISTRY_URL.
+ui_image = "joxit/docker-registry-ui:2.6.0"
+# "pull" from the image's registry, or "archives": upload and `docker load` <image_archive_dir>/<image>.tar.
 image_source = "pull"
+# Where the archives are, named as `docker save` wrote them with "/" and ":" as "_".
 image_archive_dir = "images"
 
 # --- Storage ---------------------------------------------------------------------------------------
-# "volume": the named Docker volume below; "bind": the host directory below. Never removed by the deploy.
+# "volume" (the named Docker volume) or "bind" (the host directory); never removed by the deploy.
 registry_storage = "volume"
+# The named volume that holds the registry's data.
 registry_volume = "registry-vol"
+# The host directory that holds the registry's data (mode 0700, root; SELinux-labelled when enforcing).
 registry_bind_path = "/mnt/registry"
 
 # --- Registry --------------------------------------------------------------------------------------
+# The registry container's name.
 registry_container = "registry"
+# The registry's published port.
 registry_port = 5000
+# The address the registry's port is published on; None: all addresses (needed by the UI).
+registry_bind_address = None
+# The name clients reach the registry by (its certificate covers it); None: the inventory host name.
+registry_name = None
 # Allow deleting manifests through the API (the UI's delete button, repository deletion).
 registry_delete_enabled = True
-# The registry configuration placed on the hosts (relative to the directory pyinfra runs in). A new one
-# replaces the old only after a trial registry started with it.
+# Seconds a stopping registry (a restart, a replace, a maintenance switch) lets requests in flight finish.
+registry_drain_timeout = 30
+# The registry configuration, relative to the directory pyinfra runs in; the deploy lays its own
+# settings over it.
 registry_config_src = "files/config.yml"
-# Host directory holding it as config.yml, mounted read-only into the registry.
+# Host directory (0700) holding the rendered configuration, keys and users, mounted read-only into
+# the registry.
 registry_config_dir = "/etc/registry"
 
+# --- TLS and users ---------------------------------------------------------------------------------
+# "self-signed" (a CA of the deploy's own), "provided" (registry_tls_cert and _key), or "off" (plain
+# HTTP, with a warning).
+registry_tls = "self-signed"
+# More names and IP addresses the self-signed certificate covers (it always covers the host's name,
+# registry_name, registry_public_url's host, localhost and 127.0.0.1).
+registry_tls_names = []
+# "provided": the certificate chain (PEM file on the control machine), covering registry_public_url's host.
+registry_tls_cert = None
+# "provided": the certificate's private key (PEM file on the control machine).
+registry_tls_key = None
+# "provided": the CA that signed it, for the hosts' own probes and the clients (None: the system's CAs).
+registry_tls_ca = None
+# "htpasswd" (users below, bcrypt) or "none" (anyone who can reach the registry may push and delete,
+# with a warning).
+registry_auth = "htpasswd"
+# Registry users; each one's password is $REGISTRY_PASSWORD_<USER>, else the file
+# <registry_secrets_dir>/passwords/<user> (made when missing).
+registry_users = ["admin"]
+# Control-machine directory (git-ignored, 0700) for the CA, certificates, passwords and hashes.
+registry_secrets_dir = "inventory/secrets"
+
+# --- Clients (hosts in the registry_clients group, and the registry hosts themselves) --------------
+# A user whose credentials registry_clients hosts `docker login` with; None: no login.
+registry_client_login = None
+
 # --- UI --------------------------------------------------------------------------------------------
+# Run the UI (False removes its container).
 ui_enabled = True
+# The UI container's name.
 ui_container = "registry-ui"
+# The UI's published port (HTTPS when registry_tls is on).
 ui_port = 5050
+# The UI's title (no ~ & < > " or newline: the UI's templating cannot take them).
 ui_title = "Docker registry"
-# Show delete buttons (deletes also need registry_delete_enabled).
+# Show delete buttons in the UI (deletes also need registry_delete_enabled).
 ui_delete_images = True
 
 # --- Firewall (RHEL family) ------------------------------------------------------------------------
@@ -62,8 +111,7 @@ ui_delete_images = True
 firewalld_open_ports = True
 
 # --- Maintenance (gc.py, delete_repos.py, prune_repos.py, the registry-gc timer) --------------------
-# Seconds a chore, or a deploy's change to the registry, waits for another chore's lock before failing
-# with a message naming who holds it.
+# Seconds a chore, or a deploy's change to the registry, waits for another chore's lock before failing.
 maintenance_lock_timeout = 300
 # Seconds the scheduled GC may run before systemd stops it (the registry is then switched back).
 maintenance_timeout = 3600
@@ -73,13 +121,14 @@ gc_dry_run = False
 gc_delete_untagged = False
 # Scheduled GC: a systemd OnCalendar expression (e.g. "Sun *-*-* 03:00:00"); None: no timer.
 gc_schedule = None
-# delete_repos.py: the repositories to delete, e.g. --data repositories=team/app,hello
+# delete_repos.py: the repositories to delete (a list, or comma-separated with --data).
 repositories = []
 
 # --- Health gate and output ------------------------------------------------------------------------
-# Seconds to wait for the registry and the UI to answer before failing the host (also after each
-# restart a maintenance chore makes).
+# Seconds to wait for the registry and the UI to answer (also after each restart a chore makes).
 health_timeout = 60
-# The URLs printed for operators; None: http://<inventory host name>:<port>.
+# The registry URL operators use (the certificate covers its host); "//host:port" takes the scheme
+# from registry_tls; None: <scheme>://<registry_name>:<registry_port>.
 registry_public_url = None
+# The UI URL printed for operators, written likewise; None: <scheme>://<registry_name>:<ui_port>.
 ui_public_url = None

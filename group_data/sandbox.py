@@ -1,6 +1,7 @@
-"""Data for the sandbox inventory: the offline images `python -m sandbox images` builds."""
+"""Data for the sandbox inventory: the offline images `python -m sandbox images` builds, and the sandbox's
+own secrets directory (CA, passwords), under the git-ignored .sandbox."""
 
-from sandbox.config import IMAGE_DIR
+from sandbox.config import IMAGE_DIR, SECRETS_DIR
 from sandbox.images import REGISTRY_IMAGE, UI_IMAGE
 
 image_source = "archives"
@@ -10,3 +11,6 @@ ui_image = UI_IMAGE
 ui_title = "Sandbox registry"
 # The sandbox hosts answer fast; a failing one should fail the run quickly.
 health_timeout = 30
+registry_secrets_dir = str(SECRETS_DIR)
+# Every sandbox host's Docker logs in to every registry as this user (tests push and pull from the hosts).
+registry_client_login = "admin"

@@ -5,7 +5,13 @@ Per-host data overrides group_data/all.py (see the README's table), e.g. registr
 Reach the hosts as you normally do: an SSH user with sudo (`--sudo`), keys from your agent.
 """
 
+# Each runs a registry (TLS with the deploy's own CA, users from registry_users).
 registry_hosts = [
     ("registry1.example.internal", {"ssh_user": "centos"}),
     ("registry2.example.internal", {"ssh_user": "centos", "registry_storage": "bind"}),
+]
+
+# Docker hosts that push and pull: they get the registries' CA (and a login with registry_client_login).
+registry_clients = [
+    ("build1.example.internal", {"ssh_user": "centos"}),
 ]

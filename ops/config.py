@@ -22,14 +22,6 @@ def _sha1(content: bytes) -> str:
     return hashlib.sha1(content).hexdigest()
 
 
-def content_hash(files: dict[str, bytes]) -> str:
-    """One hash over every file's name and content: what a registry made for these files carries."""
-    digest = hashlib.sha256()
-    for name in sorted(files):
-        digest.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
-    return digest.hexdigest()
-
-
 @operation()
 def registry_config(files: dict, directory: str):
     """

@@ -49,10 +49,13 @@ class ContainerSpec:
     mounts: tuple = ()
     restart: str = "always"
     labels: dict = field(default_factory=dict)
+    stop_timeout: int | None = None  # seconds `docker stop` waits before SIGKILL (None: Docker's 10)
 
     def create_arguments(self) -> list[str]:
         """`docker create` arguments for this container, all but its name."""
         args = ["--restart", self.restart]
+        if self.stop_timeout is not None:
+            args += ["--stop-timeout", str(self.stop_timeout)]
         for inner, outer in sorted(self.ports.items()):
             args += ["--publish", f"{outer}:{inner}"]
         for mount in self.mounts:
@@ -141,6 +144,8 @@ def compare(spec: ContainerSpec, current: dict | None, image: dict | None, aside
     restart = (host_config.get("RestartPolicy") or {}).get("Name") or "no"
     if restart != spec.restart:
         reasons.append(f"restart policy: {restart} -> {spec.restart}")
+    if config.get("StopTimeout") != spec.stop_timeout:
+        reasons.append(f"stop timeout: {config.get('StopTimeout')} -> {spec.stop_timeout}")
 
     labels, base_labels = config.get("Labels") or {}, image_config.get("Labels") or {}
     own_labels = {k: v for k, v in labels.items() if (image and base_labels.get(k) != v) or k in spec.labels}

@@ -1,37 +1,62 @@
-"""The deploy's data, checked once before any host is touched, and what follows from it."""
+"""The deploy's data, checked once before any host is touched, and what follows from it.
+
+Every problem names the key, the value and what is allowed. Patterns are matched whole (`fullmatch`), so
+a trailing newline never slips through.
+"""
 
 from __future__ import annotations
 
+import ipaddress
+import json
+import posixpath
 import re
 from pathlib import Path, PurePosixPath
+from urllib.parse import urlsplit
 
 import yaml
-
 from pyinfra.api.exceptions import PyinfraError
 
 from . import registry_yaml
 from .images import archive_name
+from .secrets import DEPLOY_USER, provided_problems
 
 CHOICES = {
     "registry_storage": ("volume", "bind"),
     "image_source": ("pull", "archives"),
-    "docker_package_source": ("distribution", "docker-ce"),
+    "docker_package_source": ("distribution", "docker-ce", "installed"),
+    "registry_tls": ("self-signed", "provided", "off"),
+    "registry_auth": ("htpasswd", "none"),
 }
 BOOLEANS = ("registry_delete_enabled", "ui_enabled", "ui_delete_images", "firewalld_open_ports",
-            "gc_dry_run", "gc_delete_untagged")
+            "gc_dry_run", "gc_delete_untagged", "docker_repo_allow_http")
 PORTS = ("registry_port", "ui_port")
-POSITIVE = ("health_timeout", "docker_log_max_file", "maintenance_lock_timeout", "maintenance_timeout")
-STRING_LISTS = ("docker_registry_mirrors", "docker_insecure_registries")
-ABSOLUTE_PATHS = ("registry_bind_path", "registry_config_dir")
+POSITIVE = ("health_timeout", "docker_log_max_file", "maintenance_lock_timeout", "maintenance_timeout",
+            "registry_drain_timeout")
+HOST_PATHS = ("registry_bind_path", "registry_config_dir")
 NAMES = ("registry_container", "ui_container", "registry_volume")
+# Directories a bind path or the configuration directory must never be: the deploy chowns and chmods them.
+SYSTEM_DIRECTORIES = {"/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/libx32",
+                      "/media", "/mnt", "/opt", "/proc", "/root", "/run", "/sbin", "/srv", "/sys", "/tmp",
+                      "/usr", "/usr/bin", "/usr/lib", "/usr/local", "/usr/local/bin", "/usr/local/sbin",
+                      "/usr/sbin", "/usr/share", "/var", "/var/lib", "/var/lib/docker", "/var/log", "/var/run",
+                      "/var/tmp", "/etc/docker"}
 
-DOCKER_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+DOCKER_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
 # An image reference with an explicit tag: [registry/]path:tag (a digest pin is accepted too).
-IMAGE_REF = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:[._/-][a-z0-9]+)*)?"
-                       r"(?::[\w][\w.-]{0,127}|@sha256:[0-9a-f]{64})$")
-SIZE = re.compile(r"^[0-9]+[kmg]$")
+IMAGE_REF = re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:[._/-][a-z0-9]+)*)?"
+                       r"(?::[\w][\w.-]{0,127}|@sha256:[0-9a-f]{64})")
+SIZE = re.compile(r"[0-9]+[kmg]")
 # The distribution spec's repository name: lowercase path components joined by "/".
-REPOSITORY = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
+REPOSITORY = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*")
+DNS_NAME = re.compile(r"(?=.{1,253}\Z)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                      r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
+USER = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+# A systemd calendar expression: printable, no control characters (systemd-analyze checks the rest).
+CALENDAR = re.compile(r"[A-Za-z0-9*,./:~ -]{1,200}")
+# daemon.json keys set from their own variables.
+OWN_DAEMON_KEYS = {"log-driver", "log-opts", "registry-mirrors", "insecure-registries"}
+# What the UI's own templating (sed with "~" and "&", HTML) cannot carry.
+TITLE_FORBIDDEN = set('~&<>"\n\r')
 
 
 def managed_containers(data) -> list[str]:
@@ -51,94 +76,266 @@ def repository_names(value) -> list:
     return list(value or [])
 
 
+def tls_on(data) -> bool:
+    return data.registry_tls != "off"
+
+
+def auth_on(data) -> bool:
+    return data.registry_auth == "htpasswd"
+
+
+def scheme(data) -> str:
+    return "https" if tls_on(data) else "http"
+
+
+def registry_name(name: str, data) -> str:
+    """The name clients reach the registry by."""
+    return data.registry_name or name
+
+
+def public_urls(name: str, data) -> tuple[str, str]:
+    """The URLs operators use for the registry and the UI. A URL given as //host:port takes its scheme
+    from registry_tls."""
+    host = registry_name(name, data)
+    urls = (data.registry_public_url or f"//{host}:{data.registry_port}",
+            data.ui_public_url or f"//{host}:{data.ui_port}")
+    return tuple(f"{scheme(data)}:{url}" if url.startswith("//") else url for url in urls)
+
+
+def public_name(name: str, data) -> str:
+    """The host name in the registry's public URL: what its certificate must cover."""
+    return urlsplit(public_urls(name, data)[0]).hostname
+
+
+def is_address(value) -> bool:
+    try:
+        ipaddress.ip_address(value)
+        return True
+    except ValueError:
+        return False
+
+
 class DataError(PyinfraError):
     """The deploy's data is invalid; nothing was changed on any host."""
 
 
-def problems(data) -> list[str]:
-    """Every problem in `data` (anything with .get), each naming the key, the value and what is allowed."""
-    found = []
+class _Checker:
+    def __init__(self, data):
+        self.data = data
+        self.found: list[str] = []
 
-    def bad(key, allowed):
-        found.append(f"{key}={data.get(key)!r}: {allowed}")
+    def bad(self, key, allowed):
+        self.found.append(f"{key}={self.data.get(key)!r}: {allowed}")
 
-    for key, choices in CHOICES.items():
-        if data.get(key) not in choices:
-            bad(key, "must be one of " + ", ".join(choices))
-    for key in BOOLEANS:
-        if not isinstance(data.get(key), bool):
-            bad(key, "must be True or False")
-    for key in PORTS:
-        value = data.get(key)
-        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 65535:
-            bad(key, "must be a port number from 1 to 65535")
-    if data.get("ui_enabled") and data.get("registry_port") == data.get("ui_port"):
-        bad("ui_port", "must differ from registry_port")
-    for key in POSITIVE:
-        value = data.get(key)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            bad(key, "must be a whole number of at least 1")
-    for key in STRING_LISTS:
-        value = data.get(key)
+    def value(self, key):
+        return self.data.get(key)
+
+    def is_int(self, key) -> bool:
+        return isinstance(self.value(key), int) and not isinstance(self.value(key), bool)
+
+    def string_list(self, key) -> list | None:
+        value = self.value(key)
+        if isinstance(value, str):  # --data gives a comma-separated string
+            value = [v.strip() for v in value.split(",") if v.strip()]
         if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v for v in value):
-            bad(key, "must be a list of non-empty strings")
+            self.bad(key, "must be a list of non-empty strings")
+            return None
+        return list(value)
+
+
+def _basic(c: _Checker):
+    for key, choices in CHOICES.items():
+        if c.value(key) not in choices:
+            c.bad(key, "must be one of " + ", ".join(choices))
+    for key in BOOLEANS:
+        if not isinstance(c.value(key), bool):
+            c.bad(key, "must be True or False")
+    for key in PORTS:
+        if not c.is_int(key) or not 1 <= c.value(key) <= 65535:
+            c.bad(key, "must be a port number from 1 to 65535")
+    if c.value("ui_enabled") and c.value("registry_port") == c.value("ui_port"):
+        c.bad("ui_port", "must differ from registry_port")
+    for key in POSITIVE:
+        if not c.is_int(key) or c.value(key) < 1:
+            c.bad(key, "must be a whole number of at least 1")
     for key in NAMES:
-        if not isinstance(data.get(key), str) or not DOCKER_NAME.match(data.get(key)):
-            bad(key, "must be a Docker name: letters, digits, '_', '.', '-'")
-    if not isinstance(data.get("ui_title"), str):
-        bad("ui_title", "must be a string")
-    if not SIZE.match(str(data.get("docker_log_max_size"))):
-        bad("docker_log_max_size", "must be a size like 10m, 512k or 1g")
-    if not isinstance(data.get("docker_ce_version"), str) or not data.get("docker_ce_version"):
-        bad("docker_ce_version", "must be the package version as the package manager spells it")
-    if data.get("docker_io_version") is not None and not isinstance(data.get("docker_io_version"), str):
-        bad("docker_io_version", "must be None or a Debian package version")
-
-    for key in ABSOLUTE_PATHS:
-        path = data.get(key)
-        if not isinstance(path, str) or not path.startswith("/") or ".." in PurePosixPath(path).parts:
-            bad(key, "must be an absolute path without '..'")
-        elif PurePosixPath(path) == PurePosixPath("/"):
-            bad(key, "must not be /")
-
-    schedule = data.get("gc_schedule")
-    if schedule is not None and (not isinstance(schedule, str) or not schedule.strip() or "\n" in schedule):
-        bad("gc_schedule", "must be None or a systemd OnCalendar expression like 'Sun *-*-* 03:00:00'")
-    repositories = data.get("repositories")
-    if not isinstance(repositories, (str, list, tuple)):
-        bad("repositories", "must be a list or a comma-separated string of repository names")
-    else:
-        for name in repository_names(repositories):
-            if len(name) > 255 or not REPOSITORY.match(name):
-                found.append(f"repositories: {name!r} is not a repository name (lowercase letters, digits,"
-                             " '.', '_', '-' in components joined by '/'; no '..', no leading '/')")
-
-    config_src = Path(str(data.get("registry_config_src")))
-    if not config_src.is_file():
-        bad("registry_config_src", "must be a readable file (relative to the directory pyinfra runs in)")
+        if not isinstance(c.value(key), str) or not DOCKER_NAME.fullmatch(c.value(key)):
+            c.bad(key, "must be a Docker name: letters, digits, '_', '.', '-'")
+    if c.value("ui_enabled") and c.value("ui_container") == c.value("registry_container"):
+        c.bad("ui_container", "must differ from registry_container")
+    title = c.value("ui_title")
+    if not isinstance(title, str) or TITLE_FORBIDDEN & set(title):
+        c.bad("ui_title", "must be a string without ~ & < > \" or a line break (the UI's templating breaks on them)")
+    if not SIZE.fullmatch(str(c.value("docker_log_max_size"))):
+        c.bad("docker_log_max_size", "must be a size like 10m, 512k or 1g")
+    if not isinstance(c.value("docker_ce_version"), str) or not c.value("docker_ce_version"):
+        c.bad("docker_ce_version", "must be the package version as the package manager spells it")
+    if c.value("docker_io_version") is not None and not isinstance(c.value("docker_io_version"), str):
+        c.bad("docker_io_version", "must be None or a Debian package version")
+    options = c.value("docker_daemon_options")
+    if not isinstance(options, dict) or not all(isinstance(k, str) for k in options):
+        c.bad("docker_daemon_options", "must be a mapping of daemon.json keys to values")
+    elif OWN_DAEMON_KEYS & options.keys():
+        c.bad("docker_daemon_options", f"must not set {', '.join(sorted(OWN_DAEMON_KEYS & options.keys()))}:"
+                                       " set docker_log_*, docker_registry_mirrors, docker_insecure_registries")
     else:
         try:
-            config_problems = registry_yaml.problems(registry_yaml.load(str(config_src)))
-        except yaml.YAMLError as error:
-            config_problems = [f"is not valid YAML: {error}"]
-        for problem in config_problems:
-            bad("registry_config_src", problem)
+            json.dumps(options)
+        except (TypeError, ValueError):
+            c.bad("docker_daemon_options", "must hold only JSON values (strings, numbers, booleans, lists, mappings)")
 
-    images = ["registry_image"] + (["ui_image"] if data.get("ui_enabled") else [])
+
+def _urls(c: _Checker):
+    allowed = ("https", "http") if c.value("docker_repo_allow_http") else ("https",)
+    for key in ("docker_ce_repo_url", "centos_vault_baseurl"):
+        url = c.value(key)
+        if url is None and key == "centos_vault_baseurl":
+            continue
+        parts = urlsplit(url) if isinstance(url, str) else None
+        if not parts or parts.scheme not in allowed or not parts.hostname or any(ch.isspace() for ch in url):
+            c.bad(key, f"must be a {' or '.join(allowed)}:// URL (plain http:// needs docker_repo_allow_http=True)")
+    for mirror in c.string_list("docker_registry_mirrors") or []:
+        parts = urlsplit(mirror)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
+            c.found.append(f"docker_registry_mirrors: {mirror!r} must be a URL like https://mirror.local:5000"
+                           " (the engine refuses to start on anything else)")
+    for registry in c.string_list("docker_insecure_registries") or []:
+        host = registry.rsplit(":", 1)[0] if ":" in registry and not is_address(registry) else registry
+        try:
+            ipaddress.ip_network(registry)
+            continue
+        except ValueError:
+            pass
+        if not (DNS_NAME.fullmatch(host) or is_address(host)) or "/" in registry:
+            c.found.append(f"docker_insecure_registries: {registry!r} must be host[:port] or a CIDR like 10.0.0.0/8")
+
+
+def _paths(c: _Checker):
+    for key in HOST_PATHS:
+        path = c.value(key)
+        if not isinstance(path, str) or not path.startswith("/") or any(ch in path for ch in ",\n\r\t\0"):
+            c.bad(key, "must be an absolute path without ',' or control characters")
+            continue
+        normal = posixpath.normpath(path).replace("//", "/")
+        if ".." in PurePosixPath(path).parts or path != normal:
+            c.bad(key, f"must be written in normal form, e.g. {normal!r} (no '..', '.', '//' or trailing '/')")
+        elif path in SYSTEM_DIRECTORIES:
+            c.bad(key, "must not be a system directory: the deploy makes it root-only")
+    if c.value("registry_bind_path") == c.value("registry_config_dir"):
+        c.bad("registry_bind_path", "must differ from registry_config_dir")
+    if not isinstance(c.value("registry_secrets_dir"), str) or not c.value("registry_secrets_dir"):
+        c.bad("registry_secrets_dir", "must be a directory on the control machine")
+
+
+def _maintenance(c: _Checker):
+    schedule = c.value("gc_schedule")
+    if schedule is not None and (not isinstance(schedule, str) or not CALENDAR.fullmatch(schedule)):
+        c.bad("gc_schedule", "must be None or a systemd OnCalendar expression like 'Sun *-*-* 03:00:00'")
+    repositories = c.value("repositories")
+    if not isinstance(repositories, (str, list, tuple)):
+        c.bad("repositories", "must be a list or a comma-separated string of repository names")
+        return
+    for name in repository_names(repositories):
+        if len(name) > 255 or not isinstance(name, str) or not REPOSITORY.fullmatch(name):
+            c.found.append(f"repositories: {name!r} is not a repository name (lowercase letters, digits,"
+                           " '.', '_', '-' in components joined by '/'; no '..', no leading '/')")
+
+
+def _config(c: _Checker):
+    config_src = Path(str(c.value("registry_config_src")))
+    if not config_src.is_file():
+        c.bad("registry_config_src", "must be a readable file (relative to the directory pyinfra runs in)")
+        return
+    try:
+        config_problems = registry_yaml.problems(registry_yaml.load(str(config_src)))
+    except yaml.YAMLError as error:
+        config_problems = [f"is not valid YAML: {error}"]
+    for problem in config_problems:
+        c.bad("registry_config_src", problem)
+
+
+def _images(c: _Checker):
+    images = ["registry_image"] + (["ui_image"] if c.value("ui_enabled") else [])
     for key in images:
-        if not isinstance(data.get(key), str) or not IMAGE_REF.match(data.get(key)):
-            bad(key, "must be an image reference pinned by tag, like registry:2.8.3")
-    if data.get("image_source") == "archives":
-        archive_dir = Path(str(data.get("image_archive_dir")))
+        if not isinstance(c.value(key), str) or not IMAGE_REF.fullmatch(c.value(key)):
+            c.bad(key, "must be an image reference pinned by tag, like registry:2.8.3")
+    if c.value("image_source") == "archives":
+        archive_dir = Path(str(c.value("image_archive_dir")))
         for key in images:
-            archive = archive_dir / archive_name(str(data.get(key)))
+            archive = archive_dir / archive_name(str(c.value(key)))
             if not archive.is_file():
-                bad(key, f"needs the archive {archive} (image_source is archives)")
-    return found
+                c.bad(key, f"needs the archive {archive} (image_source is archives)")
+
+
+def _security(c: _Checker, public_name: str | None):
+    name = c.value("registry_name")
+    if name is not None and (not isinstance(name, str) or not (DNS_NAME.fullmatch(name) or is_address(name))):
+        c.bad("registry_name", "must be None or a DNS name or IP address")
+    address = c.value("registry_bind_address")
+    if address is not None and not (isinstance(address, str) and is_address(address)):
+        c.bad("registry_bind_address", "must be None (all addresses) or an IP address like 127.0.0.1")
+    elif address is not None and c.value("ui_enabled"):
+        c.bad("registry_bind_address", "must be None while ui_enabled: the UI reaches the registry through the"
+                                       " Docker bridge gateway (or set ui_enabled=False)")
+    names = c.string_list("registry_tls_names") or []
+    for extra in names:
+        if not (DNS_NAME.fullmatch(extra) or is_address(extra)):
+            c.found.append(f"registry_tls_names: {extra!r} must be a DNS name or an IP address")
+    users = c.value("registry_users")
+    if not isinstance(users, (list, tuple)) or not all(isinstance(u, str) and USER.fullmatch(u) for u in users):
+        c.bad("registry_users", "must be a list of user names: lowercase letters, digits, '.', '_', '-'")
+        users = []
+    elif DEPLOY_USER in users:
+        c.bad("registry_users", f"must not name {DEPLOY_USER!r}: the deploy's own user")
+    if c.value("registry_auth") == "htpasswd":
+        if not users:
+            c.bad("registry_users", "must name at least one user while registry_auth is htpasswd"
+                                    " (registry_auth='none' runs an open registry)")
+        if c.value("registry_tls") == "off":
+            c.bad("registry_auth", "htpasswd needs TLS: passwords would cross the network in clear"
+                                   " (set registry_tls, or registry_auth='none')")
+    login = c.value("registry_client_login")
+    if login is not None and login not in users:
+        c.bad("registry_client_login", "must be None or one of registry_users")
+    if c.value("registry_tls") == "provided":
+        _provided(c, public_name)
+    elif c.value("registry_tls") == "self-signed" and c.value("registry_tls_ca"):
+        c.bad("registry_tls_ca", "goes with registry_tls='provided' (self-signed makes its own CA)")
+
+
+def _provided(c: _Checker, public_name: str | None):
+    cert, key, ca = c.value("registry_tls_cert"), c.value("registry_tls_key"), c.value("registry_tls_ca")
+    for k, path in (("registry_tls_cert", cert), ("registry_tls_key", key)):
+        if not isinstance(path, str) or not Path(path).is_file():
+            c.bad(k, "must be a readable file on the control machine while registry_tls is provided")
+    if ca is not None and (not isinstance(ca, str) or not Path(ca).is_file()):
+        c.bad("registry_tls_ca", "must be None or a readable file on the control machine")
+    if isinstance(cert, str) and isinstance(key, str) and Path(cert).is_file() and Path(key).is_file() and public_name:
+        c.found += provided_problems(cert, key, public_name)
+
+
+def problems(data, public_name: str | None = None) -> list[str]:
+    """Every problem in `data` (anything with .get); `public_name`: the host name clients use, which a
+    provided certificate must cover."""
+    checker = _Checker(data)
+    for check in (_basic, _urls, _paths, _maintenance, _config, _images):
+        check(checker)
+    _security(checker, public_name)
+    return checker.found
 
 
 def validate(host) -> None:
     """Raise DataError naming every problem in the host's data."""
-    found = problems(host.data)
+    found = []
+    if not {"registry_hosts", "registry_clients"} & set(host.groups):
+        found.append("the host is in neither the registry_hosts nor the registry_clients group of its inventory")
+    try:
+        name = public_name(host.name, host.data)
+    except (TypeError, ValueError, AttributeError):
+        name = None  # a malformed registry_public_url: reported below
+    url = host.data.get("registry_public_url")
+    if url is not None and (not isinstance(url, str) or not urlsplit(url).hostname):
+        found.append(f"registry_public_url={url!r}: must be None or a URL like https://registry.example.com:5000")
+    found += problems(host.data, name)
     if found:
         raise DataError(f"Invalid data for host {host.name}:\n  " + "\n  ".join(found))

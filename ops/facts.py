@@ -149,3 +149,16 @@ class SelinuxEnforcing(FactBase):
 
     def process(self, output):
         return "".join(output).strip().lower() == "enforcing"
+
+
+class CalendarExpression(FactBase):
+    """What `systemd-analyze calendar` makes of an OnCalendar expression: {"valid": bool, "said": its output}."""
+
+    def requires_command(self, expression) -> str:
+        return "systemd-analyze"
+
+    def command(self, expression) -> str:
+        return f"systemd-analyze calendar -- {shlex.quote(expression)} 2>&1 && echo @valid || true"
+
+    def process(self, output):
+        return {"valid": "@valid" in output, "said": " ".join(line.strip() for line in output if line != "@valid")}

@@ -49,10 +49,13 @@ def rpm_pinned(packages: dict, manager: str = "yum"):
         yield f"{manager} install -y {quoted}{fallback}"
 
 
+# --no-remove: apt aborts rather than remove a package (an engine from another source) to make room.
 APT_INSTALL = (
     "DEBIAN_FRONTEND=noninteractive apt-get -y -o Dpkg::Options::=--force-confdef"
-    " -o Dpkg::Options::=--force-confold install --no-install-recommends"
+    " -o Dpkg::Options::=--force-confold install --no-install-recommends --no-remove"
 )
+# A run killed during an install leaves dpkg half-done; apt refuses to go on until this has run.
+DPKG_FINISH = "DEBIAN_FRONTEND=noninteractive dpkg --configure -a"
 
 
 @operation()
@@ -71,5 +74,39 @@ def deb_pinned(packages: dict):
     if not wanted:
         host.noop(f"packages {', '.join(packages)} are installed")
         return
+    yield DPKG_FINISH
     yield "apt-get update"
     yield f"{APT_INSTALL} {' '.join(shlex.quote(w) for w in wanted)}"
+
+
+# Engine packages by what they are, and the docker_package_source that keeps each.
+ENGINES = {
+    "docker.io": "distribution",
+    "docker-ce": "docker-ce",
+    "moby-engine": "installed",
+    "docker": "installed",  # RHEL 7's own docker 1.13
+    "docker-engine": "installed",  # Docker's packages before 17.03
+    "podman-docker": None,  # a docker command backed by Podman: no Docker engine at all
+}
+
+
+def engine_conflicts(installed: dict, source: str) -> list[str]:
+    """Why installing the engine `source` asks for would replace one the host already runs, or why the
+    host's engine cannot be kept; [] when the deploy may go on. `installed`: package name -> versions."""
+    present = [name for name in ENGINES if name in installed]
+    if source == "installed":
+        if not [name for name in present if ENGINES[name]]:
+            return ["docker_package_source is 'installed' but no Docker engine package is installed"
+                    f" (looked for {', '.join(n for n in ENGINES if ENGINES[n])})"]
+        return []
+    problems = []
+    for name in present:
+        keeps = ENGINES[name]
+        if keeps is None:
+            problems.append(f"{name} is installed: it gives a docker command backed by Podman, not Docker's"
+                            " engine; remove it first (nothing was changed)")
+        elif keeps != source:
+            problems.append(f"{name} is installed and docker_package_source is {source!r}: installing that"
+                            f" engine would replace it under its containers. Set docker_package_source="
+                            f"{keeps!r} to keep and use it (nothing was changed)")
+    return problems

@@ -39,6 +39,12 @@ def problems(config) -> list[str]:
     http = config.get("http") or {}
     if isinstance(http, dict) and http.get("addr", LISTEN) != LISTEN:
         found.append(f"http.addr must be {LISTEN}: the deploy publishes that port (set registry_port)")
+    if isinstance(http, dict) and "tls" in http:
+        found.append("http.tls is set from registry_tls; remove it")
+    if isinstance(http, dict) and "draintimeout" in http:
+        found.append("http.draintimeout is set from registry_drain_timeout; remove it")
+    if "auth" in config:
+        found.append("auth is set from registry_auth and registry_users; remove it")
     return found
 
 
@@ -52,9 +58,18 @@ def _merge(base: dict, overlay: dict) -> dict:
     return merged
 
 
-def writable(config: dict, delete_enabled: bool) -> dict:
-    """The operator's config with what the deploy owns: the listen address and whether deletes work."""
-    return _merge(config, {"http": {"addr": LISTEN}, "storage": {"delete": {"enabled": delete_enabled}}})
+def writable(config: dict, delete_enabled: bool, drain_seconds: int = 30, tls_dir: str | None = None,
+             htpasswd: str | None = None) -> dict:
+    """The operator's config with what the deploy owns: the listen address, whether deletes work, how long
+    a stopping registry lets requests in flight finish, and when given, TLS (registry.crt and registry.key
+    in `tls_dir`) and htpasswd users (the file `htpasswd`)."""
+    owned = {"http": {"addr": LISTEN, "draintimeout": f"{drain_seconds}s"},
+             "storage": {"delete": {"enabled": delete_enabled}}}
+    if tls_dir:
+        owned["http"]["tls"] = {"certificate": f"{tls_dir}/registry.crt", "key": f"{tls_dir}/registry.key"}
+    if htpasswd:
+        owned["auth"] = {"htpasswd": {"realm": "Registry", "path": htpasswd}}
+    return _merge(config, owned)
 
 
 def read_only(config: dict) -> dict:

@@ -1,11 +1,13 @@
 """What the deploy tells the operator beyond pyinfra's own lines, prefixed with the host's name."""
 
+import logging
+
 from pyinfra import host
 
 _logged: set = set()
 
 
-def log_once(message: str) -> None:
+def log_once(message: str, warning: bool = False) -> None:
     """Log a line for the current host once per run.
 
     Without `-y`, pyinfra runs each operation's generator twice (once to detect changes, once to
@@ -14,7 +16,8 @@ def log_once(message: str) -> None:
     key = (host.name, message)
     if key not in _logged:
         _logged.add(key)
-        host.log(message)
+        logger = logging.getLogger("pyinfra")
+        host.log(message, log_func=logger.warning if warning else logger.info)
 
 
 def log_lines(op, prefix: str = "registry: ") -> None:

@@ -14,7 +14,7 @@ def _print_hosts(hosts):
     for h in hosts:
         print(
             f"{h['name']}  ssh 127.0.0.1:{h['ssh_port']}  "
-            f"registry http://127.0.0.1:{h['registry_port']}  ui http://127.0.0.1:{h['ui_port']}"
+            f"registry 127.0.0.1:{h['registry_port']}  ui 127.0.0.1:{h['ui_port']}"
         )
 
 

@@ -7,6 +7,9 @@ STATE_DIR = ROOT / ".sandbox"
 STATE_FILE = STATE_DIR / "state.json"
 KEY_FILE = STATE_DIR / "id_ed25519"
 IMAGE_DIR = STATE_DIR / "images"
+SECRETS_DIR = STATE_DIR / "secrets"
+# The hosts reach each other (by name) on this network only; it has no route off this machine.
+NETWORK = "registry-sandbox-net"
 
 # Every object the sandbox creates carries this label; `down` removes by it and by nothing else.
 LABEL = "io.registry-deploy.sandbox"

@@ -19,6 +19,7 @@ from .config import (
     HOST_PREFIX,
     KEY_FILE,
     LABEL,
+    NETWORK,
     REGISTRY_PORT_BASE,
     SSH_PORT_BASE,
     STATE_DIR,
@@ -117,9 +118,16 @@ def _create_host(client, image, index, public_key):
         host_config=host_config,
     )
     container = client.containers.get(created["Id"])
+    _network(client).connect(container)
     container.put_archive("/root/.ssh", _authorized_keys_tar(public_key))
     container.start()
     return container
+
+
+def _network(client):
+    """The hosts' own network: internal (no route off this machine), with Docker's DNS for their names."""
+    found = client.networks.list(names=[NETWORK], filters={"label": LABEL})
+    return found[0] if found else client.networks.create(NETWORK, internal=True, labels={LABEL: "network"})
 
 
 def _volume(client, name):
@@ -207,13 +215,15 @@ def status(client):
 
 
 def down(client):
-    """Remove every container and volume carrying the sandbox label, and nothing else."""
+    """Remove every container, volume and network carrying the sandbox label, and nothing else."""
     removed = []
     for container in sandbox_containers(client):
         container.remove(force=True, v=True)
         removed.append(container.name)
     for volume in client.volumes.list(filters={"label": f"{LABEL}=volume"}):
         volume.remove(force=True)
+    for network in client.networks.list(filters={"label": f"{LABEL}=network"}):
+        network.remove()
     write_state([])
     return removed
 

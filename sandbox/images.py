@@ -19,7 +19,7 @@ from .engine import apt_update
 RECIPES = Path(__file__).resolve().parent / "images"
 
 REGISTRY_IMAGE = "registry-sandbox/registry:2.8.2"
-UI_IMAGE = "registry-sandbox/docker-registry-ui:2.5.7"
+UI_IMAGE = "registry-sandbox/docker-registry-ui:2.6.0"
 HELLO_IMAGE = "registry-sandbox/hello:1"
 
 PACKAGES = [
@@ -93,7 +93,7 @@ def _stage(packages: Path, context: Path, recipe: str):
         _copy(context / "entrypoint.sh", rootfs / "entrypoint.sh", 0o755)
         _copy(context / "index.html.in", rootfs / "usr/share/nginx/index.html.in")
         (rootfs / "usr/share/nginx/html").mkdir(parents=True)
-        (rootfs / "etc/nginx").mkdir(parents=True)
+        (rootfs / "etc/nginx/conf.d").mkdir(parents=True)
         (rootfs / "var/log/nginx").mkdir(parents=True)
         (rootfs / "etc/passwd").write_text(PASSWD)
         (rootfs / "etc/group").write_text(GROUP)

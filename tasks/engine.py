@@ -1,38 +1,60 @@
 """The Docker engine: packages pinned by data, daemon.json, the host firewall it must live with, and the
 service running and enabled, restarted when its configuration or the firewall changed."""
 
-import json
-from io import StringIO
-
-from pyinfra import host
+from pyinfra import host, inventory
 from pyinfra.api import deploy
+from pyinfra.api.exceptions import DeployError
+from pyinfra.facts.deb import DebPackages
+from pyinfra.facts.rpm import RpmPackages
 from pyinfra.facts.server import LinuxDistribution
 from pyinfra.facts.systemd import SystemdStatus
 from pyinfra.operations import apt, files, systemd, yum
 
+from ops.daemon import daemon_json
+from ops.data import registry_name, tls_on
 from ops.firewalld import ports_open
-from ops.packages import deb_pinned, rpm_pinned
+from ops.packages import deb_pinned, engine_conflicts, rpm_pinned
 from ops.platform import os_family, rpm_manager
 
 # Tools the deploy itself uses on the host (the health gate probes with curl).
 TOOLS = ["curl"]
 
 
-def daemon_json(data) -> str:
-    """/etc/docker/daemon.json from data; sorted, so the same data always renders the same file."""
-    config = {
+def plain_http_registries() -> list[str]:
+    """The inventory's registries that serve plain HTTP (registry_tls off), as host:port."""
+    return [f"{registry_name(r.name, r.data)}:{r.data.registry_port}"
+            for r in inventory.get_group("registry_hosts", []) if not tls_on(r.data)]
+
+
+def daemon_settings(data, plain_http: list[str]) -> dict:
+    """The daemon.json keys the deploy sets: docker_daemon_options, log rotation, mirrors, and the
+    registries the engine may reach over plain HTTP (the operator's and the inventory's TLS-less ones)."""
+    settings = {
+        **data.docker_daemon_options,
         "log-driver": "json-file",
         "log-opts": {"max-size": data.docker_log_max_size, "max-file": str(data.docker_log_max_file)},
     }
     if data.docker_registry_mirrors:
-        config["registry-mirrors"] = list(data.docker_registry_mirrors)
-    if data.docker_insecure_registries:
-        config["insecure-registries"] = list(data.docker_insecure_registries)
-    return json.dumps(config, indent=2, sort_keys=True) + "\n"
+        settings["registry-mirrors"] = list(data.docker_registry_mirrors)
+    insecure = list(dict.fromkeys([*data.docker_insecure_registries, *plain_http]))
+    if insecure:
+        settings["insecure-registries"] = insecure
+    return settings
+
+
+def _refuse_other_engines(installed: dict, source: str):
+    """Before anything changes: an engine from another source is never swapped out."""
+    problems = engine_conflicts(installed, source)
+    if problems:
+        raise DeployError(f"{host.name}: " + "; ".join(problems))
 
 
 def _debian(distro):
     data = host.data
+    _refuse_other_engines(host.get_fact(DebPackages) or {}, data.docker_package_source)
+    if data.docker_package_source == "installed":
+        deb_pinned(name="Tools the deploy uses are installed", packages=dict.fromkeys(TOOLS))
+        return
     if data.docker_package_source == "docker-ce":
         flavour = distro["release_meta"]["ID"].lower()
         codename = distro["release_meta"].get("VERSION_CODENAME")
@@ -57,6 +79,13 @@ def _debian(distro):
 
 def _rhel(distro):
     data = host.data
+    # The RHEL family's engine comes from Docker's repository whatever docker_package_source says.
+    _refuse_other_engines(host.get_fact(RpmPackages) or {},
+                          "installed" if data.docker_package_source == "installed" else "docker-ce")
+    if data.docker_package_source == "installed":
+        rpm_pinned(name="Tools the deploy uses are installed", packages=dict.fromkeys(TOOLS),
+                   manager=rpm_manager(distro))
+        return
     if data.centos_vault_baseurl and distro.get("major") == 7:
         files.template(
             name="CentOS 7 base repositories point at the vault",
@@ -95,11 +124,9 @@ def _firewall_opened():
 def docker_engine():
     distro = host.get_fact(LinuxDistribution)
     {"debian": _debian, "rhel": _rhel}[os_family(distro)](distro)
-    config = files.put(
+    config = daemon_json(
         name="Docker daemon configuration is in place",
-        src=StringIO(daemon_json(host.data)),
-        dest="/etc/docker/daemon.json",
-        mode="0644",
+        settings=daemon_settings(host.data, plain_http_registries()),
     )
     opened = _firewall_opened()
     systemd.service(

@@ -1,23 +1,30 @@
-"""The health gate: the deploy succeeds on a host only when its registry and UI answer."""
+"""The health gate: the deploy succeeds on a host only when its registry and UI answer; then it says where
+they are and how to log in."""
+
+from pathlib import Path
 
 from pyinfra import host
 from pyinfra.api import deploy
 
+from ops.data import auth_on, public_urls
 from ops.health import healthy
+from ops.secrets import SecretStore, password_variable
 
 
-def public_urls(data):
-    """The URLs operators use: the data's, or http://<inventory name>:<port>."""
-    registry = data.registry_public_url or f"http://{host.name}:{data.registry_port}"
-    ui = data.ui_public_url or f"http://{host.name}:{data.ui_port}"
-    return registry, ui
+def how_to_reach(name: str, data) -> str:
+    """The line a healthy host ends with: URLs, the CA to trust, the users and where their passwords are."""
+    registry_url, ui_url = public_urls(name, data)
+    line = f"registry {registry_url}" + (f"  UI {ui_url}" if data.ui_enabled else "")
+    store = SecretStore(data.registry_secrets_dir)
+    if data.registry_tls == "self-signed":
+        line += f"  CA {Path(store.root, 'ca.crt')}"
+    if auth_on(data):
+        users = ", ".join(f"{user} (${password_variable(user)} or {store.password_file(user)})"
+                          for user in data.registry_users)
+        line += f"  users: {users}"
+    return line
 
 
 @deploy("Health")
 def health():
-    data = host.data
-    registry_url, ui_url = public_urls(data)
-    healthy(
-        name="Registry and UI answer",
-        announce=f"registry {registry_url}" + (f"  UI {ui_url}" if data.ui_enabled else ""),
-    )
+    healthy(name="Registry and UI answer", announce=how_to_reach(host.name, host.data))

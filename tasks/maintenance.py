@@ -16,6 +16,7 @@ from pyinfra.operations import files, python, server, systemd
 from pyinfra.operations.util import any_changed
 
 from ops.data import repository_names
+from ops.facts import CalendarExpression
 from ops.hostscripts import MAINTENANCE_SCRIPT
 from ops.report import log_lines
 
@@ -32,6 +33,10 @@ def gc_timer():
 
 
 def _timer_enabled(data):
+    calendar = host.get_fact(CalendarExpression, expression=data.gc_schedule)
+    if calendar and not calendar["valid"]:
+        raise DeployError(f"{host.name}: gc_schedule={data.gc_schedule!r}: systemd-analyze calendar refuses it:"
+                          f" {calendar['said']} (nothing was changed)")
     service = files.template(
         name="Scheduled GC service unit is in place",
         src="files/registry-gc.service.j2",

@@ -5,43 +5,57 @@ from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.operations import python
 
-from ops.config import content_hash, registry_config
+from ops.config import registry_config
 from ops.container import ContainerSpec, Mount, container, restarted
+from ops.data import auth_on, tls_on
 from ops.maintenance import settled
-from ops.report import log_lines
+from ops.report import log_lines, log_once
 
-from .registry_files import config_files, config_mount_target
+from .registry_files import REGISTRY_FILES, config_files, config_mount_target, files_hash
 from .storage import storage_mount
 
 # Carries the hash of the configuration the container was made for, so a changed one is seen as drift.
 CONFIG_LABEL = "io.registry-deploy.config-sha256"
 
 
-def registry_spec(data) -> ContainerSpec:
+def published(address, port) -> str:
+    """How a port is published: on every address, or on one."""
+    return f"{address}:{port}" if address else str(port)
+
+
+def registry_spec(name: str, data) -> ContainerSpec:
     return ContainerSpec(
         name=data.registry_container,
         image=data.registry_image,
-        ports={5000: data.registry_port},
+        ports={5000: published(data.registry_bind_address, data.registry_port)},
         mounts=(
             storage_mount(data),
             Mount("bind", data.registry_config_dir, config_mount_target(data.registry_image), True),
         ),
-        labels={CONFIG_LABEL: content_hash(config_files(data))},
+        labels={CONFIG_LABEL: files_hash(config_files(name, data), REGISTRY_FILES)},
+        # Docker must wait longer than the registry drains, or it kills uploads the drain would finish.
+        stop_timeout=data.registry_drain_timeout + 5,
     )
 
 
 @deploy("Registry")
 def registry():
     data = host.data
+    if not tls_on(data):
+        log_once("WARNING: registry_tls is off: the registry serves plain HTTP, and every client must list it"
+                 " in insecure-registries", warning=True)
+    if not auth_on(data):
+        log_once("WARNING: registry_auth is none: anyone who can reach the registry can push over and delete"
+                 " any image", warning=True)
     chores = settled(name="No maintenance chore is running or left the registry read-only")
     python.call(name="Say what the maintenance recovery did", function=log_lines, op=chores,
                 _if=chores.did_change)
     config = registry_config(
         name="Registry configuration is in place",
-        files=config_files(data),
+        files=config_files(host.name, data),
         directory=data.registry_config_dir,
     )
-    running = container(name="Registry container is running", spec=registry_spec(data))
+    running = container(name="Registry container is running", spec=registry_spec(host.name, data))
     restarted(
         name="Registry restarts to read its restored configuration",
         container_name=data.registry_container,

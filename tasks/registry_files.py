@@ -1,7 +1,37 @@
-"""What the registry reads, and how the deploy's own probes reach it: rendered on the control machine from
-the data, so the same data always gives the same files."""
+"""What the registry and the UI read, and how the deploy's own probes reach them: rendered on the control
+machine from a host's name and data, so the same data always gives the same files."""
+
+from __future__ import annotations
+
+import hashlib
 
 from ops import registry_yaml
+from ops.data import auth_on, public_name, registry_name, scheme, tls_on
+from ops.secrets import DEPLOY_USER, SecretStore
+
+# The files of the configuration directory each container reads: a change to them recreates it.
+REGISTRY_FILES = ("writable.yml", "readonly.yml", "registry.crt", "registry.key", "htpasswd")
+UI_FILES = ("registry.crt", "registry.key", "ui-tls.conf")
+# Where the UI's nginx finds its certificate and the server block that serves HTTPS.
+UI_TLS_DIR = "/etc/nginx/registry-tls"
+UI_TLS_CONF = "/etc/nginx/conf.d/registry-tls.conf"
+UI_TLS_SERVER = f"""\
+# Managed by the registry deploy: the UI over HTTPS, in front of the UI's own server on port 80.
+server {{
+    listen 443 ssl;
+    ssl_certificate {UI_TLS_DIR}/registry.crt;
+    ssl_certificate_key {UI_TLS_DIR}/registry.key;
+    client_max_body_size 0;
+    location / {{
+        proxy_pass http://127.0.0.1:80;
+        proxy_http_version 1.1;
+        proxy_set_header Host $http_host;
+        proxy_request_buffering off;
+        proxy_buffering off;
+        proxy_read_timeout 900;
+    }}
+}}
+"""
 
 
 def config_mount_target(image: str) -> str:
@@ -10,22 +40,71 @@ def config_mount_target(image: str) -> str:
     return "/etc/distribution" if tag.split(".")[0] == "3" else "/etc/docker/registry"
 
 
-def config_files(data) -> dict[str, bytes]:
-    """The registry's configuration directory: writable.yml, and readonly.yml for maintenance."""
+def tls_names(name: str, data) -> list[str]:
+    """Every name the self-signed certificate covers, the registry's own first."""
+    wanted = [registry_name(name, data), name, public_name(name, data), *data.registry_tls_names,
+              "localhost", "127.0.0.1"]
+    return list(dict.fromkeys(wanted))
+
+
+def _server_material(name: str, data) -> tuple[bytes, bytes, bytes | None]:
+    """(certificate chain, key, CA or None) for the registry on this host."""
+    if data.registry_tls == "provided":
+        ca = open(data.registry_tls_ca, "rb").read() if data.registry_tls_ca else None
+        return open(data.registry_tls_cert, "rb").read(), open(data.registry_tls_key, "rb").read(), ca
+    store = SecretStore(data.registry_secrets_dir)
+    certificate, key = store.server_certificate(name, tls_names(name, data))
+    return certificate, key, store.ca()[0]
+
+
+def config_files(name: str, data) -> dict[str, bytes]:
+    """The registry's configuration directory: writable.yml, its read-only twin, and with TLS and users the
+    certificate, its key, the CA and the htpasswd file (all root-only on the host)."""
+    target = config_mount_target(data.registry_image)
+    files = {}
+    if tls_on(data):
+        files["registry.crt"], files["registry.key"], ca = _server_material(name, data)
+        if ca:
+            files["ca.crt"] = ca
+        if data.ui_enabled:
+            files["ui-tls.conf"] = UI_TLS_SERVER.encode()
+    if auth_on(data):
+        files["htpasswd"] = SecretStore(data.registry_secrets_dir).htpasswd(data.registry_users)
     source = registry_yaml.load(data.registry_config_src)
-    writable = registry_yaml.writable(source, data.registry_delete_enabled)
-    return {
-        "writable.yml": registry_yaml.dump(writable, data.registry_config_src).encode(),
-        "readonly.yml": registry_yaml.dump(registry_yaml.read_only(writable), data.registry_config_src).encode(),
-    }
+    writable = registry_yaml.writable(source, data.registry_delete_enabled, data.registry_drain_timeout,
+                                      target if tls_on(data) else None,
+                                      f"{target}/htpasswd" if auth_on(data) else None)
+    files["writable.yml"] = registry_yaml.dump(writable, data.registry_config_src).encode()
+    files["readonly.yml"] = registry_yaml.dump(registry_yaml.read_only(writable), data.registry_config_src).encode()
+    return files
 
 
-def probe_urls(data) -> tuple[str, str]:
-    """How the host reaches its own registry and UI: (registry, UI or "" when the UI is off)."""
-    registry = f"http://127.0.0.1:{data.registry_port}"
-    return registry, (f"http://127.0.0.1:{data.ui_port}" if data.ui_enabled else "")
+def files_hash(files: dict[str, bytes], names) -> str:
+    """One hash over the named files' names and contents: what a container made for them carries."""
+    digest = hashlib.sha256()
+    for name in sorted(set(names) & files.keys()):
+        digest.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
+    return digest.hexdigest()
 
 
-def client_curlrc(data) -> str:
-    """curl settings for the host's probes of its own registry (curl -K)."""
-    return "# Managed by the registry deploy: curl settings for the host's probes of its own registry.\n"
+def probe_urls(name: str, data) -> tuple[str, str]:
+    """How the host reaches its own registry and UI: (registry, UI or "" when the UI is off). The public
+    name is resolved to 127.0.0.1 (client_curlrc), so the certificate is checked as clients check it."""
+    host = public_name(name, data) if tls_on(data) else "127.0.0.1"
+    return (f"{scheme(data)}://{host}:{data.registry_port}",
+            f"{scheme(data)}://{host}:{data.ui_port}" if data.ui_enabled else "")
+
+
+def client_curlrc(name: str, data) -> str:
+    """curl settings (curl -K) for the host's probes of its own registry: the CA, the deploy's user."""
+    lines = ["# Managed by the registry deploy: how this host's probes reach its own registry."]
+    if tls_on(data):
+        host = public_name(name, data)
+        lines += [f'resolve = "{host}:{port}:127.0.0.1"' for port in (data.registry_port, data.ui_port)]
+        if data.registry_tls != "provided" or data.registry_tls_ca:
+            lines.append(f'cacert = "{data.registry_config_dir}/ca.crt"')
+    if auth_on(data):
+        password = SecretStore(data.registry_secrets_dir).password(DEPLOY_USER)
+        quoted = f"{DEPLOY_USER}:{password}".replace("\\", "\\\\").replace('"', '\\"')
+        lines.append(f'user = "{quoted}"')
+    return "\n".join(lines) + "\n"

@@ -14,9 +14,9 @@ from ops.hostscripts import COMMON_LIBRARY, CONTAINER_SCRIPT, LOCK, MAINTENANCE_
 from .registry_files import client_curlrc, config_mount_target, probe_urls
 
 
-def template_values(data) -> dict:
-    """files/registry-common.sh.j2's settings from the data, each quoted for the shell."""
-    registry_url, ui_url = probe_urls(data)
+def template_values(name: str, data) -> dict:
+    """files/registry-common.sh.j2's settings from a host's name and data, each quoted for the shell."""
+    registry_url, ui_url = probe_urls(name, data)
     values = dict(
         registry_container=data.registry_container,
         registry_image=data.registry_image,
@@ -43,7 +43,7 @@ def host_tools():
     )
     files.put(
         name="Client settings for the deploy's own probes are in place",
-        src=StringIO(client_curlrc(data)),
+        src=StringIO(client_curlrc(host.name, data)),
         dest=f"{data.registry_config_dir}/client.curlrc",
         user="root", group="root", mode="0600",
     )
@@ -52,7 +52,7 @@ def host_tools():
         src="files/registry-common.sh.j2",
         dest=COMMON_LIBRARY,
         mode="0644",
-        **template_values(data),
+        **template_values(host.name, data),
     )
     for src, dest in (("files/registry-container.sh", CONTAINER_SCRIPT),
                       ("files/registry-maintenance.sh", MAINTENANCE_SCRIPT)):

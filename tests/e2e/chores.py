@@ -8,6 +8,7 @@ before running the real one: by then the chore has proved the registry refuses u
 """
 
 from ops.hostscripts import MAINTENANCE_SCRIPT
+from tests.e2e.conftest import HOST_CURL
 
 
 def push_unique(t, reference, size=300_000):
@@ -38,7 +39,8 @@ def start_chore(t, *args) -> str:
                         "chmod +x /tmp/pausing/docker && rm -f /tmp/chore.paused /tmp/chore.release")
     started = t.host.check_output("date +%s")
     t.host.check_output(f"systemctl reset-failed {UNIT} 2>/dev/null; systemd-run --unit={UNIT} --collect --quiet"
-                        f" --setenv=PATH=/tmp/pausing:/usr/sbin:/usr/bin:/sbin:/bin {MAINTENANCE_SCRIPT} {' '.join(args)}")
+                        " --setenv=PATH=/tmp/pausing:/usr/sbin:/usr/bin:/sbin:/bin"
+                        f" {MAINTENANCE_SCRIPT} {' '.join(args)}")
     t.host.check_output("for i in $(seq 600); do [ -e /tmp/chore.paused ] && exit 0; sleep 0.1; done; exit 1")
     return started
 
@@ -62,4 +64,4 @@ def chore_output(t, started):
 def upload_status(t):
     """What the registry answers to the start of an upload: 202 writable, 405 read-only."""
     return t.host.check_output(
-        f"curl -s -o /dev/null -w '%{{http_code}}' -X POST http://127.0.0.1:{t.data.registry_port}/v2/probe/blobs/uploads/")
+        f"{HOST_CURL} -o /dev/null -w '%{{http_code}}' -X POST \"$REGISTRY_URL/v2/probe/blobs/uploads/\"")

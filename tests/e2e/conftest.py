@@ -7,10 +7,11 @@ from dataclasses import dataclass
 import pytest
 import requests
 
+from dev.operator import deploy, inventory_hosts, sandbox, ssh_host, upload
+from ops.data import public_urls
 from ops.images import archive_name
-from sandbox.config import IMAGE_DIR
+from sandbox.config import IMAGE_DIR, SECRETS_DIR
 from sandbox.images import HELLO_IMAGE
-from tests.support import deploy, inventory_hosts, sandbox, ssh_host, upload
 
 HOSTS = 2  # the targets; one more host is the spare
 
@@ -44,8 +45,7 @@ def first_run():
 
 @pytest.fixture(scope="session")
 def targets(first_run):
-    found = [Target(name, data, ssh_host(data.ssh_port), data.registry_public_url, data.ui_public_url)
-             for name, data in inventory_hosts()]
+    found = [_target(name, data) for name, data in inventory_hosts()]
     assert len(found) == HOSTS + 1
     return found[:HOSTS]
 
@@ -53,8 +53,11 @@ def targets(first_run):
 @pytest.fixture(scope="session")
 def spare(first_run):
     """The third host: deployed with the others, never pushed to by the shared fixtures."""
-    name, data = inventory_hosts()[HOSTS]
-    return Target(name, data, ssh_host(data.ssh_port), data.registry_public_url, data.ui_public_url)
+    return _target(*inventory_hosts()[HOSTS])
+
+
+def _target(name, data) -> Target:
+    return Target(name, data, ssh_host(data.ssh_port), *public_urls(name, data))
 
 
 @pytest.fixture(params=range(HOSTS), ids=lambda i: f"host{i}")
@@ -75,8 +78,22 @@ def hello_pushed(targets):
     return "hello"
 
 
+def session(user: str | None = "admin") -> requests.Session:
+    """HTTP as a client of the sandbox's registries: their CA trusted, logged in as `user` (None: anonymous)."""
+    client = requests.Session()
+    client.trust_env = False  # REQUESTS_CA_BUNDLE in the environment would replace the CA given here
+    client.verify = str(SECRETS_DIR / "ca.crt")
+    if user:
+        client.auth = (user, (SECRETS_DIR / "passwords" / user).read_text())
+    return client
+
+
+# On a sandbox host: curl as the deploy's own probes are, with "$REGISTRY_URL" and "$UI_URL" set.
+HOST_CURL = '. /usr/local/lib/registry-deploy/common.sh; curl -s -K "$CURL_CONFIG"'
+
+
 def catalog(base_url):
-    return requests.get(f"{base_url}/v2/_catalog", timeout=10).json()["repositories"]
+    return session().get(f"{base_url}/v2/_catalog", timeout=10).json()["repositories"]
 
 
 def pull_back(target, reference):

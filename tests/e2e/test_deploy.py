@@ -3,11 +3,10 @@
 import re
 
 import pytest
-import requests
 import yaml
 
-from tests.e2e.conftest import catalog
-from tests.support import deploy
+from dev.operator import deploy
+from tests.e2e.conftest import catalog, session
 
 
 def test_first_run_changed_every_host(first_run, targets, spare):
@@ -34,7 +33,7 @@ def test_container_runs_with_restart_always_and_published_port(target, which):
     data = target.data
     name, port, inner = {
         "registry": (data.registry_container, data.registry_port, "5000/tcp"),
-        "ui": (data.ui_container, data.ui_port, "80/tcp"),
+        "ui": (data.ui_container, data.ui_port, "443/tcp"),  # the UI serves HTTPS itself
     }[which]
     inspect = target.container(name)
     assert inspect["State"]["Running"], target.logs(name)
@@ -74,14 +73,14 @@ def test_ui_is_wired_to_the_registry_through_the_bridge_gateway(target):
     # Read the gateway the way an operator would, independently of the deploy's fact.
     gateway = re.search(r"inet (\S+)/", target.host.check_output("ip -4 addr show docker0")).group(1)
     env = dict(e.split("=", 1) for e in target.container(data.ui_container)["Config"]["Env"])
-    assert env["NGINX_PROXY_PASS_URL"] == f"http://{gateway}:{data.registry_port}"
+    assert env["NGINX_PROXY_PASS_URL"] == f"https://{gateway}:{data.registry_port}"
     assert env["SINGLE_REGISTRY"] == "true"
     assert env["DELETE_IMAGES"] == "true"
     assert env["REGISTRY_TITLE"] == data.ui_title
 
 
 def test_v2_answers_empty_json(target):
-    answer = requests.get(f"{target.registry}/v2/", timeout=10)
+    answer = session().get(f"{target.registry}/v2/", timeout=10)
     assert (answer.status_code, answer.json()) == (200, {})
 
 
@@ -101,7 +100,7 @@ def _push_own_manifest(target, tag):
         f"printf 'FROM localhost:{target.data.registry_port}/hello\\nLABEL tag={tag}\\n'"
         f" | docker build -q -t {image} - && docker push {image}"
     )
-    head = requests.head(
+    head = session().head(
         f"{target.registry}/v2/deleteme/manifests/{tag}",
         headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"},
         timeout=10,
@@ -111,12 +110,12 @@ def _push_own_manifest(target, tag):
 
 def test_manifest_delete_by_digest_is_accepted(target, hello_pushed):
     digest = _push_own_manifest(target, "to-delete")
-    answer = requests.delete(f"{target.registry}/v2/deleteme/manifests/{digest}", timeout=10)
+    answer = session().delete(f"{target.registry}/v2/deleteme/manifests/{digest}", timeout=10)
     assert answer.status_code == 202, answer.text
 
 
 def test_ui_answers_and_its_proxy_lists_the_pushed_image(target, hello_pushed):
-    page = requests.get(target.ui, timeout=10)
+    page = session().get(target.ui, timeout=10)
     assert page.status_code == 200 and f"<title>{target.data.ui_title}</title>" in page.text
     assert hello_pushed in catalog(target.ui)
 
@@ -132,10 +131,10 @@ def test_deletes_off_refuses_manifest_delete_then_on_again(targets, hello_pushed
     digest = _push_own_manifest(target, "kept")
     off = deploy("--limit", target.name, "--data", "registry_delete_enabled=False")
     assert off.returncode == 0 and off.changed(), off.stderr[-2000:]
-    answer = requests.delete(f"{target.registry}/v2/deleteme/manifests/{digest}", timeout=10)
+    answer = session().delete(f"{target.registry}/v2/deleteme/manifests/{digest}", timeout=10)
     assert answer.status_code == 405, answer.text
     assert deploy("--limit", target.name).changed()
-    answer = requests.delete(f"{target.registry}/v2/deleteme/manifests/{digest}", timeout=10)
+    answer = session().delete(f"{target.registry}/v2/deleteme/manifests/{digest}", timeout=10)
     assert answer.status_code == 202, answer.text
 
 

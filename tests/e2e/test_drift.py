@@ -8,8 +8,8 @@ import json
 
 import pytest
 
+from dev.operator import deploy
 from tests.e2e.conftest import catalog, pull_back
-from tests.support import deploy
 
 REGISTRY_OPS = "Registry | Registry container is running"
 UI_OP = "Registry UI | Registry UI container is running"
@@ -50,10 +50,11 @@ SCENARIOS = {
         f"docker rm -f {t.data.ui_container} && docker run -d --name {t.data.ui_container} --restart always"
         f" -p {t.data.ui_port}:80 -e NGINX_PROXY_PASS_URL=http://127.0.0.1:5999 -e SINGLE_REGISTRY=true"
         f" -e DELETE_IMAGES=true -e 'REGISTRY_TITLE={t.data.ui_title}' {t.data.ui_image}"),
-        UI_OP, "env NGINX_PROXY_PASS_URL: http://127.0.0.1:5999 -> http://"),
+        UI_OP, "env NGINX_PROXY_PASS_URL: http://127.0.0.1:5999 -> https://"),
     "config edited": (1, lambda t: f"sed -i 's/enabled: true/enabled: false/' {t.data.registry_config_dir}"
                                    "/writable.yml",
-                      "Registry | Registry configuration is in place", "writable.yml differs from what the data renders"),
+                      "Registry | Registry configuration is in place",
+                      "writable.yml differs from what the data renders"),
     "daemon.json edited": (0, lambda t: "sed -i 's/\"max-file\": \"3\"/\"max-file\": \"9\"/' /etc/docker/daemon.json",
                            "Docker engine | Docker daemon configuration is in place", None),
     "docker disabled and stopped": (1, lambda t: "systemctl disable --now docker.service docker.socket",

@@ -8,12 +8,19 @@ import subprocess
 
 import pytest
 
+from dev.operator import PYINFRA, ROOT, SANDBOX_INVENTORY, deploy
 from ops.hostscripts import LOCK, READ_ONLY_MARK
 from tests.e2e.chores import (
-    chore_output, push_unique, release_chore, signal_chore, start_chore, upload_status, wait_for_chore,
+    chore_output,
+    push_unique,
+    release_chore,
+    signal_chore,
+    start_chore,
+    upload_status,
+    wait_for_chore,
 )
 from tests.e2e.conftest import pull_back
-from tests.support import PYINFRA, ROOT, SANDBOX_INVENTORY, deploy
+
 
 @pytest.mark.parametrize("signal", ["HUP", "INT", "TERM"])
 def test_signal_while_read_only_switches_back_before_exiting(targets, hello_pushed, signal):

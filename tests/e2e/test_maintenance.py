@@ -1,14 +1,18 @@
 """Maintenance on both storage modes: garbage collection, repository deletion, pruning, scheduled GC."""
 
 import pytest
-import requests
 import yaml
 
-from tests.e2e.conftest import catalog, pull_back
+from dev.operator import ROOT, deploy
 from tests.e2e.chores import (
-    chore_output, push_unique, release_chore, start_chore, upload_status, wait_for_chore,
+    chore_output,
+    push_unique,
+    release_chore,
+    start_chore,
+    upload_status,
+    wait_for_chore,
 )
-from tests.support import ROOT, deploy
+from tests.e2e.conftest import catalog, pull_back, session
 
 ACCEPT = "application/vnd.docker.distribution.manifest.v2+json"
 BLOBS = "/var/lib/registry/docker/registry/v2/blobs/sha256"
@@ -16,7 +20,7 @@ REPOSITORIES = "/var/lib/registry/docker/registry/v2/repositories"
 
 
 def manifest(t, repository, tag):
-    answer = requests.get(f"{t.registry}/v2/{repository}/manifests/{tag}", headers={"Accept": ACCEPT}, timeout=10)
+    answer = session().get(f"{t.registry}/v2/{repository}/manifests/{tag}", headers={"Accept": ACCEPT}, timeout=10)
     answer.raise_for_status()
     return answer.headers["Docker-Content-Digest"], {layer["digest"] for layer in answer.json()["layers"]}
 
@@ -37,7 +41,7 @@ def test_gc_frees_a_deleted_tags_unique_layer_and_keeps_the_shared_one(target, h
     _, layers2 = manifest(target, "gcapp", "v2")
     (unique1,), shared = layers1 - layers2, layers1 & layers2
     assert shared, "both tags share hello's base layer"
-    assert requests.delete(f"{target.registry}/v2/gcapp/manifests/{digest1}", timeout=10).status_code == 202
+    assert session().delete(f"{target.registry}/v2/gcapp/manifests/{digest1}", timeout=10).status_code == 202
 
     dry = deploy("--limit", target.name, "--data", "gc_dry_run=True", file="gc.py")
     assert dry.returncode == 0, dry.stderr[-2000:]
@@ -77,7 +81,7 @@ def test_deleting_a_repository_leaves_the_ones_nested_under_it(target, hello_pus
 def test_prune_removes_repositories_left_empty_by_a_ui_delete(target, hello_pushed):
     push_unique(target, "lonely:1")
     digest, _ = manifest(target, "lonely", "1")
-    assert requests.delete(f"{target.registry}/v2/lonely/manifests/{digest}", timeout=10).status_code == 202
+    assert session().delete(f"{target.registry}/v2/lonely/manifests/{digest}", timeout=10).status_code == 202
     assert "lonely" in catalog(target.registry), "the registry API alone leaves the empty repository"
 
     run = deploy("--limit", target.name, file="prune_repos.py")
@@ -87,10 +91,12 @@ def test_prune_removes_repositories_left_empty_by_a_ui_delete(target, hello_push
 
 
 PULL_LOOP = """
-url=http://127.0.0.1:{port}/v2
+. /usr/local/lib/registry-deploy/common.sh
+url=$REGISTRY_URL/v2
 : > /tmp/pulls.log
 while [ ! -e /tmp/pulls.stop ]; do
-    if curl -sf -m 5 -H 'Accept: {accept}' $url/hello/manifests/latest -o /dev/null $url/hello/blobs/{layer} -o /dev/null
+    if curl -sf -m 5 -K "$CURL_CONFIG" -H 'Accept: {accept}' $url/hello/manifests/latest -o /dev/null \\
+        $url/hello/blobs/{layer} -o /dev/null
     then echo "$(date +%s.%N) ok" >> /tmp/pulls.log
     else echo "$(date +%s.%N) failed" >> /tmp/pulls.log
     fi
@@ -114,7 +120,7 @@ def _outages(log: str) -> list[float]:
 def test_pulls_work_during_gc_and_fail_only_across_its_two_restarts(targets, hello_pushed):
     t = targets[0]
     _, layers = manifest(t, "hello", "latest")
-    script = PULL_LOOP.format(port=t.data.registry_port, accept=ACCEPT, layer=sorted(layers)[0])
+    script = PULL_LOOP.format(accept=ACCEPT, layer=sorted(layers)[0])
     t.host.check_output(f"rm -f /tmp/pulls.stop && cat > /tmp/pull-loop.sh <<'EOF'\n{script}\nEOF\n"
                         "nohup sh /tmp/pull-loop.sh >/dev/null 2>&1 & sleep 1")
     started = start_chore(t, "gc")  # held read-only while it collects

@@ -1,12 +1,12 @@
 """Safety: a change that cannot start never takes a working registry down; an unhealthy host fails with
 its containers' logs; the UI can be switched off and back on."""
 
-import requests
 
+from dev.operator import deploy
 from sandbox.config import ROOT
 from sandbox.images import HELLO_IMAGE
-from tests.e2e.conftest import catalog, pull_back
-from tests.support import deploy
+from tasks.registry_files import probe_urls
+from tests.e2e.conftest import catalog, pull_back, session
 
 # An image that exits at once: what a wrong registry_image looks like to the deploy.
 NOT_A_REGISTRY = ["--data", f"registry_image={HELLO_IMAGE}", "--data", "health_timeout=3"]
@@ -18,7 +18,7 @@ def test_change_that_cannot_start_keeps_the_working_registry(targets, hello_push
     assert run.returncode != 0
     assert "the new registry container did not keep running and answering; the old one is kept" in run.stderr
     assert "hello from the private registry" in run.stderr, "the failed container's log is shown"
-    assert requests.get(f"{t.registry}/v2/", timeout=10).json() == {}
+    assert session().get(f"{t.registry}/v2/", timeout=10).json() == {}
     assert t.container(t.data.registry_container)["Config"]["Image"] == t.data.registry_image
     assert t.host.run(f"docker inspect {t.data.registry_container}-next").rc != 0, "nothing is left aside"
     pull_back(t, hello_pushed)
@@ -46,7 +46,7 @@ def test_registry_that_runs_but_does_not_answer_is_not_swapped_in(targets, hello
     run = deploy("--limit", t.name, "--data", f"registry_image={t.data.ui_image}", "--data", "health_timeout=3")
     assert run.returncode != 0
     assert "the new registry container did not keep running and answering; the old one is kept" in run.stderr
-    assert requests.get(f"{t.registry}/v2/", timeout=10).json() == {}
+    assert session().get(f"{t.registry}/v2/", timeout=10).json() == {}
     pull_back(t, hello_pushed)
 
 
@@ -58,7 +58,7 @@ def test_unhealthy_host_fails_the_gate_and_shows_the_containers_logs(targets, he
     finally:
         t.host.check_output(f"docker unpause {t.data.registry_container}")
     assert run.returncode != 0
-    assert f"unhealthy: registry: GET http://127.0.0.1:{t.data.registry_port}/v2/ gave no answer" in run.stderr
+    assert f"unhealthy: registry: GET {probe_urls(t.name, t.data)[0]}/v2/ gave no answer" in run.stderr
     assert f"--- last log lines of {t.data.registry_container}:" in run.stderr
     assert deploy("--limit", t.name).returncode == 0
     pull_back(t, hello_pushed)
@@ -69,7 +69,7 @@ def test_ui_can_be_switched_off_and_back_on(targets, hello_pushed):
     off = deploy("--limit", t.name, "--data", "ui_enabled=False")
     assert off.returncode == 0 and ("Registry UI | Registry UI container is absent", t.name) in off.changed()
     assert t.host.run(f"docker inspect {t.data.ui_container}").rc != 0
-    assert requests.get(f"{t.registry}/v2/", timeout=10).json() == {}
+    assert session().get(f"{t.registry}/v2/", timeout=10).json() == {}
 
     on = deploy("--limit", t.name)
     assert on.returncode == 0 and ("Registry UI | Registry UI container is running", t.name) in on.changed()
@@ -89,6 +89,6 @@ def test_config_that_cannot_start_never_replaces_the_working_one(targets, hello_
     assert "the new configuration does not start" in run.stderr and "invalid loglevel nosuchlevel" in run.stderr
     assert t.host.file(live).sha256sum == before
     assert not t.host.file(f"{t.data.registry_config_dir}.next").exists
-    assert requests.get(f"{t.registry}/v2/", timeout=10).json() == {}
+    assert session().get(f"{t.registry}/v2/", timeout=10).json() == {}
     pull_back(t, hello_pushed)
     assert deploy("--limit", t.name).changed() == []

@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import runpy
 import shlex
+import tempfile
 from dataclasses import dataclass
 
 from pyinfra.api import Config, FileUploadCommand, Inventory, State, StringCommand
-from pyinfra.context import ctx_host, ctx_state
+from pyinfra.context import ctx_host, ctx_inventory, ctx_state
 
+from dev.operator import group_defaults
 from ops.hostscripts import CONTAINER_SCRIPT, MAINTENANCE_SCRIPT
 from ops.pyinfra_internals import facts_from, plan_commands
 from sandbox.config import ROOT
-from tests.support import group_defaults
 
 
 class MissingFact(AssertionError):
@@ -59,7 +60,7 @@ class Plan:
         for position, command in enumerate(self.commands):
             if predicate(command):
                 return position
-        raise AssertionError(f"no planned command matches; the plan was:\n  " + "\n  ".join(self.commands))
+        raise AssertionError("no planned command matches; the plan was:\n  " + "\n  ".join(self.commands))
 
     def installed(self) -> set[str]:
         """Packages the plan installs, as pinned: `name=version` (apt) or `name-version` (yum/dnf)."""
@@ -69,6 +70,15 @@ class Plan:
             if "install" in words and words[0] in ("yum", "dnf", "DEBIAN_FRONTEND=noninteractive"):
                 found |= {w for w in words[words.index("install") + 1:] if not w.startswith("-")}
         return found
+
+    def written(self, path: str) -> bytes:
+        """The content the plan gives the file at `path`, whether uploaded there or staged beside it first
+        (as `path.next`, or `dir.next/name` for a whole directory)."""
+        directory, name = path.rsplit("/", 1)
+        for dest in (path, f"{path}.next", f"{directory}.next/{name}"):
+            if dest in self.uploads:
+                return self.uploads[dest]
+        raise AssertionError(f"the plan writes no {path}; it uploads {sorted(self.uploads)}")
 
     def restarted(self) -> list[str]:
         """Services and containers the plan restarts."""
@@ -102,9 +112,20 @@ class Plan:
         return found
 
 
-def plan(facts: dict, file: str = "deploy.py", **data) -> Plan:
-    """Everything `file` would do to a host with these facts and this data, in order."""
-    inventory = Inventory((["planned-host"], {**group_defaults(), **data}))
+# Secrets the plans make (a CA, passwords) go here, never into the repository's inventory/.
+SECRETS = tempfile.mkdtemp(prefix="plan-secrets-")
+
+
+def plan_data(**data) -> dict:
+    return {**group_defaults(), "registry_secrets_dir": SECRETS, **data}
+
+
+def plan(facts: dict, file: str = "deploy.py", groups=None, **data) -> Plan:
+    """Everything `file` would do to a host with these facts and this data, in order. `groups`: the
+    inventory's groups (name -> host names); by default planned-host alone, as a registry host."""
+    groups = groups or {"registry_hosts": ["planned-host"]}
+    names = sorted({name for members in groups.values() for name in members})
+    inventory = Inventory((names, plan_data(**data)), **{group: (members, {}) for group, members in groups.items()})
     state = State(inventory, Config())
     host = inventory.get_host("planned-host")
 
@@ -115,7 +136,7 @@ def plan(facts: dict, file: str = "deploy.py", **data) -> Plan:
                 return facts[key]
         raise MissingFact(f"the plan asked for a fact the table lacks: {fact_key(cls, **kwargs)}")
 
-    with facts_from(answer), ctx_state.use(state), ctx_host.use(host):
+    with facts_from(answer), ctx_state.use(state), ctx_inventory.use(inventory), ctx_host.use(host):
         runpy.run_path(str(ROOT / file), run_name="deploy")
         planned = plan_commands(state, host)
     commands, uploads = [], {}

@@ -5,7 +5,6 @@ content, the packages at their pinned versions), never from the plan under test.
 from __future__ import annotations
 
 import hashlib
-import json
 
 import jinja2
 from pyinfra.facts.apt import AptSources, parse_apt_repo
@@ -17,16 +16,18 @@ from pyinfra.facts.selinux import FileContext, FileContextMapping
 from pyinfra.facts.server import LinuxDistribution, TmpDir, Which
 from pyinfra.facts.systemd import SystemdEnabled, SystemdStatus
 
+from dev.operator import Data
+from ops.daemon import DaemonJson
 from ops.facts import ConfigFiles, ContainerState, Health, MaintenanceState, SelinuxEnforcing
 from ops.firewalld import FirewalldPorts
 from ops.hostscripts import COMMON_LIBRARY, CONTAINER_SCRIPT, MAINTENANCE_SCRIPT
+from ops.secrets import SecretStore
 from sandbox.config import ROOT
 from tasks.registry import registry_spec
 from tasks.registry_files import client_curlrc, config_files
 from tasks.tools import template_values
 from tasks.ui import ui_spec
-from tests.plan.harness import any_arguments, fact_key
-from tests.support import Data, group_defaults
+from tests.plan.harness import any_arguments, fact_key, plan_data
 
 DISTROS = {
     "centos7": {"name": "CentOS Linux", "major": 7, "release_meta": {"ID": "centos", "ID_LIKE": "rhel fedora"}},
@@ -38,7 +39,7 @@ DISTROS = {
 }
 # What an operator sets for each (group_data/<inventory>.py); CentOS 7 keeps the defaults' 18.09 pin.
 DATA = {
-    "centos7": {"centos_vault_baseurl": "http://vault.mirror.internal/centos/7.9.2009", "registry_storage": "bind"},
+    "centos7": {"centos_vault_baseurl": "https://vault.mirror.internal/centos/7.9.2009", "registry_storage": "bind"},
     "rocky9": {"docker_ce_version": "3:24.0.9-1.el9"},
     "debian12": {},
     "ubuntu2204": {"docker_package_source": "docker-ce", "docker_ce_version": "5:24.0.9-1~ubuntu.22.04~jammy"},
@@ -46,6 +47,7 @@ DATA = {
 # RHEL-family installs come with SELinux enforcing and firewalld running.
 HARDENED = {"centos7", "rocky9"}
 GATEWAY = "172.17.0.1"
+HOST = "planned-host"
 DOCKER_APT_SOURCE = "deb [signed-by=/etc/apt/keyrings/docker.asc] https://download.docker.com/linux/ubuntu jammy stable"
 # daemon.json as the defaults should leave it.
 DAEMON_JSON = {"log-driver": "json-file", "log-opts": {"max-file": "3", "max-size": "10m"}}
@@ -61,7 +63,7 @@ def service(cls, unit):
 
 
 def data_for(os_key, **overrides) -> Data:
-    return Data({**group_defaults(), **DATA[os_key], **overrides})
+    return Data(plan_data(**DATA[os_key], **overrides))
 
 
 def _sha1(content: bytes) -> str:
@@ -70,13 +72,15 @@ def _sha1(content: bytes) -> str:
 
 def _files_in_place(data) -> dict:
     """Every file the deploy writes with files.put/template, and the content it should have."""
-    common = jinja2.Template((ROOT / "files/registry-common.sh.j2").read_text()).render(**template_values(data))
+    common = jinja2.Template((ROOT / "files/registry-common.sh.j2").read_text()).render(
+        **template_values(HOST, data))
     return {
-        "/etc/docker/daemon.json": (json.dumps(DAEMON_JSON, indent=2, sort_keys=True) + "\n").encode(),
-        f"{data.registry_config_dir}/client.curlrc": client_curlrc(data).encode(),
+        f"{data.registry_config_dir}/client.curlrc": client_curlrc(HOST, data).encode(),
         COMMON_LIBRARY: (common if common.endswith("\n") else common + "\n").encode(),
         CONTAINER_SCRIPT: (ROOT / "files/registry-container.sh").read_bytes(),
         MAINTENANCE_SCRIPT: (ROOT / "files/registry-maintenance.sh").read_bytes(),
+        **{f"/etc/docker/certs.d/{name}:{data.registry_port}/ca.crt": SecretStore(data.registry_secrets_dir).ca()[0]
+           for name in (HOST, "localhost")},
     }
 
 
@@ -95,6 +99,7 @@ def bare(os_key, **overrides) -> dict:
         k(ContainerState, container=data.registry_container, image=data.registry_image, gateway=False): None,
         k(ContainerState, container=data.ui_container, image=data.ui_image, gateway=True):
             {"container": None, "image": None, "aside": False, "gateway": GATEWAY},
+        k(DaemonJson): {},
         k(MaintenanceState): None,
         any_arguments(ConfigFiles): None,
         k(Health): None,
@@ -131,7 +136,8 @@ def container_state(spec, image_id, gateway=GATEWAY) -> dict:
         "Name": f"/{spec.name}",
         "Image": image_id,
         "State": {"Running": True},
-        "Config": {"Image": spec.image, "Env": [f"{k}={v}" for k, v in spec.env.items()], "Labels": spec.labels},
+        "Config": {"Image": spec.image, "Env": [f"{k}={v}" for k, v in spec.env.items()], "Labels": spec.labels,
+                   "StopTimeout": spec.stop_timeout},
         "HostConfig": {"PortBindings": {f"{inner}/tcp": [{"HostIp": "", "HostPort": str(outer)}]
                                         for inner, outer in spec.ports.items()},
                        "RestartPolicy": {"Name": spec.restart}},
@@ -143,7 +149,7 @@ def container_state(spec, image_id, gateway=GATEWAY) -> dict:
 def config_files_state(data) -> dict:
     """ConfigFiles of a configuration directory holding what the data renders, config.yml -> writable.yml."""
     return {"directory": "700 root:root", "link": "writable.yml", "read_only": False,
-            "files": {name: f"{_sha1(content)} 600 root:root" for name, content in config_files(data).items()}}
+            "files": {name: f"{_sha1(content)} 600 root:root" for name, content in config_files(HOST, data).items()}}
 
 
 def in_place(os_key, **overrides) -> dict:
@@ -163,9 +169,10 @@ def in_place(os_key, **overrides) -> dict:
         k(DockerImage, object_id=data.registry_image): [{"Id": "sha256:" + "a" * 64, "Config": {}}],
         k(DockerImage, object_id=data.ui_image): [{"Id": "sha256:" + "b" * 64, "Config": {}}],
         k(ContainerState, container=data.registry_container, image=data.registry_image, gateway=False):
-            container_state(registry_spec(data), "sha256:" + "a" * 64),
+            container_state(registry_spec(HOST, data), "sha256:" + "a" * 64),
         k(ContainerState, container=data.ui_container, image=data.ui_image, gateway=True):
-            container_state(ui_spec(data), "sha256:" + "b" * 64),
+            container_state(ui_spec(HOST, data), "sha256:" + "b" * 64),
+        k(DaemonJson): DAEMON_JSON,
         k(MaintenanceState): {"running": None, "read_only": None},
         any_arguments(ConfigFiles): config_files_state(data),
         k(Health): ["ok registry", "ok UI", "ok UI proxy to the registry"],

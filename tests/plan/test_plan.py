@@ -12,19 +12,31 @@ import shlex
 import pytest
 import yaml
 from pyinfra.api.exceptions import DeployError
-from pyinfra.facts.files import Sha1File
+from pyinfra.facts.deb import DebPackages
 from pyinfra.facts.rpm import RpmPackages
 from pyinfra.facts.server import LinuxDistribution
+from pyinfra.facts.systemd import SystemdStatus
 
-from ops.facts import ConfigFiles, ContainerState, Health, MaintenanceState
+from ops.daemon import DaemonJson
+from ops.facts import CalendarExpression, ConfigFiles, ContainerState, Health, MaintenanceState
 from ops.firewalld import FirewalldPorts
 from ops.hostscripts import CONTAINER_SCRIPT, MAINTENANCE_SCRIPT
-from tasks.registry import CONFIG_LABEL
-from tests.plan.harness import any_arguments, plan
+from ops.secrets import SecretStore
+from tasks.registry import CONFIG_LABEL, registry_spec
+from tests.plan.harness import any_arguments, plan, plan_data
 from tests.plan.hosts import (
-    DAEMON_JSON, DATA, DISTROS, GATEWAY, HARDENED, bare, config_files_state, container_state, data_for, in_place, k,
+    DAEMON_JSON,
+    DATA,
+    DISTROS,
+    GATEWAY,
+    HARDENED,
+    bare,
+    config_files_state,
+    data_for,
+    in_place,
+    k,
+    service,
 )
-from tasks.registry import registry_spec
 
 ENGINE_PACKAGES = {
     "centos7": {"docker-ce-18.09.9-3.el7", "docker-ce-cli-18.09.9-3.el7", "containerd.io", "curl"},
@@ -60,7 +72,7 @@ def test_bare_host_gets_the_pinned_engine_before_anything_uses_it(os_key):
 @pytest.mark.parametrize("os_key", DISTROS)
 def test_bare_host_gets_daemon_json_and_no_restart_of_an_engine_it_just_started(os_key):
     bare_plan = plan(bare(os_key), **DATA[os_key])
-    assert json.loads(bare_plan.uploads["/etc/docker/daemon.json"]) == DAEMON_JSON
+    assert json.loads(bare_plan.written("/etc/docker/daemon.json")) == DAEMON_JSON
     assert "docker.service" not in bare_plan.restarted()
 
 
@@ -70,12 +82,14 @@ def test_bare_host_gets_both_containers_as_specified(os_key):
     containers = plan(bare(os_key), **DATA[os_key]).containers()
     registry, ui = containers[data.registry_container], containers[data.ui_container]
     assert registry[-1] == data.registry_image and ui[-1] == data.ui_image
-    assert _arguments(registry, "--publish") == ["5000:5000"] and _arguments(ui, "--publish") == ["5050:80"]
+    # With TLS (the default) the UI serves HTTPS itself.
+    assert _arguments(registry, "--publish") == ["5000:5000"] and _arguments(ui, "--publish") == ["5050:443"]
     storage = (f"type=bind,src={data.registry_bind_path}" if data.registry_storage == "bind"
                else f"type=volume,src={data.registry_volume}") + ",dst=/var/lib/registry"
     assert _arguments(registry, "--mount") == [
         storage, f"type=bind,src={data.registry_config_dir},dst=/etc/docker/registry,readonly"]
-    assert f"NGINX_PROXY_PASS_URL=http://{GATEWAY}:5000" in _arguments(ui, "--env")
+    assert f"NGINX_PROXY_PASS_URL=https://{GATEWAY}:5000" in _arguments(ui, "--env")
+    assert {"REGISTRY_SECURED=true", "ENABLE_VERSION_NOTIFICATION=false"} <= set(_arguments(ui, "--env"))
     assert {"--restart", "always"} <= set(registry) and {"--restart", "always"} <= set(ui)
 
 
@@ -112,7 +126,7 @@ def test_centos7_repo_files_point_at_docker_and_the_vault():
     assert "baseurl=https://download.docker.com/linux/centos/$releasever/$basearch/stable" in docker_repo
     assert "gpgcheck=1" in docker_repo
     base = files["/etc/yum.repos.d/CentOS-Base.repo"].decode()
-    assert "baseurl=http://vault.mirror.internal/centos/7.9.2009/os/$basearch/" in base
+    assert "baseurl=https://vault.mirror.internal/centos/7.9.2009/os/$basearch/" in base
     assert "mirrorlist" not in base
 
 
@@ -151,10 +165,39 @@ def test_centos7_firewall_change_restarts_docker_after_opening_ports():
 
 def test_daemon_json_change_restarts_docker():
     facts = in_place("debian12")
-    facts[k(Sha1File, path="/etc/docker/daemon.json")] = "0" * 40
+    facts[k(DaemonJson)] = {**DAEMON_JSON, "log-opts": {"max-file": "9", "max-size": "10m"}}
     changed = plan(facts, **DATA["debian12"])
-    assert json.loads(changed.uploads["/etc/docker/daemon.json"]) == DAEMON_JSON
+    assert json.loads(changed.written("/etc/docker/daemon.json")) == DAEMON_JSON
     assert changed.restarted() == ["docker.service"]
+
+
+OPERATORS_DAEMON_JSON = {"data-root": "/srv/docker", "bip": "10.99.0.1/24", "live-restore": True,
+                         "insecure-registries": ["legacy.internal:5000"], "log-opts": {"labels": "team"}}
+
+
+def test_daemon_json_keeps_the_hosts_own_settings():
+    facts = in_place("debian12")
+    facts[k(DaemonJson)] = OPERATORS_DAEMON_JSON
+    changed = plan(facts, docker_insecure_registries=["mirror.internal:5000"])
+    assert json.loads(changed.written("/etc/docker/daemon.json")) == {
+        "data-root": "/srv/docker", "bip": "10.99.0.1/24", "live-restore": True,
+        "insecure-registries": ["legacy.internal:5000", "mirror.internal:5000"],
+        "log-driver": "json-file", "log-opts": {"labels": "team", "max-file": "3", "max-size": "10m"}}
+    assert changed.restarted() == ["docker.service"]
+
+
+def test_daemon_json_never_moves_data_root():
+    facts = in_place("debian12")
+    facts[k(DaemonJson)] = OPERATORS_DAEMON_JSON
+    with pytest.raises(DeployError, match="would move data-root from /srv/docker to /var/lib/docker"):
+        plan(facts, docker_daemon_options={"data-root": "/var/lib/docker"})
+
+
+def test_daemon_json_that_is_not_json_is_refused_untouched():
+    facts = in_place("debian12")
+    facts[k(DaemonJson)] = '{"data-root": "/srv/docker",'
+    with pytest.raises(DeployError, match="is not a JSON object; fix or remove it"):
+        plan(facts)
 
 
 @pytest.mark.parametrize("distro", [
@@ -170,7 +213,8 @@ def test_debian_docker_io_pin_refreshes_lists_and_installs_the_pinned_version():
     pinned = "20.10.24+dfsg1-1+deb12u1"
     changed = plan(in_place("debian12"), docker_io_version=pinned)
     assert changed.installed() == {f"docker.io={pinned}"}
-    assert changed.commands[0] == "apt-get update"
+    assert changed.index(lambda c: c == "apt-get update") < changed.index(lambda c: " install " in c)
+    assert changed.index(lambda c: c.endswith("dpkg --configure -a")) == 0, "an interrupted install is finished"
 
 
 def test_config_edited_on_the_host_is_put_back_and_the_registry_restarted_not_replaced():
@@ -187,7 +231,7 @@ def test_new_config_replaces_the_registry_once_without_a_restart_on_top():
     changed = plan(in_place("debian12"), registry_delete_enabled=False)
     assert sorted(dest.rsplit("/", 1)[1] for dest in changed.uploads) == ["readonly.yml", "writable.yml"]
     registry = changed.containers()["registry"]
-    label = registry_spec(data_for("debian12", registry_delete_enabled=False)).labels[CONFIG_LABEL]
+    label = registry_spec("planned-host", data_for("debian12", registry_delete_enabled=False)).labels[CONFIG_LABEL]
     assert f"{CONFIG_LABEL}={label}" in _arguments(registry, "--label")
     assert changed.restarted() == []
 
@@ -247,3 +291,56 @@ def test_chores_run_the_maintenance_script_once(file, data, chore):
 def test_chore_is_run_under_the_name_of_whoever_ran_it():
     [command] = [c for c in plan(in_place("debian12"), file="gc.py").commands if MAINTENANCE_SCRIPT in c]
     assert shlex.split(command)[0].startswith("REGISTRY_MAINTENANCE_BY=pyinfra on ")
+
+
+def test_a_client_only_host_trusts_the_registry_and_logs_in_without_installing_anything():
+    facts = bare("debian12")
+    client = plan(facts, groups={"registry_hosts": ["registry1"], "registry_clients": ["planned-host"]},
+                  registry_client_login="admin")
+    assert client.installed() == set() and client.containers() == {}
+    ca = SecretStore(plan_data()["registry_secrets_dir"]).ca()[0]
+    assert client.written("/etc/docker/certs.d/registry1:5000/ca.crt") == ca
+    [login] = [c for c in client.commands if "docker login" in c]
+    assert "--username admin --password-stdin registry1:5000 <" in login
+    assert SecretStore(plan_data()["registry_secrets_dir"]).password("admin") not in "".join(client.commands)
+
+
+def test_a_client_only_host_may_reach_a_plain_http_registry_and_restarts_docker_once():
+    facts = bare("debian12")
+    facts[service(SystemdStatus, "docker.service")] = {"docker.service": True}  # the operator's engine runs
+    client = plan(facts, groups={"registry_hosts": ["registry1"], "registry_clients": ["planned-host"]},
+                  registry_tls="off", registry_auth="none")
+    assert json.loads(client.written("/etc/docker/daemon.json")) == {"insecure-registries": ["registry1:5000"]}
+    assert client.restarted() == ["docker.service"]
+
+
+def test_apt_never_removes_a_package_to_install_the_engine():
+    [install] = [c for c in plan(bare("debian12")).commands if " install " in c]
+    assert "--no-remove" in shlex.split(install)
+
+
+@pytest.mark.parametrize("os_key,installed,message", [
+    ("debian12", {"docker-ce": {"5:24.0.9-1~debian.12~bookworm"}},
+     "docker-ce is installed and docker_package_source is 'distribution'"),
+    ("debian12", {"podman-docker": {"4.3.1"}}, "podman-docker is installed: it gives a docker command"),
+    ("centos7", {"docker": {"1.13.1-209.git7d71120.el7.centos"}}, "Set docker_package_source='installed'"),
+])
+def test_an_engine_from_another_source_is_refused_before_anything_changes(os_key, installed, message):
+    facts = bare(os_key)
+    facts[k(DebPackages if os_key.startswith("debian") else RpmPackages)] = installed
+    with pytest.raises(DeployError, match=message):
+        plan(facts, **DATA[os_key])
+
+
+def test_an_installed_engine_is_adopted_when_asked():
+    facts = in_place("debian12")
+    facts[k(DebPackages)] = {"docker-ce": {"5:24.0.9-1~debian.12~bookworm"}, "curl": {"7.88.1"}}
+    assert plan(facts, docker_package_source="installed").commands == []
+
+
+def test_a_gc_schedule_systemd_refuses_is_refused_before_the_timer_is_written():
+    facts = in_place("debian12")
+    facts[k(CalendarExpression, expression="Sun *-*-* 25:00:00")] = {
+        "valid": False, "said": "Failed to parse calendar specification 'Sun *-*-* 25:00:00': Invalid argument"}
+    with pytest.raises(DeployError, match="systemd-analyze calendar refuses it: Failed to parse"):
+        plan(facts, gc_schedule="Sun *-*-* 25:00:00")

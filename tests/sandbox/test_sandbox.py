@@ -3,11 +3,11 @@
 import docker
 import pytest
 
+from dev.operator import sandbox, ssh_host
 from sandbox.base import debian_mirror
 from sandbox.config import KEY_FILE, LABEL
 from sandbox.hosts import read_state, sandbox_containers
 from sandbox.images import HELLO_IMAGE, REGISTRY_IMAGE, UI_IMAGE
-from tests.support import sandbox, ssh_host
 
 HOSTS = 2
 

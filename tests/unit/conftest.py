@@ -1,9 +1,9 @@
 import pytest
 
-from tests.support import Data, group_defaults
+from dev.operator import Data, group_defaults
 
 
 @pytest.fixture
-def defaults():
-    """group_data/all.py, the defaults every inventory starts from."""
-    return Data(group_defaults())
+def defaults(tmp_path):
+    """group_data/all.py, the defaults every inventory starts from, with secrets made in a temporary directory."""
+    return Data(group_defaults(), registry_secrets_dir=str(tmp_path / "secrets"))

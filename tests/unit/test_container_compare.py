@@ -132,3 +132,10 @@ def test_leftover_replacement_beside_a_matching_container_is_tidied():
 def test_missing_container_with_its_replacement_left_is_created_by_adoption():
     action, reasons = compare(SPEC, None, IMAGE, aside=True)
     assert action == "create" and reasons[-1].startswith("container registry-next was left aside")
+
+
+def test_a_stop_timeout_shorter_than_the_drain_is_drift():
+    spec = ContainerSpec(**{**SPEC.__dict__, "stop_timeout": 35})
+    doc = drifted(lambda d: d["Config"].update(StopTimeout=10))
+    assert compare(spec, doc, IMAGE) == ("recreate", ["stop timeout: 10 -> 35"])
+    assert "--stop-timeout" in shlex.split(spec.replace_command())

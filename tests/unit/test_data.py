@@ -10,12 +10,49 @@ def test_defaults_are_valid(defaults):
     assert problems(defaults) == []
 
 
+def test_there_are_at_least_twenty_distinct_bad_values():
+    assert len({(key, repr(value)) for key, value, _ in BAD}) >= 20
+
+
+def test_htpasswd_users_without_tls_are_refused(defaults):
+    defaults.update(registry_tls="off")
+    assert "registry_auth='htpasswd': htpasswd needs TLS" in " ".join(problems(defaults))
+    defaults.update(registry_auth="none")
+    assert problems(defaults) == []
+
+
+@pytest.mark.parametrize("url", ["https://mirror.local", "http://10.0.0.5:5000", "https://mirror.local:5000/"])
+def test_mirror_urls_with_a_scheme_pass(defaults, url):
+    defaults["docker_registry_mirrors"] = [url]
+    assert problems(defaults) == []
+
+
+@pytest.mark.parametrize("mirror", ["mirror.local", "ftp://mirror.local", "https://mirror.local/v2/path"])
+def test_mirror_without_a_scheme_is_refused(defaults, mirror):
+    defaults["docker_registry_mirrors"] = [mirror]
+    assert f"docker_registry_mirrors: {mirror!r} must be a URL like https://mirror.local:5000" in problems(defaults)[0]
+
+
+def test_plain_http_repo_url_passes_when_the_operator_opts_in(defaults):
+    defaults.update(docker_ce_repo_url="http://mirror.internal/docker", docker_repo_allow_http=True)
+    assert problems(defaults) == []
+
+
+# Every value here is refused before any host is contacted (the README lists them); e2e checks a few
+# through the command line.
 BAD = [
     ("registry_storage", "nfs", "must be one of volume, bind"),
-    ("registry_bind_path", "relative/dir", "must be an absolute path without '..'"),
-    ("registry_bind_path", "/mnt/../etc", "must be an absolute path without '..'"),
-    ("registry_bind_path", "/", "must not be /"),
-    ("registry_config_dir", "etc/registry", "must be an absolute path without '..'"),
+    ("registry_bind_path", "relative/dir", "must be an absolute path"),
+    ("registry_bind_path", "/mnt/../etc", "must be written in normal form, e.g. '/etc'"),
+    ("registry_bind_path", "/mnt/registry/", "must be written in normal form, e.g. '/mnt/registry'"),
+    ("registry_bind_path", "/mnt//registry", "must be written in normal form, e.g. '/mnt/registry'"),
+    ("registry_bind_path", "/", "must not be a system directory"),
+    ("registry_bind_path", "/etc", "must not be a system directory"),
+    ("registry_bind_path", "/var/lib/docker", "must not be a system directory"),
+    ("registry_bind_path", "/mnt/a,b", "must be an absolute path without ','"),
+    ("registry_config_dir", "etc/registry", "must be an absolute path"),
+    ("registry_config_dir", "/etc/registry\n", "must be an absolute path without ',' or control characters"),
+    ("registry_config_dir", "/etc/$(touch /tmp/x)/../registry", "must be written in normal form"),
     ("registry_port", 0, "must be a port number from 1 to 65535"),
     ("ui_port", 65536, "must be a port number from 1 to 65535"),
     ("ui_port", 5000, "must differ from registry_port"),
@@ -24,15 +61,36 @@ BAD = [
     ("docker_package_source", "snap", "must be one of distribution, docker-ce"),
     ("registry_delete_enabled", "yes", "must be True or False"),
     ("registry_image", "registry", "must be an image reference pinned by tag"),
+    ("registry_image", "registry:2\n", "must be an image reference pinned by tag"),
     ("ui_image", "Joxit/UI:latest!", "must be an image reference pinned by tag"),
     ("registry_volume", "../vol", "must be a Docker name"),
+    ("registry_container", "registry\n", "must be a Docker name"),
+    ("ui_container", "registry", "must differ from registry_container"),
     ("docker_log_max_size", "10 MB", "must be a size like 10m"),
-    ("docker_registry_mirrors", "https://mirror", "must be a list of non-empty strings"),
+    ("docker_registry_mirrors", 5, "must be a list of non-empty strings"),
+    ("docker_ce_repo_url", "http://download.docker.com", "must be a https:// URL"),
+    ("docker_daemon_options", {"log-driver": "journald"}, "must not set log-driver"),
+    ("docker_daemon_options", ["data-root"], "must be a mapping of daemon.json keys"),
     ("health_timeout", 0, "must be a whole number of at least 1"),
+    ("maintenance_lock_timeout", True, "must be a whole number of at least 1"),
     ("gc_schedule", "", "must be None or a systemd OnCalendar expression"),
+    ("gc_schedule", "Sun *-*-* 03:00:00\r", "must be None or a systemd OnCalendar expression"),
+    ("gc_schedule", "daily\nExecStart=/bin/sh", "must be None or a systemd OnCalendar expression"),
     ("gc_dry_run", "yes", "must be True or False"),
     ("repositories", 7, "must be a list or a comma-separated string of repository names"),
     ("registry_config_src", "files/no-such.yml", "must be a readable file"),
+    ("registry_tls", "on", "must be one of self-signed, provided, off"),
+    ("registry_auth", "ldap", "must be one of htpasswd, none"),
+    ("registry_users", [], "must name at least one user while registry_auth is htpasswd"),
+    ("registry_users", ["Admin"], "must be a list of user names"),
+    ("registry_users", ["registry-deploy"], "must not name 'registry-deploy'"),
+    ("registry_client_login", "nobody", "must be None or one of registry_users"),
+    ("registry_bind_address", "localhost", "must be None (all addresses) or an IP address"),
+    ("registry_bind_address", "127.0.0.1", "must be None while ui_enabled"),
+    ("registry_name", "bad_name!", "must be None or a DNS name or IP address"),
+    ("ui_title", "Ops & Dev", "must be a string without ~ & < > \" or a line break"),
+    ("ui_title", "a~b", "must be a string without ~ & < > \" or a line break"),
+    ("registry_tls_ca", "/ca.crt", "goes with registry_tls='provided'"),
 ]
 
 

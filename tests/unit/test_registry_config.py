@@ -30,16 +30,34 @@ def test_read_only_twin_keeps_the_operators_maintenance_settings():
 @pytest.mark.parametrize("deletes", [True, False])
 def test_writable_config_listens_where_published_and_deletes_as_data_says(deletes):
     config = registry_yaml.writable(OPERATOR_CONFIG, deletes)
-    assert config["http"] == {"headers": {"X-Content-Type-Options": ["nosniff"]}, "addr": ":5000"}
+    assert config["http"] == {"headers": {"X-Content-Type-Options": ["nosniff"]}, "addr": ":5000",
+                              "draintimeout": "30s"}
     assert config["storage"]["delete"] == {"enabled": deletes}
 
 
 def test_rendered_files_parse_and_differ_only_in_read_only_mode(defaults):
-    files = config_files(defaults)
+    files = config_files("r1", defaults)
     writable, readonly = (yaml.safe_load(files[name]) for name in ("writable.yml", "readonly.yml"))
     assert readonly["storage"].pop("maintenance") == {"readonly": {"enabled": True}}
     assert readonly == writable
-    assert files == config_files(defaults), "the same data renders the same bytes"
+    assert files == config_files("r1", defaults), "the same data renders the same bytes, keys and hashes"
+
+
+def test_tls_and_users_are_in_the_config_the_registry_reads(defaults):
+    files = config_files("r1", defaults)
+    config = yaml.safe_load(files["writable.yml"])
+    assert config["http"]["tls"] == {"certificate": "/etc/docker/registry/registry.crt",
+                                     "key": "/etc/docker/registry/registry.key"}
+    assert config["auth"] == {"htpasswd": {"realm": "Registry", "path": "/etc/docker/registry/htpasswd"}}
+    assert {"registry.crt", "registry.key", "ca.crt", "htpasswd", "ui-tls.conf"} <= files.keys()
+
+
+def test_plain_and_open_registry_has_neither(defaults):
+    defaults.update(registry_tls="off", registry_auth="none")
+    files = config_files("r1", defaults)
+    config = yaml.safe_load(files["writable.yml"])
+    assert "tls" not in config["http"] and "auth" not in config
+    assert set(files) == {"writable.yml", "readonly.yml"}
 
 
 OWNED = {

@@ -19,7 +19,7 @@ def rendered(defaults, tmp_path):
     """The scripts beside the library rendered from the default data, where their `source` directive looks."""
     (tmp_path / "files").mkdir()
     template = jinja2.Template((ROOT / "files/registry-common.sh.j2").read_text())
-    (tmp_path / "files/registry-common.sh.j2").write_text(template.render(**template_values(defaults)))
+    (tmp_path / "files/registry-common.sh.j2").write_text(template.render(**template_values("r1", defaults)))
     for script in SCRIPTS:
         shutil.copy(ROOT / script, tmp_path / script)
     return tmp_path

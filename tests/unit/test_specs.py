@@ -1,13 +1,12 @@
 """What the tasks ask for, derived from data: container specs, daemon.json, the OS family."""
 
-import json
-
 import pytest
 from pyinfra.api.exceptions import DeployError
 
+from ops.daemon import merged
 from ops.facts import BridgeGateway, ConfigFiles, ContainerState, MaintenanceState
 from ops.platform import os_family, rpm_manager
-from tasks.engine import daemon_json
+from tasks.engine import daemon_settings
 from tasks.registry import registry_spec
 from tasks.registry_files import config_mount_target
 from tasks.ui import ui_spec
@@ -26,35 +25,59 @@ def test_config_is_mounted_where_the_image_reads_it(image, target):
 
 def test_registry_spec_follows_data(defaults):
     defaults.update(registry_storage="bind", registry_delete_enabled=False, registry_port=5443)
-    spec = registry_spec(defaults)
+    spec = registry_spec("r1", defaults)
     assert spec.env == {}
-    assert spec.ports == {5000: 5443}
+    assert spec.ports == {5000: "5443"}
     assert spec.mounts[0] == ("bind", "/mnt/registry", "/var/lib/registry", False)
     assert spec.restart == "always"
 
 
-def test_ui_2x_proxies_through_nginx_to_the_gateway(defaults):
-    env = ui_spec(defaults).env
-    assert env["NGINX_PROXY_PASS_URL"] == "http://{bridge_gateway}:5000"
-    assert env["SINGLE_REGISTRY"] == "true" and "REGISTRY_URL" not in env
+def test_registry_published_on_one_address_when_asked(defaults):
+    defaults.update(registry_bind_address="127.0.0.1", ui_enabled=False)
+    assert registry_spec("r1", defaults).ports == {5000: "127.0.0.1:5000"}
+
+
+def test_ui_2x_proxies_over_https_and_asks_who_you_are(defaults):
+    spec = ui_spec("r1", defaults)
+    assert spec.env["NGINX_PROXY_PASS_URL"] == "https://{bridge_gateway}:5000"
+    assert spec.env["SINGLE_REGISTRY"] == "true" and "REGISTRY_URL" not in spec.env
+    assert (spec.env["REGISTRY_SECURED"], spec.env["ENABLE_VERSION_NOTIFICATION"]) == ("true", "false")
+    assert spec.ports == {443: 5050}
+    assert {m.target for m in spec.mounts} == {
+        "/etc/nginx/registry-tls/registry.crt", "/etc/nginx/registry-tls/registry.key",
+        "/etc/nginx/conf.d/registry-tls.conf"}
+
+
+def test_ui_without_tls_or_users_is_plain(defaults):
+    defaults.update(registry_tls="off", registry_auth="none")
+    spec = ui_spec("r1", defaults)
+    assert spec.env["NGINX_PROXY_PASS_URL"] == "http://{bridge_gateway}:5000" and "REGISTRY_SECURED" not in spec.env
+    assert (spec.ports, spec.mounts) == ({80: 5050}, ())
 
 
 def test_ui_static_tag_gets_registry_url(defaults):
     defaults.update(ui_image="joxit/docker-registry-ui:static")
-    env = ui_spec(defaults).env
-    assert env["REGISTRY_URL"] == "http://{bridge_gateway}:5000" and "NGINX_PROXY_PASS_URL" not in env
+    env = ui_spec("r1", defaults).env
+    assert env["REGISTRY_URL"] == "https://{bridge_gateway}:5000" and "NGINX_PROXY_PASS_URL" not in env
 
 
-def test_daemon_json_renders_the_same_for_the_same_data(defaults):
-    defaults.update(docker_registry_mirrors=["https://mirror.local"], docker_insecure_registries=["r:5000"])
-    rendered = daemon_json(defaults)
-    assert rendered == daemon_json(defaults)
-    assert json.loads(rendered) == {
-        "insecure-registries": ["r:5000"],
+def test_daemon_settings_follow_data(defaults):
+    defaults.update(docker_registry_mirrors=["https://mirror.local"], docker_insecure_registries=["r:5000"],
+                    docker_daemon_options={"live-restore": True})
+    assert daemon_settings(defaults, ["plain:5000", "r:5000"]) == {
+        "insecure-registries": ["r:5000", "plain:5000"],
+        "live-restore": True,
         "log-driver": "json-file",
         "log-opts": {"max-file": "3", "max-size": "10m"},
         "registry-mirrors": ["https://mirror.local"],
     }
+
+
+def test_daemon_json_merge_keeps_the_hosts_keys_and_list_entries():
+    host = {"data-root": "/srv/docker", "insecure-registries": ["old:5000"], "log-opts": {"labels": "x"}}
+    ours = {"insecure-registries": ["new:5000", "old:5000"], "log-opts": {"max-file": "3"}, "log-driver": "json-file"}
+    assert merged(host, ours) == {"data-root": "/srv/docker", "insecure-registries": ["old:5000", "new:5000"],
+                                  "log-opts": {"labels": "x", "max-file": "3"}, "log-driver": "json-file"}
 
 
 def _distro(id_, major, like=""):

@@ -45,6 +45,8 @@ http {
         index index.html;
         $proxy_location
     }
+    # As in nginx:alpine, which the Joxit image is built on: more servers may be mounted here.
+    include /etc/nginx/conf.d/*.conf;
 }
 CONF
 

@@ -1,4 +1,5 @@
-"""What the tests share: running the deploy as an operator would, and reading its data and hosts."""
+"""Driving the deploy as an operator would, for the tests and the benchmarks: run pyinfra and the sandbox
+as commands, read the inventory's merged data, and reach the sandbox hosts over SSH."""
 
 from __future__ import annotations
 

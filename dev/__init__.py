@@ -1,0 +1,1 @@
+"""Tools for working on this project (not used by the deploy)."""

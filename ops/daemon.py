@@ -1,0 +1,85 @@
+"""/etc/docker/daemon.json, merged: the deploy sets the keys it owns and keeps every other key the host's
+engine already has (data-root, bip, live-restore, ...), so that a restart never loses the operator's
+settings. geerlingguy's role writes the whole file from its data; keeping what is there is safer on hosts
+whose engine someone already configured."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from io import StringIO
+
+from pyinfra import host
+from pyinfra.api import FactBase, FileUploadCommand, operation
+from pyinfra.api.exceptions import DeployError
+
+from .report import log_once
+
+DAEMON_JSON = "/etc/docker/daemon.json"
+# Lists the deploy adds to without dropping the host's own entries.
+UNION_KEYS = ("insecure-registries", "registry-mirrors")
+
+
+class DaemonJson(FactBase):
+    """The host's daemon.json parsed: a dict, {} when there is none; a str (the raw text) when it is not JSON."""
+
+    def command(self) -> str:
+        return f"cat {DAEMON_JSON} 2>/dev/null || true"
+
+    def process(self, output):
+        text = "\n".join(output)
+        if not text.strip():
+            return {}
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            return text
+        return parsed if isinstance(parsed, dict) else text
+
+
+def merged(current: dict, wanted: dict) -> dict:
+    """`current` with `wanted` laid over it: owned lists gain our entries, owned mappings our keys."""
+    result = dict(current)
+    for key, value in wanted.items():
+        if key in UNION_KEYS and isinstance(current.get(key), list):
+            result[key] = current[key] + [v for v in value if v not in current[key]]
+        elif isinstance(value, dict) and isinstance(current.get(key), dict):
+            result[key] = {**current[key], **value}
+        else:
+            result[key] = value
+    return result
+
+
+def render(config: dict) -> str:
+    return json.dumps(config, indent=2, sort_keys=True) + "\n"
+
+
+@operation()
+def daemon_json(settings: dict):
+    """
+    Ensure daemon.json holds `settings`, keeping every key of the host's own. The merged file is checked by
+    the engine itself (`dockerd --validate`, Docker 23+) before it replaces the live one. A `data-root`
+    that would change is refused: the engine would come back on an empty directory.
+
+    + settings: the keys the deploy sets (lists in UNION_KEYS are added to, mappings merged)
+    """
+    current = host.get_fact(DaemonJson) or {}
+    if isinstance(current, str):
+        raise DeployError(f"{host.name}: {DAEMON_JSON} is not a JSON object; fix or remove it (nothing was changed)")
+    wanted = merged(current, settings)
+    if "data-root" in current and wanted.get("data-root") != current["data-root"]:
+        raise DeployError(f"{host.name}: docker_daemon_options would move data-root from {current['data-root']}"
+                          f" to {wanted['data-root']}: the engine would restart on an empty directory. Move the"
+                          " data first, or drop data-root from docker_daemon_options (nothing was changed)")
+    if render(wanted) == render(current):
+        host.noop(f"{DAEMON_JSON} has the deploy's settings")
+        return
+    kept = sorted(set(current) - set(settings))
+    if kept:
+        log_once(f"{DAEMON_JSON}: keeping the host's own {', '.join(kept)}")
+    staged = f"{DAEMON_JSON}.next"
+    yield "mkdir -p /etc/docker"
+    yield FileUploadCommand(StringIO(render(wanted)), staged)
+    yield (f"if dockerd --help 2>/dev/null | grep -q -- --validate; then dockerd --validate --config-file {staged}"
+           f" >/dev/null || {{ rm -f {staged}; exit 1; }}; fi; chmod 644 {staged}"
+           f" && mv -f {staged} {shlex.quote(DAEMON_JSON)}")

@@ -1,0 +1,50 @@
+"""Docker on the hosts that push and pull (the registry_clients group, and the registry hosts themselves)
+trusts the inventory's registries: their CA in /etc/docker/certs.d/<name:port>/ (read on each connection,
+no engine restart), or for registries without TLS an insecure-registries entry; and logs in when asked."""
+
+from io import StringIO
+from pathlib import Path
+
+from pyinfra import host, inventory
+from pyinfra.api import deploy
+from pyinfra.operations import files, systemd
+
+from ops.clients import logged_in
+from ops.daemon import daemon_json
+from ops.data import auth_on, registry_name, tls_on
+from ops.secrets import SecretStore
+
+from .engine import plain_http_registries
+
+
+def _ca(registry) -> bytes | None:
+    """The CA a registry's certificate chains to: the deploy's own, the provided one, or None (public CA)."""
+    data = registry.data
+    if data.registry_tls == "provided":
+        return Path(data.registry_tls_ca).read_bytes() if data.registry_tls_ca else None
+    return SecretStore(data.registry_secrets_dir).ca()[0]
+
+
+@deploy("Registry clients")
+def registry_clients():
+    data = host.data
+    login = data.registry_client_login if "registry_clients" in host.groups else None
+    for registry in inventory.get_group("registry_hosts", []):
+        port = registry.data.registry_port
+        # A registry host reaches its own registry as localhost too (`docker push localhost:5000/...`).
+        addresses = [f"{registry_name(registry.name, registry.data)}:{port}"] + (
+            [f"localhost:{port}"] if registry.name == host.name else [])
+        ca = _ca(registry) if tls_on(registry.data) else None
+        for address in addresses:
+            if ca:
+                files.put(name=f"Docker trusts {address}'s CA", src=StringIO(ca.decode()),
+                          dest=f"/etc/docker/certs.d/{address}/ca.crt", mode="0644")
+            if login and auth_on(registry.data):
+                logged_in(name=f"Docker is logged in to {address} as {login}", registry=address, user=login,
+                          password=SecretStore(registry.data.registry_secrets_dir).password(login))
+    plain_http = plain_http_registries()
+    if plain_http and "registry_hosts" not in host.groups:  # a registry host's engine task does it
+        config = daemon_json(name="Docker may reach the plain-HTTP registries",
+                             settings={"insecure-registries": plain_http})
+        systemd.service(name="Docker restarts for its new configuration", service="docker.service",
+                        running=None, restarted=True, _if=config.did_change)
