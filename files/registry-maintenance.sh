@@ -7,6 +7,7 @@
 #   registry-maintenance delete-repos NAME...   a repository's own data only; nested ones stay
 #   registry-maintenance prune                  repositories with no tag left
 #   registry-maintenance recover                undo a read-only state an interrupted chore left
+#   registry-maintenance migrate FROM TO ARGS... copy the data (volume:NAME or bind:PATH), run on TO
 #   registry-maintenance stats | status
 #
 # Each chore first takes the host's maintenance lock (deploys take it too), then undoes any read-only
@@ -211,6 +212,74 @@ prune() {
     say "after: $(blob_stats)"
 }
 
+# The directory on this host behind a storage place: volume:NAME or bind:PATH.
+host_path() {
+    case $1 in
+        volume:*) docker volume inspect --format '{{.Mountpoint}}' "${1#volume:}" ;;
+        bind:/*) printf '%s\n' "${1#bind:}" ;;
+        *) die "not a storage place: $1 (volume:NAME or bind:PATH)" ;;
+    esac
+}
+
+# "repository:tag digest", sorted, for every tag stored under data root $1.
+tag_digests() {
+    _repositories="$1/docker/registry/v2/repositories"
+    [ -d "$_repositories" ] || return 0
+    find "$_repositories" -path '*/_manifests/tags/*/current/link' | while read -r _link; do
+        _tag=${_link%/current/link}
+        _repository=${_tag%/_manifests/tags/*}
+        printf '%s:%s %s\n' "${_repository#"$_repositories"/}" "${_tag##*/}" "$(cat "$_link")"
+    done | sort
+}
+
+blob_files() { find "$1/docker/registry/v2/blobs" -type f -name data -exec stat -c '%n %s' {} + 2>/dev/null \
+    | sed "s#^$1/##" | sort; }
+
+# Copy the registry's data with the registry read-only (pulls keep working), prove the copy holds every
+# tag with the same digest and every blob with the same size, run the registry on it (still read-only),
+# prove every tag answers with its digest there, then switch back to writable. FROM is left as it was.
+migrate() {
+    [ $# -ge 3 ] || usage
+    from=$(host_path "$1")
+    to=$(host_path "$2")
+    source_place=$1
+    target_place=$2
+    shift 2
+    [ -d "$to" ] || die "$target_place does not exist; nothing was copied"
+    [ -z "$(tag_digests "$to")" ] || die "$target_place already holds tags; nothing was copied"
+    read_only
+    expected=$(mktemp)
+    tag_digests "$from" >"$expected"
+    # The place keeps its own mode and owner (the bind directory is root-only): only its contents come over.
+    mode=$(stat -c %a "$to")
+    owner=$(stat -c %u:%g "$to")
+    cp -a "$from/." "$to/"
+    chmod "$mode" "$to"
+    chown "$owner" "$to"
+    if ! tag_digests "$to" | cmp -s - "$expected" || [ "$(blob_files "$from")" != "$(blob_files "$to")" ]; then
+        rm -f "$expected"
+        writable
+        die "the copy in $target_place differs from $source_place; the registry stays on $source_place"
+    fi
+    say "copied $(wc -l <"$expected") tags and $(blob_files "$to" | wc -l) blobs to $target_place"
+    REGISTRY_LOCK_HELD=1 /usr/local/sbin/registry-container replace "$REGISTRY_CONTAINER" "$@"
+    while read -r reference digest; do
+        answered=$(curl -s -I --connect-timeout 3 -m 10 -K "$CURL_CONFIG" \
+            -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+            -H 'Accept: application/vnd.docker.distribution.manifest.list.v2+json' \
+            -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+            -H 'Accept: application/vnd.oci.image.index.v1+json' \
+            "$REGISTRY_URL/v2/${reference%:*}/manifests/${reference##*:}" \
+            | tr -d '\r' | sed -n 's/^[Dd]ocker-[Cc]ontent-[Dd]igest: *//p')
+        [ "$answered" = "$digest" ] \
+            || die "on $target_place, ${reference} answers ${answered:-nothing}, not $digest; $source_place is untouched"
+    done <"$expected"
+    say "every tag answers with its digest from $target_place"
+    rm -f "$expected"
+    writable
+    say "migrated from $source_place to $target_place; $source_place is left as it was"
+}
+
 status() {
     if [ -e "$LOCK" ] && ! flock -n "$LOCK" true; then
         say "running: $(cat "$LOCK")"
@@ -227,7 +296,7 @@ status() {
 action=${1:-}
 [ $# -eq 0 ] || shift
 case $action in
-    gc | delete-repos | prune | recover)
+    gc | delete-repos | prune | recover | migrate)
         exec 3>&1 4>&2
         trap 'interrupted HUP' HUP
         trap 'interrupted INT' INT
@@ -248,6 +317,7 @@ case $action in
     gc) gc "$@" ;;
     delete-repos) delete_repos "$@" ;;
     prune) prune ;;
+    migrate) migrate "$@" ;;
     recover) [ "$repaired" = yes ] || say "nothing to repair: no chore left the registry read-only" ;;
     stats) say "$(blob_stats)" ;;
     status) status ;;

@@ -47,6 +47,9 @@ registry_storage = "volume"
 registry_volume = "registry-vol"
 # The host directory that holds the registry's data (mode 0700, root; SELinux-labelled when enforcing).
 registry_bind_path = "/mnt/registry"
+# Allow a run that moves the registry to an empty place (another mode, volume or bind path) while the
+# current one holds repositories: the data is copied there, read-only meanwhile, and verified.
+registry_storage_migrate = False
 
 # --- Registry --------------------------------------------------------------------------------------
 # The registry container's name.

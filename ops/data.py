@@ -28,7 +28,7 @@ CHOICES = {
     "registry_auth": ("htpasswd", "none"),
 }
 BOOLEANS = ("registry_delete_enabled", "ui_enabled", "ui_delete_images", "firewalld_open_ports",
-            "gc_dry_run", "gc_delete_untagged", "docker_repo_allow_http")
+            "gc_dry_run", "gc_delete_untagged", "docker_repo_allow_http", "registry_storage_migrate")
 PORTS = ("registry_port", "ui_port")
 POSITIVE = ("health_timeout", "docker_log_max_file", "maintenance_lock_timeout", "maintenance_timeout",
             "registry_drain_timeout")

@@ -31,3 +31,15 @@ def settled():
         host.noop("no maintenance chore is running or left the registry read-only")
         return
     yield shlex.join([MAINTENANCE_SCRIPT, "recover"])
+
+
+@operation(is_idempotent=False)
+def migrated(source: str, destination: str, spec):
+    """
+    Move the registry's data from `source` to `destination` (volume:NAME or bind:PATH): copied with the
+    registry read-only, every tag's digest and every blob's size compared, the registry replaced by `spec`
+    (which mounts `destination`), every tag asked for through the API, then writable again. `source` is
+    left as it was. Only ever asked for when the data says so (registry_storage_migrate).
+    """
+    log_once(f"moving the registry's data from {source} to {destination}")
+    yield shlex.join([MAINTENANCE_SCRIPT, "migrate", source, destination, *spec.create_arguments()])

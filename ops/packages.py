@@ -54,8 +54,10 @@ APT_INSTALL = (
     "DEBIAN_FRONTEND=noninteractive apt-get -y -o Dpkg::Options::=--force-confdef"
     " -o Dpkg::Options::=--force-confold install --no-install-recommends --no-remove"
 )
-# A run killed during an install leaves dpkg half-done; apt refuses to go on until this has run.
-DPKG_FINISH = "DEBIAN_FRONTEND=noninteractive dpkg --configure -a"
+# A run killed during an install leaves apt running on (it holds dpkg's lock: wait for it, bounded) or
+# dpkg half-done (apt refuses to go on until `dpkg --configure -a` has run).
+DPKG_FINISH = ("for i in $(seq 600); do pgrep -x 'apt-get|apt|dpkg' >/dev/null || break; sleep 1; done;"
+               " DEBIAN_FRONTEND=noninteractive dpkg --configure -a")
 
 
 @operation()

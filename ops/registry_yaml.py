@@ -43,6 +43,8 @@ def problems(config) -> list[str]:
         found.append("http.tls is set from registry_tls; remove it")
     if isinstance(http, dict) and "draintimeout" in http:
         found.append("http.draintimeout is set from registry_drain_timeout; remove it")
+    if isinstance(http, dict) and "secret" in http:
+        found.append("http.secret is made by the deploy (in registry_secrets_dir); remove it")
     if "auth" in config:
         found.append("auth is set from registry_auth and registry_users; remove it")
     return found
@@ -58,13 +60,15 @@ def _merge(base: dict, overlay: dict) -> dict:
     return merged
 
 
-def writable(config: dict, delete_enabled: bool, drain_seconds: int = 30, tls_dir: str | None = None,
-             htpasswd: str | None = None) -> dict:
+def writable(config: dict, delete_enabled: bool, drain_seconds: int = 30, secret: str = "",
+             tls_dir: str | None = None, htpasswd: str | None = None) -> dict:
     """The operator's config with what the deploy owns: the listen address, whether deletes work, how long
-    a stopping registry lets requests in flight finish, and when given, TLS (registry.crt and registry.key
-    in `tls_dir`) and htpasswd users (the file `htpasswd`)."""
+    a stopping registry lets requests in flight finish, the secret that signs upload state, and when
+    given, TLS (registry.crt and registry.key in `tls_dir`) and htpasswd users (the file `htpasswd`)."""
     owned = {"http": {"addr": LISTEN, "draintimeout": f"{drain_seconds}s"},
              "storage": {"delete": {"enabled": delete_enabled}}}
+    if secret:
+        owned["http"]["secret"] = secret
     if tls_dir:
         owned["http"]["tls"] = {"certificate": f"{tls_dir}/registry.crt", "key": f"{tls_dir}/registry.key"}
     if htpasswd:

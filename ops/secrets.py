@@ -143,6 +143,14 @@ class SecretStore:
         _write_private(self.root, cert_path, certificate.public_bytes(serialization.Encoding.PEM))
         return cert_path.read_bytes(), key_path.read_bytes()
 
+    def http_secret(self) -> str:
+        """The registry's http.secret, made once: every replica (and every restart) signs upload state with
+        the same one, so an upload can go on across a restart or another replica."""
+        path = self.root / "http.secret"
+        if not path.exists():
+            _write_private(self.root, path, secrets.token_hex(32).encode())
+        return path.read_text().strip()
+
     # --- users -----------------------------------------------------------------------------------------
     def password_file(self, user: str) -> Path:
         return self.root / "passwords" / user

@@ -1,4 +1,4 @@
-"""python -m sandbox up --hosts N | down | status | images"""
+"""python -m sandbox up --hosts N | down [--only NAME ...] | status | images"""
 
 import argparse
 import sys
@@ -6,7 +6,7 @@ import sys
 from docker.errors import DockerException
 
 from .engine import SandboxError, ensure_engine
-from .hosts import down, status, up
+from .hosts import down, remove, status, up
 from .images import build_archives
 
 
@@ -23,7 +23,8 @@ def main(argv=None):
     commands = parser.add_subparsers(dest="command", required=True)
     up_parser = commands.add_parser("up", help="create or keep N hosts and wait until they answer")
     up_parser.add_argument("--hosts", type=int, default=1)
-    commands.add_parser("down", help="remove every host and volume the sandbox created")
+    down_parser = commands.add_parser("down", help="remove every host and volume the sandbox created")
+    down_parser.add_argument("--only", nargs="+", metavar="NAME", help="remove just these hosts")
     commands.add_parser("status", help="list the hosts and their ports on 127.0.0.1")
     commands.add_parser("images", help="build the offline registry, UI and hello image archives")
     args = parser.parse_args(argv)
@@ -35,7 +36,7 @@ def main(argv=None):
                 parser.error("--hosts must be at least 1")
             _print_hosts(up(client, args.hosts))
         elif args.command == "down":
-            removed = down(client)
+            removed = remove(client, args.only) if args.only else down(client)
             print(f"removed {len(removed)} host(s)" + (f": {', '.join(removed)}" if removed else ""))
         elif args.command == "status":
             _print_hosts(status(client))

@@ -214,6 +214,18 @@ def status(client):
     return [{"name": host_name(i), **host_ports(i)} for i in indexes]
 
 
+def remove(client, names):
+    """Remove the named sandbox hosts and their volumes; the others keep running."""
+    removed = []
+    for container in sandbox_containers(client):
+        if container.name in names:
+            container.remove(force=True, v=True)
+            client.volumes.get(f"{container.name}-docker").remove(force=True)
+            removed.append(container.name)
+    write_state(status(client))
+    return removed
+
+
 def down(client):
     """Remove every container, volume and network carrying the sandbox label, and nothing else."""
     removed = []

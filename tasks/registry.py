@@ -8,11 +8,11 @@ from pyinfra.operations import python
 from ops.config import registry_config
 from ops.container import ContainerSpec, Mount, container, restarted
 from ops.data import auth_on, tls_on
-from ops.maintenance import settled
+from ops.maintenance import migrated, settled
 from ops.report import log_lines, log_once
 
 from .registry_files import REGISTRY_FILES, config_files, config_mount_target, files_hash
-from .storage import storage_mount
+from .storage import storage_mount, storage_switch
 
 # Carries the hash of the configuration the container was made for, so a changed one is seen as drift.
 CONFIG_LABEL = "io.registry-deploy.config-sha256"
@@ -55,6 +55,11 @@ def registry():
         files=config_files(host.name, data),
         directory=data.registry_config_dir,
     )
+    switch = storage_switch(data)
+    if switch and data.registry_storage_migrate:
+        moved = migrated(name="Registry data is moved, verified, and served from its new place",
+                         source=switch[0], destination=switch[1], spec=registry_spec(host.name, data))
+        python.call(name="Say what the move did", function=log_lines, op=moved, _if=moved.did_change)
     running = container(name="Registry container is running", spec=registry_spec(host.name, data))
     restarted(
         name="Registry restarts to read its restored configuration",

@@ -72,6 +72,7 @@ def config_files(name: str, data) -> dict[str, bytes]:
         files["htpasswd"] = SecretStore(data.registry_secrets_dir).htpasswd(data.registry_users)
     source = registry_yaml.load(data.registry_config_src)
     writable = registry_yaml.writable(source, data.registry_delete_enabled, data.registry_drain_timeout,
+                                      SecretStore(data.registry_secrets_dir).http_secret(),
                                       target if tls_on(data) else None,
                                       f"{target}/htpasswd" if auth_on(data) else None)
     files["writable.yml"] = registry_yaml.dump(writable, data.registry_config_src).encode()

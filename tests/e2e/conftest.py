@@ -65,16 +65,20 @@ def target(request, targets):
     return targets[request.param]
 
 
+def push_hello(t):
+    """Load the hello image on a host and push it to the host's registry as `hello`."""
+    upload(t.data.ssh_port, IMAGE_DIR / archive_name(HELLO_IMAGE), "/tmp/hello.tar")
+    t.host.check_output(
+        f"docker load -i /tmp/hello.tar && docker tag {HELLO_IMAGE} localhost:{t.data.registry_port}/hello"
+        f" && docker push localhost:{t.data.registry_port}/hello"
+    )
+
+
 @pytest.fixture(scope="session")
 def hello_pushed(targets):
-    """The hello image loaded on every host and pushed to its registry as `hello`."""
-    archive = IMAGE_DIR / archive_name(HELLO_IMAGE)
+    """The hello image pushed to every target's registry as `hello`."""
     for t in targets:
-        upload(t.data.ssh_port, archive, "/tmp/hello.tar")
-        t.host.check_output(
-            f"docker load -i /tmp/hello.tar && docker tag {HELLO_IMAGE} localhost:{t.data.registry_port}/hello"
-            f" && docker push localhost:{t.data.registry_port}/hello"
-        )
+        push_hello(t)
     return "hello"
 
 

@@ -141,13 +141,18 @@ def test_deletes_off_refuses_manifest_delete_then_on_again(targets, hello_pushed
 BAD_DATA = [
     ("registry_storage=nfs", "registry_storage='nfs': must be one of volume, bind"),
     ("registry_bind_path=mnt/registry", "registry_bind_path='mnt/registry': must be an absolute path"),
+    ("registry_bind_path=/etc", "registry_bind_path='/etc': must not be a system directory"),
     ("registry_port=70000", "registry_port=70000: must be a port number"),
     ("image_source=ftp", "image_source='ftp': must be one of pull, archives"),
     ("image_archive_dir=/nonexistent", "registry_image='registry-sandbox/registry:2.8.2': needs the archive"),
+    ("registry_tls=on", "registry_tls='on': must be one of self-signed, provided, off"),
+    ("registry_tls=off", "registry_auth='htpasswd': htpasswd needs TLS"),
+    ("ui_title=Ops & Dev", "ui_title='Ops & Dev': must be a string without ~ & < >"),
+    ('docker_registry_mirrors=["mirror.local"]', "docker_registry_mirrors: 'mirror.local' must be a URL"),
 ]
 
 
-@pytest.mark.parametrize("override,message", BAD_DATA, ids=[b[0].split("=")[0] for b in BAD_DATA])
+@pytest.mark.parametrize("override,message", BAD_DATA, ids=[b[0] for b in BAD_DATA])
 def test_bad_data_is_refused_before_connecting(targets, override, message):
     run = deploy("--data", override)
     assert run.returncode != 0

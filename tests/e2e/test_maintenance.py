@@ -225,10 +225,13 @@ def test_config_with_its_own_maintenance_block_is_read_only_during_gc_and_keeps_
 
 @pytest.fixture(scope="module")
 def empty(spare):
-    """The spare host's registry on a volume of its own that nothing was ever pushed to."""
+    """The spare host's registry made anew on a volume of its own that nothing was ever pushed to. (Its
+    container goes first: pointing a registry that holds data at empty storage is refused.)"""
+    spare.host.check_output(f"docker rm -f {spare.data.registry_container}")
     run = deploy("--limit", spare.name, "--data", "registry_volume=never-pushed")
     assert run.returncode == 0, run.stderr[-3000:]
     yield spare
+    spare.host.check_output(f"docker rm -f {spare.data.registry_container}")
     assert deploy("--limit", spare.name).returncode == 0
 
 

@@ -17,6 +17,7 @@ from pyinfra.facts.server import LinuxDistribution, TmpDir, Which
 from pyinfra.facts.systemd import SystemdEnabled, SystemdStatus
 
 from dev.operator import Data
+from ops.clients import RegistryAnswers
 from ops.daemon import DaemonJson
 from ops.facts import ConfigFiles, ContainerState, Health, MaintenanceState, SelinuxEnforcing
 from ops.firewalld import FirewalldPorts
@@ -107,6 +108,7 @@ def bare(os_key, **overrides) -> dict:
         any_arguments(File): None,
         any_arguments(Directory): None,
         any_arguments(FindInFile): None,
+        any_arguments(RegistryAnswers): True,
     }
     if os_key in ("debian12", "ubuntu2204"):
         facts[k(DebPackages)] = {}

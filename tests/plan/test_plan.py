@@ -18,7 +18,15 @@ from pyinfra.facts.server import LinuxDistribution
 from pyinfra.facts.systemd import SystemdStatus
 
 from ops.daemon import DaemonJson
-from ops.facts import CalendarExpression, ConfigFiles, ContainerState, Health, MaintenanceState
+from ops.facts import (
+    CalendarExpression,
+    ConfigFiles,
+    ContainerState,
+    Health,
+    MaintenanceState,
+    SelinuxEnforcing,
+    StorageHoldings,
+)
 from ops.firewalld import FirewalldPorts
 from ops.hostscripts import CONTAINER_SCRIPT, MAINTENANCE_SCRIPT
 from ops.secrets import SecretStore
@@ -344,3 +352,31 @@ def test_a_gc_schedule_systemd_refuses_is_refused_before_the_timer_is_written():
         "valid": False, "said": "Failed to parse calendar specification 'Sun *-*-* 25:00:00': Invalid argument"}
     with pytest.raises(DeployError, match="systemd-analyze calendar refuses it: Failed to parse"):
         plan(facts, gc_schedule="Sun *-*-* 25:00:00")
+
+
+def _switched_to_bind(holdings):
+    facts = in_place("debian12")
+    facts[k(StorageHoldings, places=["volume:registry-vol", "bind:/mnt/registry"])] = holdings
+    facts[k(SelinuxEnforcing)] = False
+    return facts
+
+
+def test_pointing_the_registry_at_empty_storage_while_its_own_holds_data_is_refused():
+    facts = _switched_to_bind({"volume:registry-vol": True, "bind:/mnt/registry": False})
+    with pytest.raises(DeployError, match="repositories are in volume:registry-vol.*bind:/mnt/registry, which holds"
+                                          " none.*registry_storage_migrate=True"):
+        plan(facts, registry_storage="bind")
+
+
+def test_a_migration_asked_for_copies_then_serves_from_the_new_place():
+    facts = _switched_to_bind({"volume:registry-vol": True, "bind:/mnt/registry": False})
+    moved = plan(facts, registry_storage="bind", registry_storage_migrate=True)
+    [chore] = moved.chores()
+    assert chore[:3] == ["migrate", "volume:registry-vol", "bind:/mnt/registry"]
+    assert "type=bind,src=/mnt/registry,dst=/var/lib/registry" in chore
+
+
+def test_switching_to_storage_that_holds_data_too_is_the_operators_choice():
+    facts = _switched_to_bind({"volume:registry-vol": True, "bind:/mnt/registry": True})
+    switched = plan(facts, registry_storage="bind")
+    assert switched.chores() == [] and "registry" in switched.containers()

@@ -30,6 +30,7 @@ def test_read_only_twin_keeps_the_operators_maintenance_settings():
 @pytest.mark.parametrize("deletes", [True, False])
 def test_writable_config_listens_where_published_and_deletes_as_data_says(deletes):
     config = registry_yaml.writable(OPERATOR_CONFIG, deletes)
+    assert "secret" not in config["http"]
     assert config["http"] == {"headers": {"X-Content-Type-Options": ["nosniff"]}, "addr": ":5000",
                               "draintimeout": "30s"}
     assert config["storage"]["delete"] == {"enabled": deletes}
@@ -43,9 +44,11 @@ def test_rendered_files_parse_and_differ_only_in_read_only_mode(defaults):
     assert files == config_files("r1", defaults), "the same data renders the same bytes, keys and hashes"
 
 
-def test_tls_and_users_are_in_the_config_the_registry_reads(defaults):
+def test_tls_users_and_the_shared_secret_are_in_the_config_the_registry_reads(defaults):
     files = config_files("r1", defaults)
     config = yaml.safe_load(files["writable.yml"])
+    assert len(config["http"]["secret"]) == 64 and yaml.safe_load(config_files("r2", defaults)["writable.yml"])[
+        "http"]["secret"] == config["http"]["secret"], "every host of the inventory signs uploads alike"
     assert config["http"]["tls"] == {"certificate": "/etc/docker/registry/registry.crt",
                                      "key": "/etc/docker/registry/registry.key"}
     assert config["auth"] == {"htpasswd": {"realm": "Registry", "path": "/etc/docker/registry/htpasswd"}}
