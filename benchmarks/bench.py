@@ -1,12 +1,13 @@
 """Benchmarks on sandbox hosts: medians of several runs, compared as ratios within one run.
 
-    python -m benchmarks.bench [--runs N] [--skip-cold] [--skip-deploy] [--skip-gc]
+    python -m benchmarks.bench [--runs N] [--skip-cold] [--skip-deploy] [--skip-gc] [--skip-faults]
 
 Measures: `sandbox up --hosts 2` cold (base image built) and warm (image cached, new hosts); the first
 deploy on a fresh host with TLS and users (the default) and without; a no-op re-run with and without
 them, on one host and on two; a repair run after `docker rm -f registry`; the commands a no-op run sends;
 GC on 50 repositories of 3 tags: the collector's time, how long uploads are refused, and how many pulls
-fail. Leaves the sandbox down.
+fail; how long a host takes to serve again after its registry crashed, its engine or the host restarted.
+Leaves the sandbox down.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ import sys
 import time
 
 import docker
+import requests
 
 from dev.operator import PYINFRA, SANDBOX_INVENTORY, deploy, sandbox, ssh_host
 from sandbox.base import image_tag
-from sandbox.config import ROOT
+from sandbox.config import ROOT, SECRETS_DIR
 from sandbox.hosts import read_state
 
 PLAIN = ("--data", "registry_tls=off", "--data", "registry_auth=none")
@@ -163,12 +165,68 @@ def gc_benchmark(runs: int):
     print(f"  failed pulls per GC (of {statistics.median(pulls):.0f} tried back to back): {failed_pulls}", flush=True)
 
 
+def _client():
+    client = requests.Session()
+    client.trust_env = False
+    client.verify = str(SECRETS_DIR / "ca.crt")
+    client.auth = ("admin", (SECRETS_DIR / "passwords" / "admin").read_text())
+    return client
+
+
+def _until(check, seconds=180) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        try:
+            if check():
+                return time.monotonic() - started
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"not back within {seconds}s")
+
+
+def faults_benchmark(runs: int):
+    """Seconds from a fault until the host serves again: the registry's process killed (its restart policy),
+    the engine restarted (both containers), the host restarted (boot to registry and UI answering)."""
+    print("# faults", flush=True)
+    fresh_hosts(1)
+    ok_deploy()
+    state = read_state()["hosts"][0]
+    host, client = ssh_host(state["ssh_port"]), _client()
+    registry, ui = f"https://127.0.0.1:{state['registry_port']}", f"https://127.0.0.1:{state['ui_port']}"
+
+    def serving():
+        return client.get(f"{registry}/v2/", timeout=2).ok and client.get(f"{ui}/v2/_catalog", timeout=2).ok
+
+    def crash():
+        host.check_output("kill -9 $(docker inspect --format '{{.State.Pid}}' registry)")
+        return _until(serving)
+
+    def engine():
+        # systemd allows docker.service 3 starts a minute; the benchmark restarts it more often than that.
+        host.check_output("systemctl reset-failed docker.service; systemctl restart docker")
+        return _until(serving)
+
+    def reboot():
+        container = docker.from_env().containers.get(state["name"])
+        container.stop(timeout=30)
+        container.start()
+        return _until(serving)
+
+    for label, fault in (("registry process killed -> answering (restart policy)", crash),
+                         ("engine restarted -> registry and UI answering", engine),
+                         ("host restarted -> registry and UI answering", reboot)):
+        samples = [fault() for _ in range(runs)]
+        report(label, (statistics.median(samples), samples))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--skip-cold", action="store_true", help="do not rebuild the base image")
     parser.add_argument("--skip-deploy", action="store_true")
     parser.add_argument("--skip-gc", action="store_true")
+    parser.add_argument("--skip-faults", action="store_true")
     args = parser.parse_args(argv)
     client = docker.from_env()
     sandbox("images")
@@ -190,6 +248,8 @@ def main(argv=None):
         deploy_benchmark(args.runs)
     if not args.skip_gc:
         gc_benchmark(min(args.runs, 3))
+    if not args.skip_faults:
+        faults_benchmark(min(args.runs, 3))
     sandbox("down")
     return 0
 

@@ -2,7 +2,7 @@
 own secrets directory (CA, passwords), under the git-ignored .sandbox."""
 
 from sandbox.config import IMAGE_DIR, SECRETS_DIR
-from sandbox.images import REGISTRY_IMAGE, UI_IMAGE
+from sandbox.offline_images import REGISTRY_IMAGE, UI_IMAGE
 
 image_source = "archives"
 image_archive_dir = str(IMAGE_DIR)

@@ -1,7 +1,8 @@
 """Packages pinned to exact versions, read from one fact, installed only when they differ.
 
-RPM: pyinfra's yum/dnf `packages` joins pins as `name=version`, which yum does not understand, so it
-reinstalls on every run (see ENVIRONMENT.md); this asks yum/dnf for `name-[epoch:]version-release`.
+RPM: pyinfra's yum/dnf `packages` pins are `name=VERSION-RELEASE` matched exactly against installed RPMs,
+and a bare `docker-ce-18.09.9` is taken for a package name, so it reinstalls on every run; this asks
+yum/dnf for `name-[epoch:]version-release` and compares with what rpm says is installed.
 Debian: pyinfra's apt `packages` can refresh the lists only on every run or never; this refreshes them
 only when something is to be installed, so a no-op run stays a no-op and reads the packages once.
 """

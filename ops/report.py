@@ -1,8 +1,6 @@
 """What the deploy tells the operator beyond pyinfra's own lines, prefixed with the host's name."""
 
-import logging
-
-from pyinfra import host
+from pyinfra import host, logger
 
 _logged: set = set()
 
@@ -16,7 +14,6 @@ def log_once(message: str, warning: bool = False) -> None:
     key = (host.name, message)
     if key not in _logged:
         _logged.add(key)
-        logger = logging.getLogger("pyinfra")
         host.log(message, log_func=logger.warning if warning else logger.info)
 
 

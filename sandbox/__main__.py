@@ -5,9 +5,9 @@ import sys
 
 from docker.errors import DockerException
 
-from .engine import SandboxError, ensure_engine
 from .hosts import down, remove, status, up
-from .images import build_archives
+from .local_docker import SandboxError, ensure_local_docker
+from .offline_images import build_archives
 
 
 def _print_hosts(hosts):
@@ -30,7 +30,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     try:
-        client = ensure_engine()
+        client = ensure_local_docker()
         if args.command == "up":
             if args.hosts < 1:
                 parser.error("--hosts must be at least 1")

@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 
 from .config import DEBIAN_SUITE, LABEL
-from .engine import SandboxError, apt_install
+from .local_docker import SandboxError, apt_install
 
 # What a minimal real Debian server has: an init, sshd, and the tools the deploy expects to find.
 PACKAGES = ["systemd", "systemd-sysv", "dbus", "openssh-server", "iproute2", "ca-certificates"]

@@ -26,13 +26,15 @@ from .config import (
     STATE_FILE,
     UI_PORT_BASE,
 )
-from .engine import SandboxError
+from .local_docker import SandboxError
 
 # While a host boots, sshd refuses early connections; paramiko would print each one as an error.
 logging.getLogger("paramiko").addHandler(logging.NullHandler())
 
-# The flags a systemd host with its own Docker engine needs here (--privileged is refused: see
-# ENVIRONMENT.md). The SDK has no `systempaths=unconfined`: its API form is empty Masked/ReadonlyPaths.
+# The flags a systemd host with its own Docker engine needs here: --privileged is refused on these machines
+# ("unable to apply caps": CAP_SYS_RESOURCE is not ours), so every capability but that one, unconfined
+# seccomp, AppArmor and system paths, the host's cgroups. The SDK has no `systempaths=unconfined`: its API
+# form is empty Masked/ReadonlyPaths.
 SYSTEM_CONTAINER = dict(
     cap_add=["ALL"],
     cap_drop=["SYS_RESOURCE"],
@@ -141,7 +143,8 @@ def _volume(client, name):
 
 
 def _ssh_ready(port):
-    """True once sshd accepts our key and systemd reports the host fully booted."""
+    """What `systemctl is-system-running` says over SSH ("running" once fully booted); None while sshd
+    does not yet accept our key."""
     client = paramiko.SSHClient()
     client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
     try:

@@ -9,6 +9,7 @@ from pyinfra.facts.rpm import RpmPackages
 from pyinfra.facts.server import LinuxDistribution
 from pyinfra.facts.systemd import SystemdStatus
 from pyinfra.operations import apt, files, systemd, yum
+from pyinfra.operations.util import any_changed
 
 from ops.daemon import daemon_json
 from ops.data import registry_name, tls_on
@@ -138,5 +139,5 @@ def docker_engine():
         running=None,
         restarted=True,
         # A firewalld change can drop the iptables chains Docker made; a restart makes them again.
-        _if=lambda: config.did_change() or bool(opened and opened.did_change()),
+        _if=any_changed(config, *([opened] if opened else [])),
     )

@@ -6,8 +6,8 @@ from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.operations import docker
 
+from ops.archives import archive_name, loaded_from_archive
 from ops.data import wanted_images
-from ops.images import archive_name, loaded_from_archive
 
 
 @deploy("Images")

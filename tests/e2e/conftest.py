@@ -8,10 +8,10 @@ import pytest
 import requests
 
 from dev.operator import deploy, inventory_hosts, sandbox, ssh_host, upload
+from ops.archives import archive_name
 from ops.data import public_urls
-from ops.images import archive_name
 from sandbox.config import IMAGE_DIR, SECRETS_DIR
-from sandbox.images import HELLO_IMAGE
+from sandbox.offline_images import HELLO_IMAGE
 
 HOSTS = 2  # the targets; one more host is the spare
 

@@ -7,6 +7,7 @@ re-runs the deploy, checks the repair, pulls the image back, and checks a furthe
 import json
 
 import pytest
+import yaml
 
 from dev.operator import deploy
 from tests.e2e.conftest import catalog, pull_back
@@ -86,17 +87,27 @@ def test_drift_is_named_repaired_and_data_kept(targets, hello_pushed, index, dri
     assert (again.changed(), again.errors()) == ([], [])
 
 
-def test_repairs_restore_the_declared_state(targets):
-    """After the scenarios above, every property they broke is back (checked on the hosts themselves)."""
-    for t in targets:
-        assert t.host.service("docker").is_enabled and t.host.service("docker").is_running
-        assert "max-file\": \"3\"" in t.host.file("/etc/docker/daemon.json").content_string
-        assert "enabled: true" in t.host.file(f"{t.data.registry_config_dir}/config.yml").content_string
-        registry = t.container(t.data.registry_container)
-        assert registry["Config"]["Image"] == t.data.registry_image
-        assert registry["HostConfig"]["PortBindings"]["5000/tcp"][0]["HostPort"] == str(t.data.registry_port)
-        if t.data.registry_storage == "bind":
-            assert t.host.file(t.data.registry_bind_path).mode == 0o700
+def test_one_run_repairs_everything_that_drifted_at_once(targets, hello_pushed):
+    t = targets[1]
+    data = t.data
+    t.host.check_output(" && ".join([
+        "sed -i 's/\"max-file\": \"3\"/\"max-file\": \"9\"/' /etc/docker/daemon.json",
+        f"sed -i 's/enabled: true/enabled: false/' {data.registry_config_dir}/writable.yml",
+        f"chmod 0777 {data.registry_bind_path}",
+        _run_args(t, port=5001),
+    ]))
+    repair = deploy("--limit", t.name)
+    assert repair.returncode == 0 and not repair.errors(), repair.stderr[-3000:]
+    assert t.host.service("docker").is_enabled and t.host.service("docker").is_running
+    assert json.loads(t.host.file("/etc/docker/daemon.json").content_string)["log-opts"]["max-file"] == "3"
+    config = yaml.safe_load(t.host.file(f"{data.registry_config_dir}/writable.yml").content_string)
+    assert config["storage"]["delete"] == {"enabled": True}
+    registry = t.container(data.registry_container)
+    assert registry["Config"]["Image"] == data.registry_image
+    assert registry["HostConfig"]["PortBindings"]["5000/tcp"][0]["HostPort"] == str(data.registry_port)
+    assert t.host.file(data.registry_bind_path).mode == 0o700
+    pull_back(t, hello_pushed)
+    assert deploy("--limit", t.name).changed() == []
 
 
 def test_clean_host_dry_run_plans_nothing(targets):

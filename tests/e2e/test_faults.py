@@ -222,7 +222,8 @@ def test_a_full_bind_directory_refuses_pushes_keeps_pulls_and_heals(targets, hel
             f" && {HOST_CURL} -o /dev/null -D /tmp/huge.h -X POST \"$REGISTRY_URL/v2/toobig/blobs/uploads/\""
             " && location=$(tr -d '\\r' < /tmp/huge.h | sed -n 's/^[Ll]ocation: //p')"
             f" && {HOST_CURL} -o /dev/null -w '%{{http_code}}' -X PUT -H 'Content-Type: application/octet-stream'"
-            " --data-binary @/tmp/huge \"$location&digest=$digest\"")
+            " --data-binary @/tmp/huge \"$location&digest=$digest\"; true")
+        # The registry may answer and close before it has read the whole body (curl then exits 18).
         assert refused.startswith("5"), refused
         assert "no space left on device" in t.host.check_output(f"docker logs --tail 200 {registry} 2>&1")
         pull_back(t, hello_pushed)

@@ -17,9 +17,10 @@ from pyinfra.facts.server import LinuxDistribution, TmpDir, Which
 from pyinfra.facts.systemd import SystemdEnabled, SystemdStatus
 
 from dev.operator import Data
-from ops.clients import RegistryAnswers
+from ops.clients import DockerLogins, RegistryAnswers
 from ops.daemon import DaemonJson
 from ops.facts import ConfigFiles, ContainerState, Health, MaintenanceState, SelinuxEnforcing
+from ops.files import FileStates
 from ops.firewalld import FirewalldPorts
 from ops.hostscripts import COMMON_LIBRARY, CONTAINER_SCRIPT, MAINTENANCE_SCRIPT
 from ops.secrets import SecretStore
@@ -109,6 +110,8 @@ def bare(os_key, **overrides) -> dict:
         any_arguments(Directory): None,
         any_arguments(FindInFile): None,
         any_arguments(RegistryAnswers): True,
+        any_arguments(FileStates): {},
+        any_arguments(DockerLogins): [],
     }
     if os_key in ("debian12", "ubuntu2204"):
         facts[k(DebPackages)] = {}
@@ -159,11 +162,9 @@ def in_place(os_key, **overrides) -> dict:
     as specified, registry and UI answering."""
     data = data_for(os_key, **overrides)
     facts = bare(os_key, **overrides)
-    for path, content in _files_in_place(data).items():
-        facts[k(File, path=path)] = {**ROOT_FILE, "mode": 755 if "/sbin/" in path else 644}
-        facts[k(Sha1File, path=path)] = _sha1(content)
-        facts[k(Directory, path=path.rsplit("/", 1)[0])] = {"mode": 755, "user": "root", "group": "root"}
-    facts[k(File, path=f"{data.registry_config_dir}/client.curlrc")] = {**ROOT_FILE, "mode": 600}
+    modes = {CONTAINER_SCRIPT: 755, MAINTENANCE_SCRIPT: 755, f"{data.registry_config_dir}/client.curlrc": 600}
+    facts[any_arguments(FileStates)] = {path: f"{_sha1(content)} {modes.get(path, 644)} root:root"
+                                        for path, content in _files_in_place(data).items()}
     facts[k(Directory, path=data.registry_config_dir)] = {"mode": 700, "user": "root", "group": "root"}
     facts.update({
         service(SystemdStatus, "docker.service"): {"docker.service": True},

@@ -7,7 +7,7 @@ from dev.operator import sandbox, ssh_host
 from sandbox.base import debian_mirror
 from sandbox.config import KEY_FILE, LABEL
 from sandbox.hosts import read_state, sandbox_containers
-from sandbox.images import HELLO_IMAGE, REGISTRY_IMAGE, UI_IMAGE
+from sandbox.offline_images import HELLO_IMAGE, REGISTRY_IMAGE, UI_IMAGE
 
 HOSTS = 2
 
@@ -57,7 +57,9 @@ def test_up_remakes_hosts_another_key_cannot_reach(client, hosts):
 
 
 def test_ports_are_published_on_loopback_only(client, hosts):
-    for container in sandbox_containers(client):
+    containers = sandbox_containers(client)
+    assert len(containers) == HOSTS
+    for container in containers:
         for bindings in container.attrs["HostConfig"]["PortBindings"].values():
             assert {b["HostIp"] for b in bindings} == {"127.0.0.1"}
 

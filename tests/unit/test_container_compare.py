@@ -87,8 +87,10 @@ def test_drift_is_recreated_and_named(change, reason):
     assert reason in reasons
 
 
-def test_image_labels_and_env_are_not_drift():
-    assert compare(SPEC, RUNNING, IMAGE)[1] == []
+def test_env_and_labels_the_image_sets_are_not_drift_but_ours_are():
+    doc = drifted(lambda d: (d["Config"]["Env"].append("FROM_IMAGE=1"), d["Config"]["Labels"].update(mine="x")))
+    image = {**IMAGE, "Config": {**IMAGE["Config"], "Env": ["PATH=/usr/bin", "FROM_IMAGE=1"]}}
+    assert compare(SPEC, doc, image) == ("recreate", ["label mine: x -> (unset)"])
 
 
 def test_image_not_on_host_compares_by_tag():

@@ -2,8 +2,8 @@
 
 import pytest
 
+from ops.archives import archive_name
 from ops.data import problems
-from ops.images import archive_name
 
 
 def test_defaults_are_valid(defaults):

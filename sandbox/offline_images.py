@@ -11,12 +11,12 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from ops.images import archive_name
+from ops.archives import archive_name
 
 from .config import IMAGE_DIR, LABEL
-from .engine import apt_update
+from .local_docker import apt_update
 
-RECIPES = Path(__file__).resolve().parent / "images"
+RECIPES = Path(__file__).resolve().parent / "image_recipes"
 
 REGISTRY_IMAGE = "registry-sandbox/registry:2.8.2"
 UI_IMAGE = "registry-sandbox/docker-registry-ui:2.6.0"

@@ -29,7 +29,7 @@ def _is_debian():
     return Path("/etc/debian_version").exists()
 
 
-def ensure_engine(wait_seconds=60):
+def ensure_local_docker(wait_seconds=60):
     """Return a client for a running engine, starting one (installing docker.io on Debian) if needed."""
     client = _client()
     if client:
