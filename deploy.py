@@ -11,7 +11,7 @@ from tasks.health import health
 from tasks.images import images
 from tasks.maintenance import gc_timer
 from tasks.registry import registry
-from tasks.storage import registry_storage
+from tasks.storage import storage
 from tasks.tools import host_tools
 from tasks.ui import ui
 
@@ -21,8 +21,8 @@ if "registry_hosts" in host.groups:
     docker_engine()
     images()
     host_tools()
-    registry_storage()
-    registry()
+    moving = storage()  # (from, to) when the data moves to another place, as asked; else None
+    registry(moving)
     gc_timer()
     ui()
 registry_clients()

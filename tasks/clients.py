@@ -2,16 +2,16 @@
 trusts the inventory's registries: their CA in /etc/docker/certs.d/<name:port>/ (read on each connection,
 no engine restart), or for registries without TLS an insecure-registries entry; and logs in when asked."""
 
-from io import StringIO
 from pathlib import Path
 
 from pyinfra import host, inventory
 from pyinfra.api import deploy
-from pyinfra.operations import files, systemd
+from pyinfra.operations import systemd
 
 from ops.clients import logged_in
 from ops.daemon import daemon_json
 from ops.data import auth_on, registry_name, tls_on
+from ops.files import files_in_place
 from ops.secrets import SecretStore
 
 from .engine import plain_http_registries
@@ -29,6 +29,7 @@ def _ca(registry) -> bytes | None:
 def registry_clients():
     data = host.data
     login = data.registry_client_login if "registry_clients" in host.groups else None
+    trusted, logins = {}, {}
     for registry in inventory.get_group("registry_hosts", []):
         port = registry.data.registry_port
         # A registry host reaches its own registry as localhost too (`docker push localhost:5000/...`).
@@ -37,11 +38,13 @@ def registry_clients():
         ca = _ca(registry) if tls_on(registry.data) else None
         for address in addresses:
             if ca:
-                files.put(name=f"Docker trusts {address}'s CA", src=StringIO(ca.decode()),
-                          dest=f"/etc/docker/certs.d/{address}/ca.crt", mode="0644")
+                trusted[f"/etc/docker/certs.d/{address}/ca.crt"] = (ca, "644")
             if login and auth_on(registry.data):
-                logged_in(name=f"Docker is logged in to {address} as {login}", registry=address, user=login,
-                          password=SecretStore(registry.data.registry_secrets_dir).password(login))
+                logins[address] = SecretStore(registry.data.registry_secrets_dir).password(login)
+    if trusted:
+        files_in_place(name="Docker trusts each registry's CA", files=trusted)
+    if logins:
+        logged_in(name=f"Docker is logged in to each registry as {login}", user=login, passwords=logins)
     plain_http = plain_http_registries()
     if plain_http and "registry_hosts" not in host.groups:  # a registry host's engine task does it
         config = daemon_json(name="Docker may reach the plain-HTTP registries",

@@ -11,12 +11,12 @@ import socket
 from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import DeployError
-from pyinfra.facts.files import File
 from pyinfra.operations import files, python, server, systemd
 from pyinfra.operations.util import any_changed
 
 from ops.data import repository_names
 from ops.facts import CalendarExpression
+from ops.files import FileStates
 from ops.hostscripts import MAINTENANCE_SCRIPT
 from ops.report import log_lines
 
@@ -59,8 +59,8 @@ def _timer_enabled(data):
 
 def _timer_absent():
     # Read once: on hosts that never had the timer (most), removing it costs no further command.
-    units = [unit for unit in ("registry-gc.timer", "registry-gc.service")
-             if host.get_fact(File, path=f"{UNITS}/{unit}")]
+    present = host.get_fact(FileStates, paths=[f"{UNITS}/registry-gc.timer", f"{UNITS}/registry-gc.service"]) or {}
+    units = [unit for unit in ("registry-gc.timer", "registry-gc.service") if f"{UNITS}/{unit}" in present]
     if not units:
         host.noop("no scheduled GC")
         return
@@ -78,10 +78,11 @@ def _invoked_by() -> str:
 
 
 def run_chore(name: str, *args: str):
-    """Run the maintenance script on the host, then say what it reported."""
+    """Run the maintenance script on the host, then say what it reported; the script's operation."""
     command = f"REGISTRY_MAINTENANCE_BY={shlex.quote(_invoked_by())} {shlex.join([MAINTENANCE_SCRIPT, *args])}"
     op = server.shell(name=name, commands=[command])
     python.call(name=f"{name}: report", function=log_lines, op=op)
+    return op
 
 
 @deploy("Garbage collection")

@@ -12,7 +12,7 @@ from ops.maintenance import migrated, settled
 from ops.report import log_lines, log_once
 
 from .registry_files import REGISTRY_FILES, config_files, config_mount_target, files_hash
-from .storage import storage_mount, storage_switch
+from .storage import storage_mount
 
 # Carries the hash of the configuration the container was made for, so a changed one is seen as drift.
 CONFIG_LABEL = "io.registry-deploy.config-sha256"
@@ -39,7 +39,9 @@ def registry_spec(name: str, data) -> ContainerSpec:
 
 
 @deploy("Registry")
-def registry():
+def registry(switch=None):
+    """The registry, its configuration tried first; `switch`: (from, to) storage places to move its data
+    between (from tasks.storage.storage), or None."""
     data = host.data
     if not tls_on(data):
         log_once("WARNING: registry_tls is off: the registry serves plain HTTP, and every client must list it"
@@ -55,8 +57,7 @@ def registry():
         files=config_files(host.name, data),
         directory=data.registry_config_dir,
     )
-    switch = storage_switch(data)
-    if switch and data.registry_storage_migrate:
+    if switch:
         moved = migrated(name="Registry data is moved, verified, and served from its new place",
                          source=switch[0], destination=switch[1], spec=registry_spec(host.name, data))
         python.call(name="Say what the move did", function=log_lines, op=moved, _if=moved.did_change)

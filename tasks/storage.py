@@ -43,7 +43,9 @@ def storage_switch(data) -> tuple[str, str] | None:
 
 
 @deploy("Registry storage")
-def registry_storage():
+def storage():
+    """Make the storage place; refuse a switch to an empty place unless a migration is asked for. Returns the
+    switch (from, to) the registry task must carry out, or None."""
     data = host.data
     switch = storage_switch(data)
     if switch and not data.registry_storage_migrate:
@@ -54,7 +56,7 @@ def registry_storage():
             f" (nothing was changed)")
     if data.registry_storage == "volume":
         docker.volume(name=f"Volume {data.registry_volume} exists", volume=data.registry_volume, present=True)
-        return
+        return switch
     path = data.registry_bind_path
     files.directory(
         name=f"Registry directory {path} exists", path=path, user="root", group="root", mode=BIND_MODE
@@ -68,3 +70,4 @@ def registry_storage():
         selinux.file_context(
             name=f"{path} is labelled for containers", path=path, se_type="container_file_t"
         )
+    return switch

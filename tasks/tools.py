@@ -2,16 +2,21 @@
 directory and the client settings probes use. Placed before anything they manage."""
 
 import shlex
-from io import StringIO
+from pathlib import Path
 
+import jinja2
 from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.operations import files
 
 from ops.data import managed_containers
+from ops.files import files_in_place
 from ops.hostscripts import COMMON_LIBRARY, CONTAINER_SCRIPT, LOCK, MAINTENANCE_SCRIPT, READ_ONLY_MARK
+from ops.registry_yaml import DATA_ROOT
 
 from .registry_files import client_curlrc, config_mount_target, probe_urls
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def template_values(name: str, data) -> dict:
@@ -28,10 +33,22 @@ def template_values(name: str, data) -> dict:
         ui_url=ui_url,
         health_timeout=data.health_timeout,
         lock_timeout=data.maintenance_lock_timeout,
+        data_root=DATA_ROOT,
         lock=LOCK,
         read_only_mark=READ_ONLY_MARK,
     )
     return {key: shlex.quote(str(value)) for key, value in values.items()}
+
+
+def host_files(name: str, data) -> dict:
+    """The scripts, their shared settings and the probes' client settings: path -> (content, mode)."""
+    common = jinja2.Template((ROOT / "files/registry-common.sh.j2").read_text(), keep_trailing_newline=True)
+    return {
+        COMMON_LIBRARY: (common.render(**template_values(name, data)).encode(), "644"),
+        CONTAINER_SCRIPT: ((ROOT / "files/registry-container.sh").read_bytes(), "755"),
+        MAINTENANCE_SCRIPT: ((ROOT / "files/registry-maintenance.sh").read_bytes(), "755"),
+        f"{data.registry_config_dir}/client.curlrc": (client_curlrc(name, data).encode(), "600"),
+    }
 
 
 @deploy("Host tools")
@@ -41,19 +58,5 @@ def host_tools():
         name="Registry configuration directory exists, root only",
         path=data.registry_config_dir, user="root", group="root", mode="0700",
     )
-    files.put(
-        name="Client settings for the deploy's own probes are in place",
-        src=StringIO(client_curlrc(host.name, data)),
-        dest=f"{data.registry_config_dir}/client.curlrc",
-        user="root", group="root", mode="0600",
-    )
-    files.template(
-        name="Settings shared by the host scripts are in place",
-        src="files/registry-common.sh.j2",
-        dest=COMMON_LIBRARY,
-        mode="0644",
-        **template_values(host.name, data),
-    )
-    for src, dest in (("files/registry-container.sh", CONTAINER_SCRIPT),
-                      ("files/registry-maintenance.sh", MAINTENANCE_SCRIPT)):
-        files.put(name=f"{dest} is in place", src=src, dest=dest, mode="0755")
+    files_in_place(name="The host scripts, their settings and the probes' client settings are in place",
+                   files=host_files(host.name, data))
