@@ -8,6 +8,10 @@
 #   registry-maintenance prune                  repositories with no tag left
 #   registry-maintenance recover                undo a read-only state an interrupted chore left
 #   registry-maintenance migrate FROM TO ARGS... copy the data (volume:NAME or bind:PATH), run on TO
+#   registry-maintenance tags                   every tag (push time, digest) and manifest stored
+#   registry-maintenance delete-manifests REPOSITORY@DIGEST=TAG,...   delete them, then collect garbage
+#   registry-maintenance backup FILE            archive the data (read-only only while it is linked aside)
+#   registry-maintenance restore FILE [--force] put an archive's data in place and prove every tag
 #   registry-maintenance stats | status
 #
 # Each chore first takes the host's maintenance lock (deploys take it too), then undoes any read-only
@@ -221,15 +225,59 @@ host_path() {
     esac
 }
 
-# "repository:tag digest", sorted, for every tag stored under data root $1.
-tag_digests() {
+# The registry's data directory on this host, whichever place it is (what its container mounts).
+data_dir() {
+    docker inspect --format \
+        "{{range .Mounts}}{{if eq .Destination \"${DATA_ROOT%/docker/registry/v2}\"}}{{.Source}}{{end}}{{end}}" \
+        "$REGISTRY_CONTAINER"
+}
+
+# "PUSHED REPOSITORY TAG DIGEST", one line per tag stored under data root $1 (PUSHED: the tag's last write).
+tag_lines() {
     _repositories="$1/docker/registry/v2/repositories"
     [ -d "$_repositories" ] || return 0
-    find "$_repositories" -path '*/_manifests/tags/*/current/link' | while read -r _link; do
+    find "$_repositories" -path '*/_manifests/tags/*/current/link' -printf '%T@ %p\n' | while read -r _pushed _link; do
         _tag=${_link%/current/link}
         _repository=${_tag%/_manifests/tags/*}
-        printf '%s:%s %s\n' "${_repository#"$_repositories"/}" "${_tag##*/}" "$(cat "$_link")"
-    done | sort
+        printf '%s %s %s %s\n' "${_pushed%.*}" "${_repository#"$_repositories"/}" "${_tag##*/}" "$(cat "$_link")"
+    done | sort -k2
+}
+
+# "repository:tag digest", sorted, for every tag stored under data root $1.
+tag_digests() { tag_lines "$1" | awk '{ print $2 ":" $3 " " $4 }' | sort; }
+
+# Every manifest each repository stores, as "REPOSITORY DIGEST BASE64-OF-THE-MANIFEST".
+manifest_lines() {
+    _repositories="$1/docker/registry/v2/repositories"
+    [ -d "$_repositories" ] || return 0
+    find "$_repositories" -path '*/_manifests/revisions/sha256/*/link' | while read -r _link; do
+        _revision=${_link%/link}
+        _hex=${_revision##*/}
+        _repository=${_revision%/_manifests/revisions/sha256/*}
+        _blob="$1/docker/registry/v2/blobs/sha256/$(printf %.2s "$_hex")/$_hex/data"
+        [ ! -f "$_blob" ] || printf '%s sha256:%s %s\n' "${_repository#"$_repositories"/}" "$_hex" "$(base64 -w0 <"$_blob")"
+    done
+}
+
+# The digest a tag answers with through the API ("" when it does not).
+answered_digest() {
+    curl -s -I --connect-timeout 3 -m 10 -K "$CURL_CONFIG" \
+        -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+        -H 'Accept: application/vnd.docker.distribution.manifest.list.v2+json' \
+        -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+        -H 'Accept: application/vnd.oci.image.index.v1+json' \
+        "$REGISTRY_URL/v2/$1/manifests/$2" | tr -d '\r' | sed -n 's/^[Dd]ocker-[Cc]ontent-[Dd]igest: *//p'
+}
+
+# True when every "repository:tag digest" line of file $1 answers with its digest through the API.
+every_tag_answers() {
+    while read -r _reference _digest; do
+        _answered=$(answered_digest "${_reference%:*}" "${_reference##*:}")
+        if [ "$_answered" != "$_digest" ]; then
+            say "${_reference} answers ${_answered:-nothing}, not $_digest"
+            return 1
+        fi
+    done <"$1"
 }
 
 blob_files() { find "$1/docker/registry/v2/blobs" -type f -name data -exec stat -c '%n %s' {} + 2>/dev/null \
@@ -263,21 +311,103 @@ migrate() {
     fi
     say "copied $(wc -l <"$expected") tags and $(blob_files "$to" | wc -l) blobs to $target_place"
     REGISTRY_LOCK_HELD=1 /usr/local/sbin/registry-container replace "$REGISTRY_CONTAINER" "$@"
-    while read -r reference digest; do
-        answered=$(curl -s -I --connect-timeout 3 -m 10 -K "$CURL_CONFIG" \
-            -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
-            -H 'Accept: application/vnd.docker.distribution.manifest.list.v2+json' \
-            -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
-            -H 'Accept: application/vnd.oci.image.index.v1+json' \
-            "$REGISTRY_URL/v2/${reference%:*}/manifests/${reference##*:}" \
-            | tr -d '\r' | sed -n 's/^[Dd]ocker-[Cc]ontent-[Dd]igest: *//p')
-        [ "$answered" = "$digest" ] \
-            || die "on $target_place, ${reference} answers ${answered:-nothing}, not $digest; $source_place is untouched"
-    done <"$expected"
+    every_tag_answers "$expected" || die "on $target_place not every tag answers as it did; $source_place is untouched"
     say "every tag answers with its digest from $target_place"
     rm -f "$expected"
     writable
     say "migrated from $source_place to $target_place; $source_place is left as it was"
+}
+
+list_stored() {
+    root="$(data_dir)"
+    tag_lines "$root" | sed 's/^/@tag /'
+    manifest_lines "$root" | sed 's/^/@manifest /'
+}
+
+# Delete manifests through the API, each only if the tags pointing at it now are those it was chosen with
+# (a tag pushed meanwhile keeps its manifest), then collect their garbage.
+delete_manifests() {
+    [ $# -gt 0 ] || usage
+    root="$(data_dir)"
+    current=$(mktemp)
+    tag_lines "$root" >"$current"
+    deleted=0
+    for entry in "$@"; do
+        reference=${entry%%=*}
+        repository=${reference%@*}
+        digest=${reference#*@}
+        chosen=${entry#*=}
+        others=$(awk -v r="$repository" -v d="$digest" -v chosen=",$chosen," \
+            '$2 == r && $4 == d && index(chosen, "," $3 ",") == 0 { printf " %s", $3 }' "$current")
+        if [ -n "$others" ]; then
+            say "kept $repository@$digest: other tags point at it now:$others"
+            continue
+        fi
+        code=$(http_status DELETE "$REGISTRY_URL/v2/$repository/manifests/$digest")
+        case $code in
+            202 | 404)
+                deleted=$((deleted + 1))
+                say "deleted $repository@$digest${chosen:+ (tags $chosen)}"
+                ;;
+            *)
+                rm -f "$current"
+                die "deleting $repository@$digest answered HTTP $code; stopped"
+                ;;
+        esac
+    done
+    rm -f "$current"
+    say "deleted $deleted manifests"
+    gc
+}
+
+# Archive the data to FILE: read-only only while the data is hard-linked aside (blobs never change once
+# written, so the links are a consistent copy), then writable while the links are archived. The archive
+# is FILE.partial until complete: an interrupted backup never leaves one that looks complete.
+backup() {
+    [ $# -eq 1 ] || usage
+    file=$1
+    root="$(data_dir)"
+    snapshot="$root/.backup-snapshot"
+    mkdir -p "$(dirname "$file")"
+    chmod 700 "$(dirname "$file")"
+    rm -rf "$snapshot" "$(dirname "$file")"/*.partial
+    [ -d "$root/docker" ] || die "nothing to back up: the registry holds no data"
+    read_only
+    mkdir "$snapshot"
+    cp -al "$root/docker" "$snapshot/docker"
+    tag_lines "$root" >"$snapshot/tags.txt"
+    writable
+    tar -C "$snapshot" -cf "$file.partial" tags.txt docker
+    rm -rf "$snapshot"
+    sum=$(sha256sum <"$file.partial" | cut -d' ' -f1)
+    mv "$file.partial" "$file"
+    say "backed up $(tar -xOf "$file" tags.txt | wc -l) tags, $(stat -c %s "$file") bytes to $file sha256:$sum"
+}
+
+# Put an archive's data in place of the registry's (refused when the registry holds tags, unless
+# --force), with the registry read-only; then writable again, and every tag proved through the API.
+restore() {
+    [ $# -ge 1 ] || usage
+    file=$1
+    root="$(data_dir)"
+    tar -tf "$file" tags.txt >/dev/null 2>&1 || die "$file is not a registry backup (no tags.txt in it)"
+    if [ -n "$(tag_lines "$root")" ] && [ "${2:-}" != --force ]; then
+        die "the registry already holds tags: refused, nothing changed (restore_force=True replaces them)"
+    fi
+    staging="$root/.restore"
+    rm -rf "$staging"
+    mkdir "$staging"
+    tar -C "$staging" -xf "$file"
+    expected=$(mktemp)
+    awk '{ print $2 ":" $3 " " $4 }' "$staging/tags.txt" | sort >"$expected"
+    read_only
+    rm -rf "$root/docker"
+    mv "$staging/docker" "$root/docker"
+    rm -rf "$staging"
+    writable
+    every_tag_answers "$expected" || die "after the restore not every tag answers with its digest"
+    say "restored $(wc -l <"$expected") tags from $file; every one answers with its digest"
+    rm -f "$expected"
 }
 
 status() {
@@ -296,7 +426,7 @@ status() {
 action=${1:-}
 [ $# -eq 0 ] || shift
 case $action in
-    gc | delete-repos | prune | recover | migrate)
+    gc | delete-repos | prune | recover | migrate | delete-manifests | backup | restore)
         exec 3>&1 4>&2
         trap 'interrupted HUP' HUP
         trap 'interrupted INT' INT
@@ -310,7 +440,7 @@ case $action in
             repaired=yes
         fi
         ;;
-    stats | status) ;;
+    stats | status | tags) ;;
     *) usage ;;
 esac
 case $action in
@@ -318,6 +448,10 @@ case $action in
     delete-repos) delete_repos "$@" ;;
     prune) prune ;;
     migrate) migrate "$@" ;;
+    tags) list_stored ;;
+    delete-manifests) delete_manifests "$@" ;;
+    backup) backup "$@" ;;
+    restore) restore "$@" ;;
     recover) [ "$repaired" = yes ] || say "nothing to repair: no chore left the registry read-only" ;;
     stats) say "$(blob_stats)" ;;
     status) status ;;

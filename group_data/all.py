@@ -127,6 +127,23 @@ gc_schedule = None
 # delete_repos.py: the repositories to delete (a list, or comma-separated with --data).
 repositories = []
 
+# --- Retention (retention.py) ----------------------------------------------------------------------
+# Rules, the first whose glob matches a repository applies: {"repositories": "team/*", "keep_last": 10,
+# "keep_days": 30, "keep_tags": ["latest", "v*"]}; a tag stays if any of them says so.
+retention_rules = []
+# Delete what the rules let go; False (the default) only says what would go, per repository.
+retention_apply = False
+
+# --- Backup and restore (backup.py, restore.py) ----------------------------------------------------
+# Control-machine directory the archives (and their manifests) are downloaded to.
+backup_dir = "backups"
+# Keep the archive in this directory on the host instead of downloading it; None: download it.
+backup_host_dir = None
+# restore.py: the archive to restore (its manifest, <name>.json, must be beside it).
+backup_archive = None
+# restore.py onto a registry that already holds tags: replace them.
+restore_force = False
+
 # --- Health gate and output ------------------------------------------------------------------------
 # Seconds to wait for the registry and the UI to answer (also after each restart a chore makes).
 health_timeout = 60

@@ -1,7 +1,7 @@
 """Data for the sandbox inventory: the offline images `python -m sandbox images` builds, and the sandbox's
 own secrets directory (CA, passwords), under the git-ignored .sandbox."""
 
-from sandbox.config import IMAGE_DIR, SECRETS_DIR
+from sandbox.config import IMAGE_DIR, SECRETS_DIR, STATE_DIR
 from sandbox.offline_images import REGISTRY_IMAGE, UI_IMAGE
 
 image_source = "archives"
@@ -14,3 +14,5 @@ health_timeout = 30
 registry_secrets_dir = str(SECRETS_DIR)
 # Every sandbox host's Docker logs in to every registry as this user (tests push and pull from the hosts).
 registry_client_login = "admin"
+# backup.py downloads the archives here, beside the sandbox's other state.
+backup_dir = str(STATE_DIR / "backups")

@@ -17,7 +17,7 @@ import yaml
 from pyinfra.api.exceptions import PyinfraError
 
 from . import registry_yaml
-from .images import archive_name
+from .archives import archive_name
 from .secrets import DEPLOY_USER, provided_problems
 
 CHOICES = {
@@ -28,7 +28,8 @@ CHOICES = {
     "registry_auth": ("htpasswd", "none"),
 }
 BOOLEANS = ("registry_delete_enabled", "ui_enabled", "ui_delete_images", "firewalld_open_ports",
-            "gc_dry_run", "gc_delete_untagged", "docker_repo_allow_http", "registry_storage_migrate")
+            "gc_dry_run", "gc_delete_untagged", "docker_repo_allow_http", "registry_storage_migrate",
+            "retention_apply", "restore_force")
 PORTS = ("registry_port", "ui_port")
 POSITIVE = ("health_timeout", "docker_log_max_file", "maintenance_lock_timeout", "maintenance_timeout",
             "registry_drain_timeout")
@@ -241,6 +242,37 @@ def _maintenance(c: _Checker):
                            " '.', '_', '-' in components joined by '/'; no '..', no leading '/')")
 
 
+def _retention_and_backup(c: _Checker):
+    rules = c.value("retention_rules")
+    allowed = {"repositories", "keep_last", "keep_days", "keep_tags"}
+    if not isinstance(rules, (list, tuple)):
+        c.bad("retention_rules", "must be a list of rules")
+        rules = []
+    for rule in rules:
+        if not isinstance(rule, dict) or not isinstance(rule.get("repositories"), str) or set(rule) - allowed:
+            c.found.append(f"retention_rules: {rule!r} must be a mapping with 'repositories' (a glob) and any of"
+                           " keep_last, keep_days, keep_tags")
+            continue
+        counts = [rule.get(key) for key in ("keep_last", "keep_days") if rule.get(key) is not None]
+        if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in counts):
+            c.found.append(f"retention_rules: {rule!r}: keep_last and keep_days must be whole numbers of 0 or more")
+        if not counts and not rule.get("keep_tags"):
+            c.found.append(f"retention_rules: {rule!r} keeps nothing: give keep_last, keep_days or keep_tags")
+        keep_tags = rule.get("keep_tags") or []
+        if not isinstance(keep_tags, (list, tuple)) or not all(isinstance(t, str) and t for t in keep_tags):
+            c.found.append(f"retention_rules: {rule!r}: keep_tags must be a list of tag globs")
+    for key in ("backup_dir",):
+        if not isinstance(c.value(key), str) or not c.value(key):
+            c.bad(key, "must be a directory on the control machine")
+    host_dir = c.value("backup_host_dir")
+    if host_dir is not None and (not isinstance(host_dir, str) or not host_dir.startswith("/")
+                                 or host_dir != posixpath.normpath(host_dir) or host_dir in SYSTEM_DIRECTORIES):
+        c.bad("backup_host_dir", "must be None or an absolute path in normal form, not a system directory")
+    archive = c.value("backup_archive")
+    if archive is not None and (not isinstance(archive, str) or not Path(archive).is_file()):
+        c.bad("backup_archive", "must be None or a backup archive on the control machine")
+
+
 def _config(c: _Checker):
     config_src = Path(str(c.value("registry_config_src")))
     if not config_src.is_file():
@@ -318,7 +350,7 @@ def problems(data, public_name: str | None = None) -> list[str]:
     """Every problem in `data` (anything with .get); `public_name`: the host name clients use, which a
     provided certificate must cover."""
     checker = _Checker(data)
-    for check in (_basic, _urls, _paths, _maintenance, _config, _images):
+    for check in (_basic, _urls, _paths, _maintenance, _retention_and_backup, _config, _images):
         check(checker)
     _security(checker, public_name)
     return checker.found

@@ -3,12 +3,14 @@ the registry's configuration files, the maintenance lock and mark, health, and w
 
 from __future__ import annotations
 
+import base64
 import json
 import shlex
 
 from pyinfra.api import FactBase
 
-from .hostscripts import CONTAINER_SCRIPT, LOCK, READ_ONLY_MARK
+from .hostscripts import CONTAINER_SCRIPT, LOCK, MAINTENANCE_SCRIPT, READ_ONLY_MARK
+from .retention import Tag, children
 
 
 class BridgeGateway(FactBase):
@@ -190,3 +192,26 @@ class StorageHoldings(FactBase):
             if place:
                 holdings[place] = count.strip() not in ("", "0")
         return holdings
+
+
+class StoredTags(FactBase):
+    """Every tag the registry stores with its digest and push time, and every manifest of each repository:
+    {"tags": [Tag], "manifests": {repository: {digest: [platform manifest digests]}}}."""
+
+    def requires_command(self) -> str:
+        return MAINTENANCE_SCRIPT
+
+    def command(self) -> str:
+        return f"{MAINTENANCE_SCRIPT} tags"
+
+    def process(self, output):
+        tags, manifests = [], {}
+        for line in output:
+            kind, *fields = line.split(" ")
+            if kind == "@tag" and len(fields) == 4:
+                pushed, repository, name, digest = fields
+                tags.append(Tag(repository, name, digest, float(pushed)))
+            elif kind == "@manifest" and len(fields) == 3:
+                repository, digest, encoded = fields
+                manifests.setdefault(repository, {})[digest] = children(base64.b64decode(encoded))
+        return {"tags": tags, "manifests": manifests}

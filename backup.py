@@ -1,0 +1,13 @@
+"""Back up each registry's data: `pyinfra inventory/<env>.py backup.py` (to backup_dir on this machine, one
+archive per host with its manifest and checksum), or `--data backup_host_dir=/path` to keep it on the host."""
+
+from pyinfra import host
+
+from ops.data import validate
+from tasks.backup import backup
+from tasks.tools import host_tools
+
+validate(host)
+
+host_tools()
+backup()

@@ -1,0 +1,13 @@
+"""Restore a backup onto a registry: `pyinfra inventory/<env>.py restore.py --limit HOST
+--data backup_archive=backups/<name>.tar` (refused onto a registry that holds tags unless restore_force)."""
+
+from pyinfra import host
+
+from ops.data import validate
+from tasks.backup import restore
+from tasks.tools import host_tools
+
+validate(host)
+
+host_tools()
+restore()

@@ -1,0 +1,14 @@
+"""Keep the tags the rules say, delete the rest, collect their garbage:
+`pyinfra inventory/<env>.py retention.py` (a dry run: says per repository what would go and what stays),
+`... --data retention_apply=True` to delete. Rules: retention_rules (see the README's Retention)."""
+
+from pyinfra import host
+
+from ops.data import validate
+from tasks.retention import retention
+from tasks.tools import host_tools
+
+validate(host)
+
+host_tools()
+retention()

@@ -1,0 +1,115 @@
+"""Backup and restore of a registry's data: one archive per backup, with a manifest of every tag and its
+digest, and the archive's checksum.
+
+The host makes the archive (`registry-maintenance backup`): the registry is read-only only while its data
+is hard-linked aside (blobs never change once written, so the links are a consistent snapshot), then
+writable again while the snapshot is archived. The archive is written as `.partial` and renamed once
+complete, so an interrupted backup never leaves one that looks complete. It is then downloaded here, its
+checksum checked, and its manifest written beside it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import tarfile
+from pathlib import Path
+
+import yaml
+from pyinfra import host
+from pyinfra.api import deploy
+from pyinfra.api.exceptions import DeployError
+from pyinfra.operations import files, python, server
+
+from .maintenance import run_chore
+from .registry_files import config_files
+
+REMOTE_DIR = "/var/lib/registry-backups"
+# Configuration keys that are secrets: never in a backup's manifest.
+SECRET_KEYS = {("http", "secret")}
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for chunk in iter(lambda: file.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def archive_tags(path: Path) -> list[dict]:
+    """The tags a backup archive holds, from its tags.txt ("pushed repository tag digest" lines)."""
+    with tarfile.open(path) as archive:
+        lines = archive.extractfile("tags.txt").read().decode().splitlines()
+    return [dict(zip(("pushed", "repository", "tag", "digest"), line.split(" "))) for line in lines if line]
+
+
+def public_config(name: str, data) -> dict:
+    """The registry's configuration as rendered, without its secrets."""
+    config = yaml.safe_load(config_files(name, data)["writable.yml"])
+    for section, key in SECRET_KEYS:
+        config.get(section, {}).pop(key, None)
+    return config
+
+
+def write_manifest(archive: Path, host_name: str, data, made) -> None:
+    """Check the downloaded archive against the checksum the host printed, then write NAME.json beside it."""
+    said = [line.rsplit("sha256:", 1)[1] for line in made.stdout_lines if "sha256:" in line and archive.name in line]
+    if not said or sha256_of(archive) != said[-1]:
+        archive.rename(archive.with_suffix(".tar.damaged"))
+        raise DeployError(f"{archive} does not match the checksum the host gave it: renamed .damaged")
+    manifest = {
+        "archive": archive.name,
+        "sha256": said[-1],
+        "host": host_name,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "tags": archive_tags(archive),
+        "config": public_config(host_name, data),
+    }
+    archive.with_suffix(".json").write_text(json.dumps(manifest, indent=1) + "\n")
+    host.log(f"backup {archive} ({archive.stat().st_size} bytes, {len(manifest['tags'])} tags,"
+             f" sha256 {manifest['sha256'][:16]}...)")
+
+
+@deploy("Backup")
+def backup():
+    data = host.data
+    name = f"{host.name}-{datetime.datetime.now(datetime.timezone.utc):%Y%m%dT%H%M%SZ}.tar"
+    remote_dir = data.backup_host_dir or REMOTE_DIR
+    remote = f"{remote_dir}/{name}"
+    made = run_chore("The registry's data is archived on the host", "backup", remote)
+    if data.backup_host_dir:
+        return
+    local = Path(data.backup_dir) / name
+    local.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    files.get(name="The archive is downloaded", src=remote, dest=str(local))
+    python.call(name="The archive's manifest is written beside it", function=write_manifest, archive=local,
+                host_name=host.name, data=data, made=made)
+    server.shell(name="The host's copy is removed", commands=[f"rm -f {remote}"])
+
+
+def checked_archive(path: str) -> dict:
+    """A backup's manifest, once its archive matches the checksum in it; refused otherwise."""
+    archive = Path(path)
+    manifest_path = archive.with_suffix(".json")
+    if not archive.is_file() or not manifest_path.is_file():
+        raise DeployError(f"backup_archive={path!r}: needs the archive and its manifest {manifest_path.name}")
+    manifest = json.loads(manifest_path.read_text())
+    if sha256_of(archive) != manifest["sha256"]:
+        raise DeployError(f"backup_archive={path!r}: its checksum does not match {manifest_path.name}: refused")
+    return manifest
+
+
+@deploy("Restore")
+def restore():
+    data = host.data
+    if not data.backup_archive:
+        raise DeployError("Name the backup to restore: --data backup_archive=backups/<name>.tar")
+    manifest = checked_archive(data.backup_archive)
+    remote = f"{REMOTE_DIR}/{manifest['archive']}"
+    files.directory(name="The host's backup directory exists", path=REMOTE_DIR, mode="0700")
+    files.put(name="The archive is on the host", src=data.backup_archive, dest=remote, mode="0600")
+    run_chore(f"The registry's data is restored from {manifest['archive']}", "restore", remote,
+              *(["--force"] if data.restore_force else []))
+    server.shell(name="The host's copy is removed", commands=[f"rm -f {remote}"])

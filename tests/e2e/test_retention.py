@@ -1,0 +1,71 @@
+"""Retention on a real registry: the rules' decision per repository, a dry run that changes nothing, the
+deletions, their garbage collected, and every kept tag still pulling."""
+
+import json
+import time
+
+import pytest
+
+from dev.operator import deploy
+from tests.e2e.chores import push_unique
+from tests.e2e.conftest import pull_back, session
+
+ACCEPT = "application/vnd.docker.distribution.manifest.v2+json"
+RULES = json.dumps([{"repositories": "keep", "keep_last": 3, "keep_tags": ["latest"]}])
+
+
+def _tags(t):
+    return sorted(session().get(f"{t.registry}/v2/keep/tags/list", timeout=10).json()["tags"] or [])
+
+
+def _manifest(t, tag):
+    answer = session().get(f"{t.registry}/v2/keep/manifests/{tag}", headers={"Accept": ACCEPT}, timeout=10)
+    return answer.headers["Docker-Content-Digest"], {layer["digest"] for layer in answer.json()["layers"]}
+
+
+def _blob_on_disk(t, digest):
+    hex_ = digest.split(":")[1]
+    blob = f"/var/lib/registry/docker/registry/v2/blobs/sha256/{hex_[:2]}/{hex_}/data"
+    return t.host.run(f"docker exec {t.data.registry_container} test -f {blob}").rc == 0
+
+
+@pytest.fixture(scope="module")
+def six_tags_over_four_digests(targets, hello_pushed):
+    """Pushed oldest first, a second apart: latest (d1), v1 (d2), v2 (d3), v3 (d4), v4 (d4), stable (d2)."""
+    t = targets[0]
+    port = t.data.registry_port
+    for tag, same_as in (("latest", None), ("v1", None), ("v2", None), ("v3", None), ("v4", "v3"), ("stable", "v1")):
+        if same_as:
+            t.host.check_output(f"docker tag localhost:{port}/keep:{same_as} localhost:{port}/keep:{tag}"
+                                f" && docker push -q localhost:{port}/keep:{tag}")
+        else:
+            push_unique(t, f"keep:{tag}")
+        time.sleep(1.1)  # push times are kept to the second
+    return t
+
+
+def test_a_dry_run_says_per_repository_what_goes_and_changes_nothing(six_tags_over_four_digests):
+    t = six_tags_over_four_digests
+    before = _tags(t)
+    run = deploy("--limit", t.name, "--data", f"retention_rules={RULES}", file="retention.py")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert ("keep (rule keep): keep latest (kept by pattern), stable (among the last 3), v1 (shares its digest"
+            " with a kept tag), v3 (among the last 3), v4 (among the last 3)") in run.stderr
+    assert "keep: delete v2" in run.stderr and "dry run: 1 manifests would be deleted" in run.stderr
+    assert _tags(t) == before
+
+
+def test_keep_last_three_deletes_exactly_v2_and_its_unique_blob(six_tags_over_four_digests):
+    t = six_tags_over_four_digests
+    kept = {tag: _manifest(t, tag) for tag in ("latest", "v1", "v3", "v4", "stable")}
+    v2_digest, v2_layers = _manifest(t, "v2")
+    (unique,) = v2_layers - set().union(*(layers for _, layers in kept.values()))
+    run = deploy("--limit", t.name, "--data", f"retention_rules={RULES}", "--data", "retention_apply=True",
+                 file="retention.py")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert f"deleted keep@{v2_digest} (tags v2)" in run.stderr and "writable again" in run.stderr
+    assert _tags(t) == ["latest", "stable", "v1", "v3", "v4"]
+    assert not _blob_on_disk(t, unique), "the garbage was collected"
+    for tag, (digest, layers) in kept.items():
+        assert _manifest(t, tag)[0] == digest and all(_blob_on_disk(t, layer) for layer in layers)
+        pull_back(t, f"keep:{tag}")
