@@ -401,9 +401,11 @@ restore() {
     expected=$(mktemp)
     awk '{ print $2 ":" $3 " " $4 }' "$staging/tags.txt" | sort >"$expected"
     read_only
-    rm -rf "$root/docker"
+    # The data replaced is moved aside, not deleted, until the archive's data is in place.
+    rm -rf "$root/.replaced"
+    [ ! -d "$root/docker" ] || mv "$root/docker" "$root/.replaced"
     mv "$staging/docker" "$root/docker"
-    rm -rf "$staging"
+    rm -rf "$staging" "$root/.replaced"
     writable
     every_tag_answers "$expected" || die "after the restore not every tag answers with its digest"
     say "restored $(wc -l <"$expected") tags from $file; every one answers with its digest"
