@@ -1,12 +1,14 @@
 """Benchmarks on sandbox hosts: medians of several runs, compared as ratios within one run.
 
-    python -m benchmarks.bench [--runs N] [--skip-cold] [--skip-deploy] [--skip-gc] [--skip-faults]
+    python -m benchmarks.bench [--runs N] [--skip-cold] [--skip-deploy] [--skip-gc] [--skip-backup]
+        [--skip-faults]
 
 Measures: `sandbox up --hosts 2` cold (base image built) and warm (image cached, new hosts); the first
 deploy on a fresh host with TLS and users (the default) and without; a no-op re-run with and without
 them, on one host and on two; a repair run after `docker rm -f registry`; the commands a no-op run sends;
 GC on 50 repositories of 3 tags: the collector's time, how long uploads are refused, and how many pulls
-fail; how long a host takes to serve again after its registry crashed, its engine or the host restarted.
+fail; backup and restore of about 400 MB: times, archive size, uploads refused; how long a host takes to
+serve again after its registry crashed, its engine or the host restarted.
 Leaves the sandbox down.
 """
 
@@ -23,7 +25,7 @@ import requests
 
 from dev.operator import PYINFRA, SANDBOX_INVENTORY, deploy, sandbox, ssh_host
 from sandbox.base import image_tag
-from sandbox.config import ROOT, SECRETS_DIR
+from sandbox.config import ROOT, SECRETS_DIR, STATE_DIR
 from sandbox.hosts import read_state
 
 PLAIN = ("--data", "registry_tls=off", "--data", "registry_auth=none")
@@ -52,8 +54,8 @@ def report(label: str, result: tuple[float, list[float]], unit="s") -> float:
     return median
 
 
-def ok_deploy(*args):
-    run = deploy(*args)
+def ok_deploy(*args, **options):
+    run = deploy(*args, **options)
     assert run.returncode == 0 and not run.errors(), run.stderr[-2000:]
     return run
 
@@ -115,11 +117,35 @@ while [ ! -e /tmp/probe.stop ]; do
     code=$(curl -m 5 -o /dev/null -D /tmp/probe.h -w '%{http_code}' -X POST "$REGISTRY_URL/v2/probe/blobs/uploads/")
     location=$(tr -d '\\r' < /tmp/probe.h | sed -n 's/^[Ll]ocation: //p')
     [ "$code" = 202 ] && curl -m 5 -o /dev/null -X DELETE "$location"
-    pull=$(curl -m 5 -o /dev/null -w '%{http_code}' \\
-        -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' "$REGISTRY_URL/v2/repo1/manifests/t{keep}")
+    pull=$(curl -m 5 -o /dev/null -w '%{http_code}' -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \\
+        "$REGISTRY_URL/v2/{repository}/manifests/{tag}")
     echo "$(date +%s.%N) $code $pull" >> /tmp/probe.log
 done
 """
+
+
+def probed(host, keep: str, chore):
+    """Run chore() while the host probes uploads and pulls of `keep` (repository:tag) back to back. Returns
+    the chore's result and (seconds uploads were refused, seconds between the first and last 405, failed
+    pulls, pulls tried)."""
+    repository, tag = keep.split(":")
+    probe = PROBE.replace("{repository}", repository).replace("{tag}", tag)
+    host.check_output(f"rm -f /tmp/probe.stop; cat > /tmp/probe.sh <<'EOF'\n{probe}\nEOF\n"
+                      "nohup sh /tmp/probe.sh >/dev/null 2>&1 &")
+    time.sleep(1)
+    result = chore()
+    time.sleep(1)
+    host.check_output("touch /tmp/probe.stop; sleep 0.5")
+    samples = [(float(t), up, pull) for t, up, pull in
+               (line.split() for line in host.check_output("cat /tmp/probe.log").splitlines())]
+    first_bad = next(i for i, (_, up, _) in enumerate(samples) if up != "202")
+    back = next(t for t, up, _ in samples[first_bad:] if up == "202")
+    answered_405 = [t for t, up, _ in samples if up == "405"]
+    # From the last upload accepted before maintenance to the first accepted after it: an upper bound
+    # (one probe interval more), which also counts probes left hanging while the registry restarts.
+    return result, (back - samples[first_bad - 1][0],
+                    answered_405[-1] - answered_405[0] if answered_405 else 0.0,
+                    sum(1 for _, _, pull in samples if pull != "200"), len(samples))
 
 
 def gc_benchmark(runs: int):
@@ -136,25 +162,10 @@ def gc_benchmark(runs: int):
     for run in range(runs):
         host.check_output(PUSH.format(port=port, tags=str(run + 4)))
         host.check_output(DELETE_TAG.replace("{tag}", str(run + 1)))
-        probe = PROBE.replace("{keep}", str(run + 4))
-        host.check_output(f"rm -f /tmp/probe.stop; cat > /tmp/probe.sh <<'EOF'\n{probe}\nEOF\n"
-                          "nohup sh /tmp/probe.sh >/dev/null 2>&1 &")
-        time.sleep(1)
-        gc = deploy("--limit", name, file="gc.py")
+        gc, window = probed(host, "repo1:t" + str(run + 4), lambda: deploy("--limit", name, file="gc.py"))
         assert gc.returncode == 0, gc.stderr[-2000:]
-        time.sleep(1)
-        host.check_output("touch /tmp/probe.stop; sleep 0.5")
-        samples = [(float(t), up, pull) for t, up, pull in
-                   (line.split() for line in host.check_output("cat /tmp/probe.log").splitlines())]
-        first_bad = next(i for i, (_, up, _) in enumerate(samples) if up != "202")
-        back = next(t for t, up, _ in samples[first_bad:] if up == "202")
-        # From the last upload accepted before maintenance to the first accepted after it: an upper bound
-        # (one probe interval more), which also counts probes left hanging while the registry restarts.
-        refused.append(back - samples[first_bad - 1][0])
-        answered_405 = [t for t, up, _ in samples if up == "405"]
-        read_only.append(answered_405[-1] - answered_405[0] if answered_405 else 0.0)
-        failed_pulls.append(sum(1 for _, _, pull in samples if pull != "200"))
-        pulls.append(len(samples))
+        for samples, value in zip((refused, read_only, failed_pulls, pulls), window):
+            samples.append(value)
         seconds = [line for line in gc.stderr.splitlines() if "garbage collected in" in line]
         gc_times.append(float(seconds[-1].rsplit(" ", 1)[1].removesuffix("ms")) / 1000)
     report("GC of 50 repos x 3 tags (collector alone)", (statistics.median(gc_times), gc_times))
@@ -163,6 +174,50 @@ def gc_benchmark(runs: int):
     extra = statistics.median(refused) - statistics.median(gc_times)
     print(f"  refused window minus GC time: {extra:.2f} s", flush=True)
     print(f"  failed pulls per GC (of {statistics.median(pulls):.0f} tried back to back): {failed_pulls}", flush=True)
+
+
+# Three images of 100 MB each over one shared 100 MB layer: about 400 MB of blobs.
+PUSH_LARGE = """
+set -e
+mkdir -p /tmp/bb && cd /tmp/bb
+head -c 100000000 /dev/urandom > base
+for i in 1 2 3; do
+  head -c 100000000 /dev/urandom > own
+  printf 'FROM scratch\\nCOPY base /base\\nCOPY own /own\\n' > Dockerfile
+  docker build -q -t localhost:5000/big$i:1 . >/dev/null
+  docker push -q localhost:5000/big$i:1 >/dev/null
+done
+rm -f base own
+"""
+
+
+def backup_benchmark(runs: int):
+    """A registry of about 400 MB: backup to this machine (time, archive size, uploads refused, pulls
+    failed) and a forced restore of that archive onto the same host."""
+    print("# backup and restore", flush=True)
+    fresh_hosts(1)
+    ok_deploy()
+    name = read_state()["hosts"][0]["name"]
+    host = ssh_host(read_state()["hosts"][0]["ssh_port"])
+    print("building and pushing 3 images of 200 MB sharing a 100 MB layer ...", flush=True)
+    host.check_output(PUSH_LARGE)
+    times, sizes, refused, failed_pulls = [], [], [], []
+    for _ in range(runs):
+        started = time.monotonic()
+        done, (window, _, failed, _) = probed(host, "big1:1", lambda: deploy("--limit", name, file="backup.py"))
+        assert done.returncode == 0, done.stderr[-2000:]
+        times.append(time.monotonic() - started - 2)  # probed() waits 1 s before and after the chore
+        refused.append(window)
+        failed_pulls.append(failed)
+        [archive] = sorted((STATE_DIR / "backups").glob(f"{name}-*.tar"))[-1:]
+        sizes.append(archive.stat().st_size / 1e6)
+    report("backup of ~400 MB to this machine (whole run)", (statistics.median(times), times))
+    report("  archive size", (statistics.median(sizes), sizes), unit="MB")
+    report("  uploads refused during the backup", (statistics.median(refused), refused))
+    print(f"  failed pulls per backup: {failed_pulls}", flush=True)
+    restore = ("--data", f"backup_archive={archive}", "--data", "restore_force=True")
+    report("forced restore of that archive (whole run)",
+           median_of(runs, lambda: ok_deploy("--limit", name, *restore, file="restore.py")))
 
 
 def _client():
@@ -226,6 +281,7 @@ def main(argv=None):
     parser.add_argument("--skip-cold", action="store_true", help="do not rebuild the base image")
     parser.add_argument("--skip-deploy", action="store_true")
     parser.add_argument("--skip-gc", action="store_true")
+    parser.add_argument("--skip-backup", action="store_true")
     parser.add_argument("--skip-faults", action="store_true")
     args = parser.parse_args(argv)
     client = docker.from_env()
@@ -248,6 +304,8 @@ def main(argv=None):
         deploy_benchmark(args.runs)
     if not args.skip_gc:
         gc_benchmark(min(args.runs, 3))
+    if not args.skip_backup:
+        backup_benchmark(min(args.runs, 3))
     if not args.skip_faults:
         faults_benchmark(min(args.runs, 3))
     sandbox("down")
