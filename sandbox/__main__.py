@@ -1,12 +1,13 @@
-"""python -m sandbox up --hosts N | down [--only NAME ...] | status | images"""
+"""python -m sandbox up --hosts N [--s3] | down [--only NAME ...] | status | images"""
 
 import argparse
 import sys
 
 from docker.errors import DockerException
 
-from .hosts import down, remove, status, up
+from .hosts import down, network, remove, status, up
 from .local_docker import SandboxError, ensure_local_docker
+from .object_store import s3_state, s3_up
 from .offline_images import build_archives
 
 
@@ -18,11 +19,17 @@ def _print_hosts(hosts):
         )
 
 
+def _print_store(store):
+    if store:
+        print(f"{store['name']}  S3 {store['endpoint']} (on the hosts' network)  bucket {store['bucket']}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     up_parser = commands.add_parser("up", help="create or keep N hosts and wait until they answer")
     up_parser.add_argument("--hosts", type=int, default=1)
+    up_parser.add_argument("--s3", action="store_true", help="and an S3 object store (single-node Ceph)")
     down_parser = commands.add_parser("down", help="remove every host and volume the sandbox created")
     down_parser.add_argument("--only", nargs="+", metavar="NAME", help="remove just these hosts")
     commands.add_parser("status", help="list the hosts and their ports on 127.0.0.1")
@@ -35,11 +42,14 @@ def main(argv=None):
             if args.hosts < 1:
                 parser.error("--hosts must be at least 1")
             _print_hosts(up(client, args.hosts))
+            if args.s3:
+                _print_store(s3_up(client, network(client)))
         elif args.command == "down":
             removed = remove(client, args.only) if args.only else down(client)
             print(f"removed {len(removed)} host(s)" + (f": {', '.join(removed)}" if removed else ""))
         elif args.command == "status":
             _print_hosts(status(client))
+            _print_store(s3_state())
         else:
             for path in build_archives(client):
                 print(path)

@@ -27,6 +27,8 @@ from .config import (
     UI_PORT_BASE,
 )
 from .local_docker import SandboxError
+from .object_store import NAME as S3_NAME
+from .object_store import s3_down
 
 # While a host boots, sshd refuses early connections; paramiko would print each one as an error.
 logging.getLogger("paramiko").addHandler(logging.NullHandler())
@@ -120,13 +122,13 @@ def _create_host(client, image, index, public_key):
         host_config=host_config,
     )
     container = client.containers.get(created["Id"])
-    _network(client).connect(container)
+    network(client).connect(container)
     container.put_archive("/root/.ssh", _authorized_keys_tar(public_key))
     container.start()
     return container
 
 
-def _network(client):
+def network(client):
     """The hosts' own network: internal (no route off this machine), with Docker's DNS for their names."""
     found = client.networks.list(names=[NETWORK], filters={"label": LABEL})
     return found[0] if found else client.networks.create(NETWORK, internal=True, labels={LABEL: "network"})
@@ -235,6 +237,8 @@ def down(client):
     for container in sandbox_containers(client):
         container.remove(force=True, v=True)
         removed.append(container.name)
+    if s3_down(client):
+        removed.append(S3_NAME)
     for volume in client.volumes.list(filters={"label": f"{LABEL}=volume"}):
         volume.remove(force=True)
     for network in client.networks.list(filters={"label": f"{LABEL}=network"}):
