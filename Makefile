@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYINFRA := $(VENV)/bin/pyinfra
 
-.PHONY: demo test down bench venv
+.PHONY: demo demo-cluster test down bench venv
 
 venv: $(VENV)/.installed
 
@@ -18,6 +18,15 @@ demo: venv
 	$(PY) -m sandbox up --hosts 1
 	$(PYINFRA) -y inventory/sandbox.py deploy.py
 	@echo "Sandbox hosts (registry and UI URLs):"
+	@$(PY) -m sandbox status
+
+# Fresh hosts: a demo host's registry holds data on its own disk, which the deploy never moves into S3.
+demo-cluster: venv
+	$(PY) -m sandbox images
+	$(PY) -m sandbox down
+	$(PY) -m sandbox up --hosts 3 --s3
+	$(PYINFRA) -y inventory/sandbox_cluster.py deploy.py
+	@echo "Registry replicas on one S3 bucket (registry and UI URLs):"
 	@$(PY) -m sandbox status
 
 test: venv

@@ -428,6 +428,13 @@ status() {
 action=${1:-}
 [ $# -eq 0 ] || shift
 case $action in
+    gc | delete-repos | prune | delete-manifests | backup | restore | tags | stats)
+        # A shared store: collecting or deleting from one replica while the others accept uploads would
+        # delete the blobs of their uploads in flight.
+        [ "$STORAGE" != s3 ] || die "$action does not run on S3 storage yet (it needs every replica read-only); nothing was done"
+        ;;
+esac
+case $action in
     gc | delete-repos | prune | recover | migrate | delete-manifests | backup | restore)
         exec 3>&1 4>&2
         trap 'interrupted HUP' HUP

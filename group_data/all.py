@@ -41,7 +41,8 @@ image_source = "pull"
 image_archive_dir = "images"
 
 # --- Storage ---------------------------------------------------------------------------------------
-# "volume" (the named Docker volume) or "bind" (the host directory); never removed by the deploy.
+# "volume" (the named Docker volume), "bind" (the host directory), never removed by the deploy; or "s3":
+# an S3 bucket that several replicas can share (the maintenance chores do not run on it yet).
 registry_storage = "volume"
 # The named volume that holds the registry's data.
 registry_volume = "registry-vol"
@@ -50,6 +51,17 @@ registry_bind_path = "/mnt/registry"
 # Allow a run that moves the registry to an empty place (another mode, volume or bind path) while the
 # current one holds repositories: the data is copied there, read-only meanwhile, and verified.
 registry_storage_migrate = False
+# registry_storage = "s3": the object store's URL, http:// or https:// (addressed path-style). The secret
+# key comes from $REGISTRY_S3_SECRET_KEY, else from <registry_secrets_dir>/s3-secret-key.
+registry_s3_endpoint = None
+# The bucket; it must exist (the registry does not create it, and without it every push fails).
+registry_s3_bucket = None
+# The region requests are signed for (any name an S3-compatible store such as Ceph accepts).
+registry_s3_region = "us-east-1"
+# The object store's access key.
+registry_s3_access_key = None
+# True only when clients can reach the object store themselves: pulls are then redirected to it.
+registry_s3_redirect = False
 
 # --- Registry --------------------------------------------------------------------------------------
 # The registry container's name.

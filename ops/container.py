@@ -14,6 +14,7 @@ What drifted is logged once per run, one line per difference, so ``--dry`` names
 
 from __future__ import annotations
 
+import re
 import shlex
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
@@ -27,6 +28,10 @@ from .hostscripts import CONTAINER_SCRIPT
 from .report import log_once
 
 GATEWAY_PLACEHOLDER = "{bridge_gateway}"
+
+
+# Docker names a volume it makes for a container (no name given) with 64 hex digits.
+ANONYMOUS_VOLUME = re.compile(r"[0-9a-f]{64}")
 
 
 class Mount(NamedTuple):
@@ -137,7 +142,12 @@ def compare(spec: ContainerSpec, current: dict | None, image: dict | None, aside
     wanted_ports = {inner: str(outer) for inner, outer in spec.ports.items()}
     reasons += _changes("port", ports, wanted_ports, ports.keys() | wanted_ports.keys())
 
-    mounts, wanted_mounts = _mounts(current.get("Mounts")), set(spec.mounts)
+    # An anonymous volume Docker made for a VOLUME the image declares (the registry's data directory, when
+    # the data is elsewhere, e.g. S3) is the image's, not ours to compare.
+    declared = (image_config.get("Volumes") or {}).keys()
+    mounts = {m for m in _mounts(current.get("Mounts"))
+              if not (m.type == "volume" and m.target in declared and ANONYMOUS_VOLUME.fullmatch(m.source))}
+    wanted_mounts = set(spec.mounts)
     reasons += [f"mount {m.flag()}: unwanted" for m in sorted(mounts - wanted_mounts)]
     reasons += [f"mount {m.flag()}: missing" for m in sorted(wanted_mounts - mounts)]
 

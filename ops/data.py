@@ -18,10 +18,10 @@ from pyinfra.api.exceptions import PyinfraError
 
 from . import registry_yaml
 from .archives import archive_name
-from .secrets import DEPLOY_USER, provided_problems
+from .secrets import DEPLOY_USER, S3_SECRET_VARIABLE, SecretStore, provided_problems
 
 CHOICES = {
-    "registry_storage": ("volume", "bind"),
+    "registry_storage": ("volume", "bind", "s3"),
     "image_source": ("pull", "archives"),
     "docker_package_source": ("distribution", "docker-ce", "installed"),
     "registry_tls": ("self-signed", "provided", "off"),
@@ -29,7 +29,7 @@ CHOICES = {
 }
 BOOLEANS = ("registry_delete_enabled", "ui_enabled", "ui_delete_images", "firewalld_open_ports",
             "gc_dry_run", "gc_delete_untagged", "docker_repo_allow_http", "registry_storage_migrate",
-            "retention_apply", "restore_force")
+            "retention_apply", "restore_force", "registry_s3_redirect")
 PORTS = ("registry_port", "ui_port")
 POSITIVE = ("health_timeout", "docker_log_max_file", "maintenance_lock_timeout", "maintenance_timeout",
             "registry_drain_timeout")
@@ -51,6 +51,10 @@ SIZE = re.compile(r"[0-9]+[kmg]")
 REPOSITORY = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*")
 DNS_NAME = re.compile(r"(?=.{1,253}\Z)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
                       r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
+# S3 bucket names (the rules AWS and Ceph share), regions, access keys.
+BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+REGION = re.compile(r"[a-z0-9][a-z0-9-]{0,40}")
+ACCESS_KEY = re.compile(r"[A-Za-z0-9+/=_.-]{1,128}")
 USER = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 # A systemd calendar expression: printable, no control characters (systemd-analyze checks the rest).
 CALENDAR = re.compile(r"[A-Za-z0-9*,./:~ -]{1,200}")
@@ -273,6 +277,32 @@ def _retention_and_backup(c: _Checker):
         c.bad("backup_archive", "must be None or a backup archive on the control machine")
 
 
+def _object_store(c: _Checker):
+    if c.value("registry_storage") != "s3":
+        return
+    parts = urlsplit(c.value("registry_s3_endpoint")) if isinstance(c.value("registry_s3_endpoint"), str) else None
+    if not parts or parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/") \
+            or parts.query or any(ch.isspace() for ch in c.value("registry_s3_endpoint")):
+        c.bad("registry_s3_endpoint", "must be the object store's URL, like https://s3.example.com or"
+                                      " http://10.0.0.5:7480, while registry_storage is s3")
+    for key, pattern, allowed in (
+            ("registry_s3_bucket", BUCKET, "an S3 bucket name: 3-63 lowercase letters, digits, '.', '-'"),
+            ("registry_s3_region", REGION, "a region name like us-east-1"),
+            ("registry_s3_access_key", ACCESS_KEY, "the object store's access key")):
+        if not isinstance(c.value(key), str) or not pattern.fullmatch(c.value(key)):
+            c.bad(key, f"must be {allowed} while registry_storage is s3")
+    secrets_dir = c.value("registry_secrets_dir")
+    if isinstance(secrets_dir, str) and secrets_dir and not SecretStore(secrets_dir).s3_secret_key():
+        c.found.append(f"registry_storage='s3' needs the object store's secret key: set ${S3_SECRET_VARIABLE}"
+                       f" or write it to {Path(secrets_dir) / 's3-secret-key'}")
+    if c.value("registry_storage_migrate"):
+        c.bad("registry_storage_migrate", "cannot move data into S3: copy docker/registry/v2 into the bucket"
+                                          " with an S3 tool, then deploy without it")
+    if c.value("gc_schedule") is not None:
+        c.bad("gc_schedule", "must be None with registry_storage='s3': collecting garbage on one replica while"
+                             " others accept uploads deletes their blobs")
+
+
 def _config(c: _Checker):
     config_src = Path(str(c.value("registry_config_src")))
     if not config_src.is_file():
@@ -350,7 +380,7 @@ def problems(data, public_name: str | None = None) -> list[str]:
     """Every problem in `data` (anything with .get); `public_name`: the host name clients use, which a
     provided certificate must cover."""
     checker = _Checker(data)
-    for check in (_basic, _urls, _paths, _maintenance, _retention_and_backup, _config, _images):
+    for check in (_basic, _urls, _paths, _maintenance, _retention_and_backup, _object_store, _config, _images):
         check(checker)
     _security(checker, public_name)
     return checker.found

@@ -215,3 +215,17 @@ class StoredTags(FactBase):
                 repository, digest, encoded = fields
                 manifests.setdefault(repository, {})[digest] = children(base64.b64decode(encoded))
         return {"tags": tags, "manifests": manifests}
+
+
+class S3BucketAnswer(FactBase):
+    """The HTTP status an anonymous HEAD of an S3 bucket's URL gets from this host: 404 when the bucket does
+    not exist, 403 (or 200) when it does, "000" when the store does not answer. None without curl."""
+
+    def requires_command(self, url) -> str:
+        return "curl"
+
+    def command(self, url) -> str:
+        return f"curl -s -o /dev/null -m 10 -I -w '%{{http_code}}' {shlex.quote(url)} || true"
+
+    def process(self, output):
+        return output[0].strip() if output else "000"

@@ -60,13 +60,32 @@ def _merge(base: dict, overlay: dict) -> dict:
     return merged
 
 
+def s3_storage(endpoint: str, bucket: str, region: str, access_key: str, secret_key: str, redirect: bool) -> dict:
+    """The storage settings for an S3 bucket: path-style addressing at `endpoint`, pulls served by the
+    registry unless `redirect` (clients reach the store themselves), and the storage driver health-checked,
+    so a broken store answers 503 instead of a healthy /v2/."""
+    return {"s3": {"regionendpoint": endpoint.rstrip("/"), "bucket": bucket, "region": region,
+                   "accesskey": access_key, "secretkey": secret_key, "secure": endpoint.startswith("https://"),
+                   "forcepathstyle": True},
+            "redirect": {"disable": not redirect}}
+
+
+STORAGE_HEALTH = {"storagedriver": {"enabled": True, "interval": "10s", "threshold": 3}}
+
+
 def writable(config: dict, delete_enabled: bool, drain_seconds: int = 30, secret: str = "",
-             tls_dir: str | None = None, htpasswd: str | None = None) -> dict:
+             tls_dir: str | None = None, htpasswd: str | None = None, s3: dict | None = None) -> dict:
     """The operator's config with what the deploy owns: the listen address, whether deletes work, how long
     a stopping registry lets requests in flight finish, the secret that signs upload state, and when
-    given, TLS (registry.crt and registry.key in `tls_dir`) and htpasswd users (the file `htpasswd`)."""
+    given, TLS (registry.crt and registry.key in `tls_dir`), htpasswd users (the file `htpasswd`) and S3
+    storage (from s3_storage) in place of the filesystem."""
+    if s3:
+        config = copy.deepcopy(config)
+        config["storage"].pop("filesystem", None)
     owned = {"http": {"addr": LISTEN, "draintimeout": f"{drain_seconds}s"},
-             "storage": {"delete": {"enabled": delete_enabled}}}
+             "storage": {"delete": {"enabled": delete_enabled}, **(s3 or {})}}
+    if s3:
+        owned["health"] = STORAGE_HEALTH
     if secret:
         owned["http"]["secret"] = secret
     if tls_dir:

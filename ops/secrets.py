@@ -88,6 +88,10 @@ def names_in(certificate: x509.Certificate) -> set[str]:
         str(n) for n in san.get_values_for_type(x509.IPAddress)}
 
 
+# Where the object store's secret key may come from instead of the secrets directory.
+S3_SECRET_VARIABLE = "REGISTRY_S3_SECRET_KEY"
+
+
 class SecretStore:
     """One directory of secrets for an inventory's hosts."""
 
@@ -150,6 +154,15 @@ class SecretStore:
         if not path.exists():
             _write_private(self.root, path, secrets.token_hex(32).encode())
         return path.read_text().strip()
+
+    def s3_secret_key(self) -> str | None:
+        """The object store's secret key: $REGISTRY_S3_SECRET_KEY, else the file s3-secret-key here; None
+        when neither is there (the store gives it; it is never made up here)."""
+        from_environment = os.environ.get(S3_SECRET_VARIABLE)
+        if from_environment:
+            return from_environment
+        path = self.root / "s3-secret-key"
+        return path.read_text().strip() if path.exists() else None
 
     # --- users -----------------------------------------------------------------------------------------
     def password_file(self, user: str) -> Path:

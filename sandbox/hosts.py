@@ -183,6 +183,23 @@ def write_state(hosts):
     STATE_FILE.write_text(json.dumps({"key": str(KEY_FILE), "hosts": hosts}, indent=2) + "\n")
 
 
+def inventory_data(host: dict, state: dict) -> dict:
+    """How pyinfra reaches a sandbox host and where this machine finds its registry and UI."""
+    return {
+        "ssh_hostname": "127.0.0.1",
+        "ssh_port": host["ssh_port"],
+        "ssh_user": "root",
+        "ssh_key": state["key"],
+        # Each sandbox host is new, with a new host key, on a reused port.
+        "ssh_strict_host_key_checking": "off",
+        "ssh_known_hosts_file": "/dev/null",
+        # This machine reaches each host's ports on 127.0.0.1 (covered by the certificate too); the scheme
+        # follows registry_tls.
+        "registry_public_url": f"//127.0.0.1:{host['registry_port']}",
+        "ui_public_url": f"//127.0.0.1:{host['ui_port']}",
+    }
+
+
 def read_state():
     if not STATE_FILE.exists():
         return {"key": str(KEY_FILE), "hosts": []}

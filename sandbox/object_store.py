@@ -89,7 +89,8 @@ def _container(client, network):
             pass
         client.volumes.create(volume, labels={LABEL: "volume"})
     return client.containers.create(
-        ensure_ceph_image(client), name=NAME, hostname="s3", labels={LABEL: "s3"}, network=network.name,
+        # An init reaps the daemons: a killed radosgw must not linger as a zombie that looks alive.
+        ensure_ceph_image(client), name=NAME, hostname="s3", labels={LABEL: "s3"}, network=network.name, init=True,
         mounts=[Mount(target, volume, type="volume") for target, volume in VOLUMES.items()],
     )
 

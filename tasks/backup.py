@@ -27,7 +27,7 @@ from .registry_files import config_files
 
 REMOTE_DIR = "/var/lib/registry-backups"
 # Configuration keys that are secrets: never in a backup's manifest.
-SECRET_KEYS = {("http", "secret")}
+SECRET_KEYS = {("http", "secret"), ("storage", "s3", "secretkey")}
 
 
 def sha256_of(path: Path) -> str:
@@ -48,8 +48,11 @@ def archive_tags(path: Path) -> list[dict]:
 def public_config(name: str, data) -> dict:
     """The registry's configuration as rendered, without its secrets."""
     config = yaml.safe_load(config_files(name, data)["writable.yml"])
-    for section, key in SECRET_KEYS:
-        config.get(section, {}).pop(key, None)
+    for *sections, key in SECRET_KEYS:
+        parent = config
+        for section in sections:
+            parent = parent.get(section) or {}
+        parent.pop(key, None)
     return config
 
 

@@ -28,10 +28,10 @@ def registry_spec(name: str, data) -> ContainerSpec:
         name=data.registry_container,
         image=data.registry_image,
         ports={5000: published(data.registry_bind_address, data.registry_port)},
-        mounts=(
+        mounts=tuple(mount for mount in (
             storage_mount(data),
             Mount("bind", data.registry_config_dir, config_mount_target(data.registry_image), True),
-        ),
+        ) if mount),
         labels={CONFIG_LABEL: files_hash(config_files(name, data), REGISTRY_FILES)},
         # Docker must wait longer than the registry drains, or it kills uploads the drain would finish.
         stop_timeout=data.registry_drain_timeout + 5,

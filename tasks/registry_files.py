@@ -71,10 +71,14 @@ def config_files(name: str, data) -> dict[str, bytes]:
     if auth_on(data):
         files["htpasswd"] = SecretStore(data.registry_secrets_dir).htpasswd(data.registry_users)
     source = registry_yaml.load(data.registry_config_src)
+    store = SecretStore(data.registry_secrets_dir)
+    s3 = None
+    if data.registry_storage == "s3":
+        s3 = registry_yaml.s3_storage(data.registry_s3_endpoint, data.registry_s3_bucket, data.registry_s3_region,
+                                      data.registry_s3_access_key, store.s3_secret_key(), data.registry_s3_redirect)
     writable = registry_yaml.writable(source, data.registry_delete_enabled, data.registry_drain_timeout,
-                                      SecretStore(data.registry_secrets_dir).http_secret(),
-                                      target if tls_on(data) else None,
-                                      f"{target}/htpasswd" if auth_on(data) else None)
+                                      store.http_secret(), target if tls_on(data) else None,
+                                      f"{target}/htpasswd" if auth_on(data) else None, s3)
     files["writable.yml"] = registry_yaml.dump(writable, data.registry_config_src).encode()
     files["readonly.yml"] = registry_yaml.dump(registry_yaml.read_only(writable), data.registry_config_src).encode()
     return files

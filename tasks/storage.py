@@ -1,23 +1,33 @@
-"""Where the registry keeps its data: the named volume, or a host directory. Never removed here, and never
-swapped unasked for one that holds nothing while the current one holds repositories."""
+"""Where the registry keeps its data: the named volume, a host directory, or an S3 bucket (which must exist).
+Never removed here, and never swapped unasked for one that holds nothing while the current one holds
+repositories."""
+
+import shlex
 
 from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import DeployError
-from pyinfra.operations import docker, files, selinux
+from pyinfra.operations import docker, files, selinux, server
 
 from ops.container import Mount
-from ops.facts import ContainerState, SelinuxEnforcing, StorageHoldings
+from ops.facts import ContainerState, S3BucketAnswer, SelinuxEnforcing, StorageHoldings
 from ops.registry_yaml import DATA_ROOT
 
 # Only root (the registry runs as root in its container) may read the stored images.
 BIND_MODE = "0700"
 
 
-def storage_mount(data) -> Mount:
+def storage_mount(data) -> Mount | None:
+    """The registry's data mount; None on S3 storage, which needs none."""
+    if data.registry_storage == "s3":
+        return None
     if data.registry_storage == "bind":
         return Mount("bind", data.registry_bind_path, DATA_ROOT)
     return Mount("volume", data.registry_volume, DATA_ROOT)
+
+
+def bucket_url(data) -> str:
+    return f"{data.registry_s3_endpoint.rstrip('/')}/{data.registry_s3_bucket}"
 
 
 def place(mount: Mount) -> str:
@@ -35,6 +45,9 @@ def storage_switch(data) -> tuple[str, str] | None:
         return None
     current = place(Mount(mounts[0]["Type"], mounts[0]["Name"] if mounts[0]["Type"] == "volume"
                           else mounts[0]["Source"], DATA_ROOT))
+    if data.registry_storage == "s3":
+        holdings = host.get_fact(StorageHoldings, places=[current]) or {}
+        return (current, f"s3:{bucket_url(data)}") if holdings.get(current) else None
     wanted = place(storage_mount(data))
     if current == wanted:
         return None
@@ -48,12 +61,21 @@ def storage():
     switch (from, to) the registry task must carry out, or None."""
     data = host.data
     switch = storage_switch(data)
+    if switch and data.registry_storage == "s3":
+        raise DeployError(
+            f"{host.name}: the registry's repositories are in {switch[0]}, and this run would start it on"
+            f" {switch[1]}: the deploy does not copy data into S3. Copy docker/registry/v2 into the bucket with"
+            f" an S3 tool, then remove the registry container (docker rm -f {data.registry_container}; the"
+            f" data stays) and deploy again (nothing was changed)")
     if switch and not data.registry_storage_migrate:
         raise DeployError(
             f"{host.name}: the registry's repositories are in {switch[0]}, and this run would point it at"
             f" {switch[1]}, which holds none: the registry would come up empty. Set"
             f" registry_storage_migrate=True to copy them there (the old copy stays), or point the data back"
             f" (nothing was changed)")
+    if data.registry_storage == "s3":
+        _bucket_exists(data)
+        return None
     if data.registry_storage == "volume":
         docker.volume(name=f"Volume {data.registry_volume} exists", volume=data.registry_volume, present=True)
         return switch
@@ -71,3 +93,30 @@ def storage():
             name=f"{path} is labelled for containers", path=path, se_type="container_file_t"
         )
     return switch
+
+
+BUCKET_CHECK = """code=$(curl -s -o /dev/null -m 10 -I -w '%{{http_code}}' {url} || true)
+case $code in
+    404) echo "{problem}" >&2; exit 1 ;;
+    000) echo "the object store {endpoint} does not answer from this host" >&2; exit 1 ;;
+esac"""
+
+
+def _bucket_exists(data):
+    """The bucket must exist before the registry starts on it: without it /v2/ still answers while every
+    push fails with 500 NoSuchBucket. Checked while planning; on a new host (no curl yet) when it runs."""
+    url = bucket_url(data)
+    problem = (f"the bucket {data.registry_s3_bucket} does not exist at {data.registry_s3_endpoint}: create it"
+               f" (the registry does not)")
+    answer = host.get_fact(S3BucketAnswer, url=url)
+    if answer is None:
+        server.shell(name=f"Bucket {data.registry_s3_bucket} exists",
+                     commands=[BUCKET_CHECK.format(url=shlex.quote(url), problem=problem,
+                                                   endpoint=data.registry_s3_endpoint)])
+    elif answer == "404":
+        raise DeployError(f"{host.name}: {problem} (nothing was changed)")
+    elif answer == "000":
+        raise DeployError(f"{host.name}: the object store {data.registry_s3_endpoint} does not answer from this"
+                          f" host (nothing was changed)")
+    else:
+        host.noop(f"bucket {data.registry_s3_bucket} exists")

@@ -34,6 +34,7 @@ def template_values(name: str, data) -> dict:
         health_timeout=data.health_timeout,
         lock_timeout=data.maintenance_lock_timeout,
         data_root=DATA_ROOT,
+        storage=data.registry_storage,
         lock=LOCK,
         read_only_mark=READ_ONLY_MARK,
     )

@@ -2,6 +2,7 @@
 mode) and a spare for tests that need a host of their own (an empty registry, faults)."""
 
 import json
+import time
 from dataclasses import dataclass
 
 import pytest
@@ -104,3 +105,16 @@ def pull_back(target, reference):
     """Drop the host's copy of `reference` and pull it again from the host's registry."""
     image = f"localhost:{target.data.registry_port}/{reference}"
     target.host.check_output(f"docker rmi -f {image} >/dev/null && docker pull -q {image}")
+
+
+def wait_for(check, seconds=120, every=0.25) -> float:
+    """Seconds until check() is true; fails the test after `seconds`."""
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        try:
+            if check():
+                return time.monotonic() - started
+        except Exception:  # noqa: BLE001 - not answering yet, in any of the ways a host can
+            pass
+        time.sleep(every)
+    raise AssertionError(f"not recovered within {seconds}s")

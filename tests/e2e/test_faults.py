@@ -7,7 +7,6 @@ measured as medians in `make bench`. Hosts 3 to 5 are made fresh here and remove
 import json
 import signal
 import subprocess
-import time
 
 import docker
 import pytest
@@ -15,22 +14,9 @@ import pytest
 from dev.operator import PYINFRA, ROOT, SANDBOX_INVENTORY, deploy, inventory_hosts, sandbox, ssh_host
 from ops.data import public_urls
 from tests.e2e.chores import push_unique
-from tests.e2e.conftest import HOST_CURL, Target, catalog, pull_back, push_hello, session
+from tests.e2e.conftest import HOST_CURL, Target, catalog, pull_back, push_hello, session, wait_for
 
 ACCEPT = "application/vnd.docker.distribution.manifest.v2+json"
-
-
-def wait_for(check, seconds=120, every=0.25) -> float:
-    """Seconds until check() is true; fails the test after `seconds`."""
-    started = time.monotonic()
-    while time.monotonic() - started < seconds:
-        try:
-            if check():
-                return time.monotonic() - started
-        except Exception:  # noqa: BLE001 - not answering yet, in any of the ways a host can
-            pass
-        time.sleep(every)
-    raise AssertionError(f"not recovered within {seconds}s")
 
 
 def answers(t) -> bool:

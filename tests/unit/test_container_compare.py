@@ -141,3 +141,12 @@ def test_a_stop_timeout_shorter_than_the_drain_is_drift():
     doc = drifted(lambda d: d["Config"].update(StopTimeout=10))
     assert compare(spec, doc, IMAGE) == ("recreate", ["stop timeout: 10 -> 35"])
     assert "--stop-timeout" in shlex.split(spec.replace_command())
+
+
+def test_an_anonymous_volume_for_a_volume_the_image_declares_is_not_drift_but_a_named_one_is():
+    spec = ContainerSpec(name="registry", image="registry:2.8.3", env=SPEC.env, ports=SPEC.ports,
+                         mounts=SPEC.mounts[1:], labels=SPEC.labels)  # S3 storage: no data mount
+    image = {**IMAGE, "Config": {**IMAGE["Config"], "Volumes": {"/var/lib/registry": {}}}}
+    anonymous = drifted(lambda d: d["Mounts"][0].update(Name="ab" * 32))
+    assert compare(spec, anonymous, image) == ("none", [])
+    assert compare(spec, RUNNING, image)[1] == ["mount type=volume,src=registry-vol,dst=/var/lib/registry: unwanted"]

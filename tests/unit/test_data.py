@@ -41,7 +41,7 @@ def test_plain_http_repo_url_passes_when_the_operator_opts_in(defaults):
 # Every value here is refused before any host is contacted (the README lists them); e2e checks a few
 # through the command line.
 BAD = [
-    ("registry_storage", "nfs", "must be one of volume, bind"),
+    ("registry_storage", "nfs", "must be one of volume, bind, s3"),
     ("registry_bind_path", "relative/dir", "must be an absolute path"),
     ("registry_bind_path", "/mnt/../etc", "must be written in normal form, e.g. '/etc'"),
     ("registry_bind_path", "/mnt/registry/", "must be written in normal form, e.g. '/mnt/registry'"),
@@ -128,3 +128,38 @@ def test_repository_names_outside_the_grammar_are_refused(defaults, names):
 def test_repository_names_in_the_grammar_pass(defaults, names):
     defaults["repositories"] = names
     assert problems(defaults) == []
+
+
+S3 = dict(registry_storage="s3", registry_s3_endpoint="http://10.0.0.5:7480", registry_s3_bucket="registry",
+          registry_s3_access_key="AKIA0123")
+
+
+def test_s3_storage_names_each_setting_it_lacks(defaults, monkeypatch):
+    monkeypatch.delenv("REGISTRY_S3_SECRET_KEY", raising=False)
+    defaults.update(registry_storage="s3")
+    found = " ".join(problems(defaults))
+    for key in ("registry_s3_endpoint", "registry_s3_bucket", "registry_s3_access_key"):
+        assert f"{key}=None: must be" in found
+    assert "needs the object store's secret key: set $REGISTRY_S3_SECRET_KEY or write it to" in found
+
+
+def test_s3_storage_with_its_settings_and_a_secret_key_passes(defaults, monkeypatch):
+    monkeypatch.setenv("REGISTRY_S3_SECRET_KEY", "not-in-the-repo")
+    defaults.update(S3)
+    assert problems(defaults) == []
+
+
+@pytest.mark.parametrize("key, value, said", [
+    ("registry_s3_endpoint", "s3.example.com", "must be the object store's URL"),
+    ("registry_s3_endpoint", "https://s3.example.com/bucket", "must be the object store's URL"),
+    ("registry_s3_bucket", "Registry_Data", "must be an S3 bucket name"),
+    ("registry_s3_region", "us east", "must be a region name"),
+    ("gc_schedule", "Sun *-*-* 03:00:00", "deletes their blobs"),
+    ("registry_storage_migrate", True, "cannot move data into S3"),
+])
+def test_s3_storage_refuses(defaults, monkeypatch, key, value, said):
+    monkeypatch.setenv("REGISTRY_S3_SECRET_KEY", "not-in-the-repo")
+    defaults.update(S3)
+    defaults[key] = value
+    found = problems(defaults)
+    assert len(found) == 1 and found[0].startswith(f"{key}=") and said in found[0], found

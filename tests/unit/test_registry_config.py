@@ -88,3 +88,16 @@ def test_config_that_is_not_yaml_is_refused(defaults, tmp_path):
     source.write_text("storage: [unclosed\n")
     defaults["registry_config_src"] = str(source)
     assert any("is not valid YAML" in p for p in problems(defaults))
+
+
+def test_s3_storage_replaces_the_filesystem_and_keeps_the_store_checked():
+    s3 = registry_yaml.s3_storage("http://10.0.0.5:7480/", "registry", "us-east-1", "AK", "SK", redirect=False)
+    config = registry_yaml.writable(OPERATOR_CONFIG, True, s3=s3)
+    storage = config["storage"]
+    assert "filesystem" not in storage and "filesystem" in OPERATOR_CONFIG["storage"]
+    assert storage["s3"] == {"regionendpoint": "http://10.0.0.5:7480", "bucket": "registry", "region": "us-east-1",
+                             "accesskey": "AK", "secretkey": "SK", "secure": False, "forcepathstyle": True}
+    assert storage["redirect"] == {"disable": True}, "clients cannot reach the store: the registry serves pulls"
+    assert storage["maintenance"]["uploadpurging"]["enabled"], "the operator's own settings stay"
+    assert config["health"]["storagedriver"]["enabled"] is True
+    assert registry_yaml.read_only(config)["storage"]["s3"] == storage["s3"]
