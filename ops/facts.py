@@ -229,3 +229,14 @@ class S3BucketAnswer(FactBase):
 
     def process(self, output):
         return output[0].strip() if output else "000"
+
+
+class StoresInS3(FactBase):
+    """Whether the registry's configuration on the host (writable.yml, as the deploy rendered it) keeps the
+    data in an S3 bucket; False when there is none yet."""
+
+    def command(self, path) -> str:
+        return f"grep -qx '  s3:' {shlex.quote(path)} 2>/dev/null && echo yes || echo no"
+
+    def process(self, output):
+        return bool(output) and output[0].strip() == "yes"

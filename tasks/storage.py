@@ -10,7 +10,7 @@ from pyinfra.api.exceptions import DeployError
 from pyinfra.operations import docker, files, selinux, server
 
 from ops.container import Mount
-from ops.facts import ContainerState, S3BucketAnswer, SelinuxEnforcing, StorageHoldings
+from ops.facts import ContainerState, S3BucketAnswer, SelinuxEnforcing, StorageHoldings, StoresInS3
 from ops.registry_yaml import DATA_ROOT
 
 # Only root (the registry runs as root in its container) may read the stored images.
@@ -52,6 +52,8 @@ def storage_switch(data) -> tuple[str, str] | None:
     if current == wanted:
         return None
     holdings = host.get_fact(StorageHoldings, places=[current, wanted]) or {}
+    if host.get_fact(StoresInS3, path=f"{data.registry_config_dir}/writable.yml") and not holdings.get(wanted):
+        return ("s3", wanted)
     return (current, wanted) if holdings.get(current) and not holdings.get(wanted) else None
 
 
@@ -67,6 +69,12 @@ def storage():
             f" {switch[1]}: the deploy does not copy data into S3. Copy docker/registry/v2 into the bucket with"
             f" an S3 tool, then remove the registry container (docker rm -f {data.registry_container}; the"
             f" data stays) and deploy again (nothing was changed)")
+    if switch and switch[0] == "s3":
+        raise DeployError(
+            f"{host.name}: the registry's data is in its S3 bucket, and this run would point it at {switch[1]},"
+            f" which holds none: the registry would come up empty. The deploy does not copy data out of S3:"
+            f" copy the bucket's docker/registry/v2 there first, or keep registry_storage='s3' (nothing was"
+            f" changed)")
     if switch and not data.registry_storage_migrate:
         raise DeployError(
             f"{host.name}: the registry's repositories are in {switch[0]}, and this run would point it at"

@@ -67,6 +67,16 @@ def test_a_missing_bucket_is_refused_and_the_replicas_keep_serving(replicas):
     assert digest(first, "shared:1")[0] == 200
 
 
+def test_pointing_a_replica_back_at_an_empty_disk_is_refused(replicas):
+    first, _ = replicas
+    before = first.container(first.data.registry_container)["Id"]
+    run = cluster_deploy("--data", "registry_storage=volume")
+    assert run.returncode != 0
+    assert "the registry's data is in its S3 bucket, and this run would point it at volume:registry-vol" in run.stderr
+    assert first.container(first.data.registry_container)["Id"] == before
+    assert digest(first, "shared:1")[0] == 200
+
+
 def test_chores_refuse_to_collect_on_a_shared_store(replicas):
     run = cluster_deploy(file="gc.py")
     assert run.returncode != 0

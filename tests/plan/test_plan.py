@@ -26,6 +26,7 @@ from ops.facts import (
     MaintenanceState,
     SelinuxEnforcing,
     StorageHoldings,
+    StoresInS3,
 )
 from ops.firewalld import FirewalldPorts
 from ops.hostscripts import CONTAINER_SCRIPT, MAINTENANCE_SCRIPT
@@ -358,6 +359,7 @@ def _switched_to_bind(holdings):
     facts = in_place("debian12")
     facts[k(StorageHoldings, places=["volume:registry-vol", "bind:/mnt/registry"])] = holdings
     facts[k(SelinuxEnforcing)] = False
+    facts[k(StoresInS3, path="/etc/registry/writable.yml")] = False
     return facts
 
 
@@ -374,6 +376,13 @@ def test_a_migration_asked_for_copies_then_serves_from_the_new_place():
     [chore] = moved.chores()
     assert chore[:3] == ["migrate", "volume:registry-vol", "bind:/mnt/registry"]
     assert "type=bind,src=/mnt/registry,dst=/var/lib/registry" in chore
+
+
+def test_a_registry_on_s3_pointed_at_an_empty_disk_is_refused():
+    facts = _switched_to_bind({"volume:registry-vol": False, "bind:/mnt/registry": False})
+    facts[k(StoresInS3, path="/etc/registry/writable.yml")] = True
+    with pytest.raises(DeployError, match="data is in its S3 bucket.*bind:/mnt/registry, which holds none"):
+        plan(facts, registry_storage="bind")
 
 
 def test_switching_to_storage_that_holds_data_too_is_the_operators_choice():
