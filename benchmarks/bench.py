@@ -1,14 +1,15 @@
 """Benchmarks on sandbox hosts: medians of several runs, compared as ratios within one run.
 
     python -m benchmarks.bench [--runs N] [--skip-cold] [--skip-deploy] [--skip-gc] [--skip-backup]
-        [--skip-faults]
+        [--skip-storage] [--skip-faults]
 
 Measures: `sandbox up --hosts 2` cold (base image built) and warm (image cached, new hosts); the first
 deploy on a fresh host with TLS and users (the default) and without; a no-op re-run with and without
 them, on one host and on two; a repair run after `docker rm -f registry`; the commands a no-op run sends;
 GC on 50 repositories of 3 tags: the collector's time, how long uploads are refused, and how many pulls
-fail; backup and restore of about 400 MB: times, archive size, uploads refused; how long a host takes to
-serve again after its registry crashed, its engine or the host restarted.
+fail; backup and restore of about 400 MB: times, archive size, uploads refused; push and pull of 100 MB
+with the registry on a volume and on S3 (the sandbox's Ceph); how long a host takes to serve again after
+its registry crashed, its engine or the host restarted.
 Leaves the sandbox down.
 """
 
@@ -220,6 +221,40 @@ def backup_benchmark(runs: int):
            median_of(runs, lambda: ok_deploy("--limit", name, *restore, file="restore.py")))
 
 
+PUSH_PULL = """
+set -e
+mkdir -p /tmp/pp && cd /tmp/pp
+head -c 100000000 /dev/urandom > blob
+printf 'FROM scratch\\nCOPY blob /blob\\n' > Dockerfile
+docker build -q -t localhost:5000/pp:{run} . >/dev/null
+rm -f blob
+"""
+
+
+def storage_benchmark(runs: int):
+    """Push and pull of one 100 MB layer to a registry on its volume and to one on the sandbox's S3 bucket
+    (single-node Ceph in a container on the same machine), same run."""
+    print("# storage: volume vs S3 (100 MB layer)", flush=True)
+    sandbox("down")
+    sandbox("up", "--hosts", "2", "--s3")
+    hosts = read_state()["hosts"]
+    ok_deploy("--limit", hosts[0]["name"])
+    ok_deploy("--limit", hosts[1]["name"], inventory="inventory/sandbox_cluster.py")
+    medians = {}
+    for label, state in (("volume", hosts[0]), ("s3", hosts[1])):
+        host = ssh_host(state["ssh_port"])
+        pushes, pulls = [], []
+        for run in range(runs):
+            host.check_output(PUSH_PULL.format(run=run))
+            pushes.append(timed(lambda: host.check_output(f"docker push -q localhost:5000/pp:{run}")))
+            host.check_output(f"docker rmi -f localhost:5000/pp:{run} >/dev/null")
+            pulls.append(timed(lambda: host.check_output(f"docker pull -q localhost:5000/pp:{run}")))
+        medians[label] = (report(f"push, registry on {label}", (statistics.median(pushes), pushes)),
+                          report(f"pull, registry on {label}", (statistics.median(pulls), pulls)))
+    print(f"  s3 / volume: push {medians['s3'][0] / medians['volume'][0]:.2f},"
+          f" pull {medians['s3'][1] / medians['volume'][1]:.2f}", flush=True)
+
+
 def _client():
     client = requests.Session()
     client.trust_env = False
@@ -282,6 +317,7 @@ def main(argv=None):
     parser.add_argument("--skip-deploy", action="store_true")
     parser.add_argument("--skip-gc", action="store_true")
     parser.add_argument("--skip-backup", action="store_true")
+    parser.add_argument("--skip-storage", action="store_true")
     parser.add_argument("--skip-faults", action="store_true")
     args = parser.parse_args(argv)
     client = docker.from_env()
@@ -306,6 +342,8 @@ def main(argv=None):
         gc_benchmark(min(args.runs, 3))
     if not args.skip_backup:
         backup_benchmark(min(args.runs, 3))
+    if not args.skip_storage:
+        storage_benchmark(min(args.runs, 3))
     if not args.skip_faults:
         faults_benchmark(min(args.runs, 3))
     sandbox("down")
