@@ -39,6 +39,9 @@ def retention():
     rules = [Rule.from_data(rule) for rule in data.retention_rules]
     if not rules:
         raise DeployError("No retention_rules: nothing would be kept or deleted (see the README's Retention)")
+    if data.registry_storage == "s3":
+        raise DeployError(f"{host.name}: retention does not run on S3 storage yet (it needs every replica"
+                          f" read-only); nothing was done")
     stored = host.get_fact(StoredTags) or {"tags": [], "manifests": {}}
     decisions = plan_retention(stored, rules, time.time())
     for decision in decisions:
