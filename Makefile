@@ -24,10 +24,12 @@ demo: venv
 demo-cluster: venv
 	$(PY) -m sandbox images
 	$(PY) -m sandbox down
-	$(PY) -m sandbox up --hosts 3 --s3
+	$(PY) -m sandbox up --hosts 4 --s3
 	$(PYINFRA) -y inventory/sandbox_cluster.py deploy.py
-	@echo "Registry replicas on one S3 bucket (registry and UI URLs):"
+	@echo "Registry replicas on one S3 bucket (registry and UI URLs); the last host is the load balancer:"
 	@$(PY) -m sandbox status
+	@$(PY) -c "from sandbox.hosts import read_state; h = read_state()['hosts'][-1]; \
+	    print(f\"load balancer: https://127.0.0.1:{h['registry_port']} (as {h['name']}:5000 on the hosts)\")"
 
 test: venv
 	$(PY) -m pytest

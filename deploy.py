@@ -1,14 +1,17 @@
 """A private Docker registry with its web UI: `pyinfra inventory/<env>.py deploy.py`.
 
-Hosts in the registry_hosts group run a registry; they and the hosts in registry_clients trust them."""
+Hosts in the registry_hosts group run a registry, hosts in registry_lb a load balancer in front of them;
+the registry hosts and the hosts in registry_clients trust both."""
 
 from pyinfra import host
 
 from ops.data import validate
+from ops.report import reached
 from tasks.clients import registry_clients
 from tasks.engine import docker_engine
 from tasks.health import health
 from tasks.images import images
+from tasks.lb import load_balancer, load_balancer_health
 from tasks.maintenance import gc_timer
 from tasks.registry import registry
 from tasks.storage import storage
@@ -25,6 +28,12 @@ if "registry_hosts" in host.groups:
     registry(moving)
     gc_timer()
     ui()
-registry_clients()
-if "registry_hosts" in host.groups:
     health()
+elif "registry_lb" in host.groups:
+    load_balancer()
+# Clients log in to registries and load balancers that answer, and a load balancer answers once its replicas do.
+reached(name="Registries and load balancers are in place", point="registries and load balancers are in place")
+if "registry_lb" in host.groups:
+    load_balancer_health()
+else:
+    registry_clients()

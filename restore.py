@@ -9,5 +9,6 @@ from tasks.tools import host_tools
 
 validate(host)
 
-host_tools()
-restore()
+if "registry_hosts" in host.groups:  # clients and load balancers hold no registry
+    host_tools()
+    restore()

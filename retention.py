@@ -10,5 +10,6 @@ from tasks.tools import host_tools
 
 validate(host)
 
-host_tools()
-retention()
+if "registry_hosts" in host.groups:  # clients and load balancers hold no registry
+    host_tools()
+    retention()

@@ -16,6 +16,7 @@ Leaves the sandbox down.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -236,10 +237,13 @@ def storage_benchmark(runs: int):
     (single-node Ceph in a container on the same machine), same run."""
     print("# storage: volume vs S3 (100 MB layer)", flush=True)
     sandbox("down")
-    sandbox("up", "--hosts", "2", "--s3")
+    sandbox("up", "--hosts", "3", "--s3")
     hosts = read_state()["hosts"]
     ok_deploy("--limit", hosts[0]["name"])
-    ok_deploy("--limit", hosts[1]["name"], inventory="inventory/sandbox_cluster.py")
+    # Host 1 a replica on S3 (host 2 its load balancer, unused here).
+    os.environ["SANDBOX_CLUSTER_HOSTS"] = f"{hosts[1]['name']},{hosts[2]['name']}"
+    ok_deploy(inventory="inventory/sandbox_cluster.py")
+    del os.environ["SANDBOX_CLUSTER_HOSTS"]
     medians = {}
     for label, state in (("volume", hosts[0]), ("s3", hosts[1])):
         host = ssh_host(state["ssh_port"])

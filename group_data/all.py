@@ -63,6 +63,13 @@ registry_s3_access_key = None
 # True only when clients can reach the object store themselves: pulls are then redirected to it.
 registry_s3_redirect = False
 
+# --- Load balancer (hosts in the registry_lb group) ------------------------------------------------
+# The port clients reach the registry replicas on, through HAProxy; TLS and its certificate follow
+# registry_tls, for the load balancer's registry_name (default: its inventory name).
+lb_port = 5000
+# HAProxy's stats page, on 127.0.0.1 only.
+lb_stats_port = 8404
+
 # --- Registry --------------------------------------------------------------------------------------
 # The registry container's name.
 registry_container = "registry"

@@ -30,7 +30,7 @@ CHOICES = {
 BOOLEANS = ("registry_delete_enabled", "ui_enabled", "ui_delete_images", "firewalld_open_ports",
             "gc_dry_run", "gc_delete_untagged", "docker_repo_allow_http", "registry_storage_migrate",
             "retention_apply", "restore_force", "registry_s3_redirect")
-PORTS = ("registry_port", "ui_port")
+PORTS = ("registry_port", "ui_port", "lb_port", "lb_stats_port")
 POSITIVE = ("health_timeout", "docker_log_max_file", "maintenance_lock_timeout", "maintenance_timeout",
             "registry_drain_timeout")
 HOST_PATHS = ("registry_bind_path", "registry_config_dir")
@@ -389,8 +389,11 @@ def problems(data, public_name: str | None = None) -> list[str]:
 def validate(host) -> None:
     """Raise DataError naming every problem in the host's data."""
     found = []
-    if not {"registry_hosts", "registry_clients"} & set(host.groups):
-        found.append("the host is in neither the registry_hosts nor the registry_clients group of its inventory")
+    if not {"registry_hosts", "registry_clients", "registry_lb"} & set(host.groups):
+        found.append("the host is in none of the registry_hosts, registry_clients and registry_lb groups of its"
+                     " inventory")
+    elif {"registry_hosts", "registry_lb"} <= set(host.groups):
+        found.append("a host is a registry replica or its load balancer (registry_lb), not both")
     try:
         name = public_name(host.name, host.data)
     except (TypeError, ValueError, AttributeError):

@@ -240,3 +240,23 @@ class StoresInS3(FactBase):
 
     def process(self, output):
         return bool(output) and output[0].strip() == "yes"
+
+
+class HttpCode(FactBase):
+    """The HTTP status this host gets for `url` (curl, 5 s at most; "000" when nothing answers), with
+    `resolve_name` to 127.0.0.1 so a certificate is checked for the name clients use, and `cacert` trusted."""
+
+    def requires_command(self, url, resolve_name=None, cacert=None) -> str:
+        return "curl"
+
+    def command(self, url, resolve_name=None, cacert=None) -> str:
+        options = ""
+        if resolve_name:
+            port = url.rsplit(":", 1)[1].split("/")[0]
+            options += f" --resolve {shlex.quote(f'{resolve_name}:{port}:127.0.0.1')}"
+        if cacert:
+            options += f" --cacert {shlex.quote(cacert)}"
+        return f"curl -s -o /dev/null -m 5 -w '%{{http_code}}'{options} {shlex.quote(url)} || true"
+
+    def process(self, output):
+        return output[0].strip() if output else "000"

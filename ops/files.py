@@ -46,3 +46,25 @@ def files_in_place(files: dict):
         yield f"chown root:root {shlex.quote(path)} && chmod {mode} {shlex.quote(path)}"
     if not changed:
         host.noop(f"{len(files)} files are in place")
+
+
+@operation()
+def checked_file(path: str, content: bytes, mode: str, check: str):
+    """
+    Ensure `path` holds `content` (root, `mode`); a new version is written beside it and moved in only when
+    `check` passes on it, so a file its program refuses never replaces the working one.
+
+    + path: the file
+    + content: its content, as bytes
+    + mode: an octal string like "644"
+    + check: a command with "{}" where the new file's path goes, e.g. "haproxy -c -q -f {}"
+    """
+    current = host.get_fact(FileStates, paths=[path]) or {}
+    if current.get(path) == f"{hashlib.sha1(content).hexdigest()} {mode} root:root":
+        host.noop(f"{path} is in place")
+        return
+    new = shlex.quote(f"{path}.new")
+    yield f"mkdir -p {shlex.quote(posixpath.dirname(path))}"
+    yield FileUploadCommand(BytesIO(content), f"{path}.new")
+    yield f"chown root:root {new} && chmod {mode} {new}"
+    yield f"{check.format(new)} && mv {new} {shlex.quote(path)}"

@@ -1,6 +1,7 @@
 """Docker on the hosts that push and pull (the registry_clients group, and the registry hosts themselves)
-trusts the inventory's registries: their CA in /etc/docker/certs.d/<name:port>/ (read on each connection,
-no engine restart), or for registries without TLS an insecure-registries entry; and logs in when asked."""
+trusts the inventory's registries and load balancers: their CA in /etc/docker/certs.d/<name:port>/ (read
+on each connection, no engine restart), or for registries without TLS an insecure-registries entry; and
+logs in when asked."""
 
 from pathlib import Path
 
@@ -30,8 +31,10 @@ def registry_clients():
     data = host.data
     login = data.registry_client_login if "registry_clients" in host.groups else None
     trusted, logins = {}, {}
-    for registry in inventory.get_group("registry_hosts", []):
-        port = registry.data.registry_port
+    # Each replica, and each load balancer in front of them (by its name, on lb_port).
+    endpoints = [(registry, registry.data.registry_port) for registry in inventory.get_group("registry_hosts", [])]
+    endpoints += [(balancer, balancer.data.lb_port) for balancer in inventory.get_group("registry_lb", [])]
+    for registry, port in endpoints:
         # A registry host reaches its own registry as localhost too (`docker push localhost:5000/...`).
         addresses = [f"{registry_name(registry.name, registry.data)}:{port}"] + (
             [f"localhost:{port}"] if registry.name == host.name else [])

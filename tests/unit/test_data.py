@@ -1,9 +1,11 @@
 """Data validation: the defaults pass; each bad value is named with its key and what is allowed."""
 
+from types import SimpleNamespace
+
 import pytest
 
 from ops.archives import archive_name
-from ops.data import problems
+from ops.data import DataError, problems, validate
 
 
 def test_defaults_are_valid(defaults):
@@ -163,3 +165,11 @@ def test_s3_storage_refuses(defaults, monkeypatch, key, value, said):
     defaults[key] = value
     found = problems(defaults)
     assert len(found) == 1 and found[0].startswith(f"{key}=") and said in found[0], found
+
+
+def test_a_host_both_replica_and_load_balancer_is_refused(defaults):
+    host = SimpleNamespace(name="h", data=defaults, groups=["registry_hosts", "registry_lb"])
+    with pytest.raises(DataError, match="a registry replica or its load balancer .registry_lb., not both"):
+        validate(host)
+    host.groups = ["registry_lb"]
+    validate(host)
