@@ -1,21 +1,23 @@
 """Benchmarks on sandbox hosts: medians of several runs, compared as ratios within one run.
 
     python -m benchmarks.bench [--runs N] [--skip-cold] [--skip-deploy] [--skip-gc] [--skip-backup]
-        [--skip-storage] [--skip-faults]
+        [--skip-storage] [--skip-lb] [--skip-faults]
 
 Measures: `sandbox up --hosts 2` cold (base image built) and warm (image cached, new hosts); the first
 deploy on a fresh host with TLS and users (the default) and without; a no-op re-run with and without
 them, on one host and on two; a repair run after `docker rm -f registry`; the commands a no-op run sends;
 GC on 50 repositories of 3 tags: the collector's time, how long uploads are refused, and how many pulls
 fail; backup and restore of about 400 MB: times, archive size, uploads refused; push and pull of 100 MB
-with the registry on a volume and on S3 (the sandbox's Ceph); how long a host takes to serve again after
-its registry crashed, its engine or the host restarted.
+with the registry on a volume and on S3 (the sandbox's Ceph); pulls through the load balancer against
+straight from a replica, and three hosts pulling at once with 1, 2 and 3 replicas; how long a host takes
+to serve again after its registry crashed, its engine or the host restarted.
 Leaves the sandbox down.
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import os
 import statistics
 import subprocess
@@ -241,9 +243,7 @@ def storage_benchmark(runs: int):
     hosts = read_state()["hosts"]
     ok_deploy("--limit", hosts[0]["name"])
     # Host 1 a replica on S3 (host 2 its load balancer, unused here).
-    os.environ["SANDBOX_CLUSTER_HOSTS"] = f"{hosts[1]['name']},{hosts[2]['name']}"
-    ok_deploy(inventory="inventory/sandbox_cluster.py")
-    del os.environ["SANDBOX_CLUSTER_HOSTS"]
+    _with_cluster([hosts[1]["name"], hosts[2]["name"]], lambda: ok_deploy(inventory="inventory/sandbox_cluster.py"))
     medians = {}
     for label, state in (("volume", hosts[0]), ("s3", hosts[1])):
         host = ssh_host(state["ssh_port"])
@@ -257,6 +257,49 @@ def storage_benchmark(runs: int):
                           report(f"pull, registry on {label}", (statistics.median(pulls), pulls)))
     print(f"  s3 / volume: push {medians['s3'][0] / medians['volume'][0]:.2f},"
           f" pull {medians['s3'][1] / medians['volume'][1]:.2f}", flush=True)
+
+
+def _with_cluster(names: list[str], action):
+    """Run action() with inventory/sandbox_cluster.py limited to `names` (replicas, then the load balancer)."""
+    os.environ["SANDBOX_CLUSTER_HOSTS"] = ",".join(names)
+    try:
+        return action()
+    finally:
+        del os.environ["SANDBOX_CLUSTER_HOSTS"]
+
+
+def lb_benchmark(runs: int):
+    """Replicas on the sandbox's S3 behind HAProxy: one pull through the load balancer against one straight
+    from a replica, then three hosts pulling at once through it with 1, 2 and 3 replicas behind it."""
+    print("# load balancer (replicas on S3)", flush=True)
+    sandbox("down")
+    sandbox("up", "--hosts", "4", "--s3")
+    hosts = read_state()["hosts"]
+    names, lb = [h["name"] for h in hosts[:3]], hosts[3]["name"]
+    _with_cluster([*names, lb], lambda: ok_deploy(inventory="inventory/sandbox_cluster.py"))
+    clients = [ssh_host(h["ssh_port"]) for h in hosts[:3]]
+    clients[0].check_output(PUSH_PULL.format(run="lb") + f"docker tag localhost:5000/pp:lb {lb}:5000/pp:lb"
+                            f" && docker push -q {lb}:5000/pp:lb >/dev/null")
+
+    # Every name the layer has on a host is dropped first, so each pull fetches the whole 100 MB.
+    every_name = " ".join(f"{registry}:5000/pp:lb" for registry in ("localhost", lb, *names))
+
+    def pull(client, registry):
+        return lambda: client.check_output(f"docker rmi -f {every_name} >/dev/null 2>&1;"
+                                           f" docker pull -q {registry}:5000/pp:lb")
+
+    via_lb = report("pull 100 MB through the load balancer", median_of(runs, pull(clients[1], lb)))
+    direct = report("pull 100 MB straight from a replica", median_of(runs, pull(clients[1], names[0])))
+    print(f"  through the load balancer / direct = {via_lb / direct:.2f}", flush=True)
+    for count in (1, 2, 3):
+        _with_cluster([*names[:count], lb],
+                      lambda: ok_deploy("--limit", lb, inventory="inventory/sandbox_cluster.py"))
+
+        def together():
+            with concurrent.futures.ThreadPoolExecutor(len(clients)) as pool:
+                for done in [pool.submit(pull(client, lb)) for client in clients]:
+                    done.result()
+        report(f"3 hosts pull 100 MB at once, {count} replica(s)", median_of(runs, together))
 
 
 def _client():
@@ -322,6 +365,7 @@ def main(argv=None):
     parser.add_argument("--skip-gc", action="store_true")
     parser.add_argument("--skip-backup", action="store_true")
     parser.add_argument("--skip-storage", action="store_true")
+    parser.add_argument("--skip-lb", action="store_true")
     parser.add_argument("--skip-faults", action="store_true")
     args = parser.parse_args(argv)
     client = docker.from_env()
@@ -348,6 +392,8 @@ def main(argv=None):
         backup_benchmark(min(args.runs, 3))
     if not args.skip_storage:
         storage_benchmark(min(args.runs, 3))
+    if not args.skip_lb:
+        lb_benchmark(min(args.runs, 3))
     if not args.skip_faults:
         faults_benchmark(min(args.runs, 3))
     sandbox("down")
