@@ -1,11 +1,9 @@
 """Create, list and remove the sandbox hosts: Debian system containers reached over SSH on 127.0.0.1."""
 
 import hashlib
-import io
 import json
 import logging
 import socket
-import tarfile
 import time
 
 import paramiko
@@ -26,7 +24,7 @@ from .config import (
     STATE_FILE,
     UI_PORT_BASE,
 )
-from .local_docker import SandboxError
+from .local_docker import SandboxError, one_file_tar
 from .object_store import NAME as S3_NAME
 from .object_store import s3_down
 
@@ -79,16 +77,6 @@ def ensure_key():
     return public.decode() + " registry-sandbox\n"
 
 
-def _authorized_keys_tar(public_key):
-    data = public_key.encode()
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        info = tarfile.TarInfo("authorized_keys")
-        info.size, info.mode = len(data), 0o600
-        tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
-
-
 def sandbox_containers(client):
     return client.containers.list(all=True, filters={"label": f"{LABEL}=host"})
 
@@ -123,7 +111,7 @@ def _create_host(client, image, index, public_key):
     )
     container = client.containers.get(created["Id"])
     network(client).connect(container)
-    container.put_archive("/root/.ssh", _authorized_keys_tar(public_key))
+    container.put_archive("/root/.ssh", one_file_tar("authorized_keys", public_key.encode(), 0o600))
     container.start()
     return container
 

@@ -1,8 +1,10 @@
 """A local Docker engine: use the one that answers, or install and start one on Debian."""
 
+import io
 import os
 import shutil
 import subprocess
+import tarfile
 import time
 from pathlib import Path
 
@@ -69,3 +71,13 @@ def apt_install(*packages):
         check=True,
         env=APT_ENV,
     )
+
+
+def one_file_tar(name: str, data: bytes, mode: int) -> bytes:
+    """A tar archive of one file, as Docker's put_archive takes it."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        info = tarfile.TarInfo(name)
+        info.size, info.mode = len(data), mode
+        tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()

@@ -6,10 +6,8 @@ Its endpoint, bucket and access key are written to .sandbox/s3.json; the keys ar
 """
 
 import hashlib
-import io
 import json
 import secrets
-import tarfile
 from pathlib import Path
 
 from docker.errors import NotFound
@@ -17,7 +15,7 @@ from docker.types import Mount
 
 from .base import ensure_base_image
 from .config import LABEL, SECRETS_DIR, STATE_DIR
-from .local_docker import SandboxError
+from .local_docker import SandboxError, one_file_tar
 
 NAME = "registry-sandbox-s3"
 PORT = 7480
@@ -67,16 +65,6 @@ def _credentials() -> tuple[str, str]:
     return ACCESS_KEY_FILE.read_text().strip(), SECRET_KEY_FILE.read_text().strip()
 
 
-def _script_tar() -> bytes:
-    data = SCRIPT.read_bytes()
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        info = tarfile.TarInfo("ceph-up.sh")
-        info.size, info.mode = len(data), 0o755
-        tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
-
-
 def _container(client, network):
     try:
         return client.containers.get(NAME)
@@ -101,7 +89,7 @@ def s3_up(client, network) -> dict:
     container = _container(client, network)
     if container.status != "running":
         container.start()
-    container.put_archive("/usr/local/sbin", _script_tar())
+    container.put_archive("/usr/local/sbin", one_file_tar("ceph-up.sh", SCRIPT.read_bytes(), 0o755))
     code, output = container.exec_run(["/usr/local/sbin/ceph-up.sh", access_key, secret_key, BUCKET])
     if code != 0:
         raise SandboxError(f"the object store did not come up:\n{output.decode(errors='replace')[-3000:]}")
