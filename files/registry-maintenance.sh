@@ -243,8 +243,10 @@ tag_lines() {
     done | sort -k2
 }
 
-# "repository:tag digest", sorted, for every tag stored under data root $1.
-tag_digests() { tag_lines "$1" | awk '{ print $2 ":" $3 " " $4 }' | sort; }
+# "repository:tag digest", sorted, from tag lines on stdin: what two copies of the data are compared by.
+as_digests() { awk '{ print $2 ":" $3 " " $4 }' | sort; }
+# The same for every tag stored under data root $1.
+tag_digests() { tag_lines "$1" | as_digests; }
 
 # Every manifest each repository stores, as "REPOSITORY DIGEST BASE64-OF-THE-MANIFEST".
 manifest_lines() {
@@ -399,7 +401,7 @@ restore() {
     mkdir "$staging"
     tar -C "$staging" -xf "$file"
     expected=$(mktemp)
-    awk '{ print $2 ":" $3 " " $4 }' "$staging/tags.txt" | sort >"$expected"
+    as_digests <"$staging/tags.txt" >"$expected"
     read_only
     # The data replaced is moved aside, not deleted, until the archive's data is in place.
     rm -rf "$root/.replaced"

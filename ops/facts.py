@@ -217,20 +217,6 @@ class StoredTags(FactBase):
         return {"tags": tags, "manifests": manifests}
 
 
-class S3BucketAnswer(FactBase):
-    """The HTTP status an anonymous HEAD of an S3 bucket's URL gets from this host: 404 when the bucket does
-    not exist, 403 (or 200) when it does, "000" when the store does not answer. None without curl."""
-
-    def requires_command(self, url) -> str:
-        return "curl"
-
-    def command(self, url) -> str:
-        return f"curl -s -o /dev/null -m 10 -I -w '%{{http_code}}' {shlex.quote(url)} || true"
-
-    def process(self, output):
-        return output[0].strip() if output else "000"
-
-
 class StoresInS3(FactBase):
     """Whether the registry's configuration on the host (writable.yml, as the deploy rendered it) keeps the
     data in an S3 bucket; False when there is none yet."""
@@ -242,21 +228,28 @@ class StoresInS3(FactBase):
         return bool(output) and output[0].strip() == "yes"
 
 
-class HttpCode(FactBase):
-    """The HTTP status this host gets for `url` (curl, 5 s at most; "000" when nothing answers), with
-    `resolve_name` to 127.0.0.1 so a certificate is checked for the name clients use, and `cacert` trusted."""
+def http_status_command(url: str, resolve_name: str | None = None, cacert: str | None = None, head: bool = False,
+                        seconds: int = 5) -> str:
+    """curl printing the HTTP status this host gets for `url` ("000" when nothing answers within `seconds`),
+    with `resolve_name` resolved to 127.0.0.1 (so a certificate is checked for the name clients use), `cacert`
+    trusted, and a HEAD request when `head`."""
+    options = ["-s", "-o", "/dev/null", "-m", str(seconds), "-w", "%{http_code}", *(["-I"] if head else [])]
+    if resolve_name:
+        port = url.rsplit(":", 1)[1].split("/")[0]
+        options += ["--resolve", f"{resolve_name}:{port}:127.0.0.1"]
+    if cacert:
+        options += ["--cacert", cacert]
+    return f"{shlex.join(['curl', *options, url])} || true"
 
-    def requires_command(self, url, resolve_name=None, cacert=None) -> str:
+
+class HttpCode(FactBase):
+    """The HTTP status this host gets for a URL (see http_status_command); None without curl."""
+
+    def requires_command(self, url, **options) -> str:
         return "curl"
 
-    def command(self, url, resolve_name=None, cacert=None) -> str:
-        options = ""
-        if resolve_name:
-            port = url.rsplit(":", 1)[1].split("/")[0]
-            options += f" --resolve {shlex.quote(f'{resolve_name}:{port}:127.0.0.1')}"
-        if cacert:
-            options += f" --cacert {shlex.quote(cacert)}"
-        return f"curl -s -o /dev/null -m 5 -w '%{{http_code}}'{options} {shlex.quote(url)} || true"
+    def command(self, url, **options) -> str:
+        return http_status_command(url, **options)
 
     def process(self, output):
         return output[0].strip() if output else "000"

@@ -28,6 +28,18 @@ class FileStates(FactBase):
         return states
 
 
+def _in_place(state: str | None, content: bytes, mode: str) -> bool:
+    """Whether a FileStates entry says the file holds `content`, root-owned, with `mode`."""
+    return state == f"{hashlib.sha1(content).hexdigest()} {mode} root:root"
+
+
+def _write(path: str, content: bytes, mode: str):
+    """The commands that write a file whole, root-owned, with `mode`."""
+    yield f"mkdir -p {shlex.quote(posixpath.dirname(path))}"
+    yield FileUploadCommand(BytesIO(content), path)
+    yield f"chown root:root {shlex.quote(path)} && chmod {mode} {shlex.quote(path)}"
+
+
 @operation()
 def files_in_place(files: dict):
     """
@@ -38,12 +50,10 @@ def files_in_place(files: dict):
     current = host.get_fact(FileStates, paths=sorted(files)) or {}
     changed = False
     for path, (content, mode) in sorted(files.items()):
-        if current.get(path) == f"{hashlib.sha1(content).hexdigest()} {mode} root:root":
+        if _in_place(current.get(path), content, mode):
             continue
         changed = True
-        yield f"mkdir -p {shlex.quote(posixpath.dirname(path))}"
-        yield FileUploadCommand(BytesIO(content), path)
-        yield f"chown root:root {shlex.quote(path)} && chmod {mode} {shlex.quote(path)}"
+        yield from _write(path, content, mode)
     if not changed:
         host.noop(f"{len(files)} files are in place")
 
@@ -57,14 +67,11 @@ def checked_file(path: str, content: bytes, mode: str, check: str):
     + path: the file
     + content: its content, as bytes
     + mode: an octal string like "644"
-    + check: a command with "{}" where the new file's path goes, e.g. "haproxy -c -q -f {}"
+    + check: a command with "{}" where the new file's path goes, e.g. "haproxy -c -f {}"
     """
-    current = host.get_fact(FileStates, paths=[path]) or {}
-    if current.get(path) == f"{hashlib.sha1(content).hexdigest()} {mode} root:root":
+    if _in_place((host.get_fact(FileStates, paths=[path]) or {}).get(path), content, mode):
         host.noop(f"{path} is in place")
         return
+    yield from _write(f"{path}.new", content, mode)
     new = shlex.quote(f"{path}.new")
-    yield f"mkdir -p {shlex.quote(posixpath.dirname(path))}"
-    yield FileUploadCommand(BytesIO(content), f"{path}.new")
-    yield f"chown root:root {new} && chmod {mode} {new}"
     yield f"{check.format(new)} && mv {new} {shlex.quote(path)}"

@@ -5,7 +5,6 @@ the same CA for the name clients use, and a stats page on 127.0.0.1 only."""
 
 from __future__ import annotations
 
-import shlex
 from pathlib import Path
 
 import jinja2
@@ -16,12 +15,11 @@ from pyinfra.operations import systemd
 from pyinfra.operations.util import any_changed
 
 from ops.data import registry_name, scheme, tls_on
-from ops.facts import HttpCode
+from ops.facts import HttpCode, http_status_command
 from ops.files import checked_file, files_in_place
 from ops.packages import deb_pinned, rpm_pinned
-from ops.secrets import SecretStore
 
-from .registry_files import tls_names
+from .registry_files import private_ca, server_material
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = "/etc/haproxy/haproxy.cfg"
@@ -46,13 +44,7 @@ def tls_files(name: str, data) -> dict:
     """The frontend's certificate and key (one PEM, root only) and the CA the replicas' certificates chain to."""
     if not tls_on(data):
         return {}
-    if data.registry_tls == "provided":
-        certificate, key = Path(data.registry_tls_cert).read_bytes(), Path(data.registry_tls_key).read_bytes()
-        ca = Path(data.registry_tls_ca).read_bytes() if data.registry_tls_ca else None
-    else:
-        store = SecretStore(data.registry_secrets_dir)
-        certificate, key = store.server_certificate(name, tls_names(name, data))
-        ca = store.ca()[0]
+    certificate, key, ca = server_material(name, data)
     files = {PEM: (certificate + key, "600")}
     if ca:
         files[CA] = (ca, "644")
@@ -72,10 +64,7 @@ def answers(url: str, server_name: str, cacert: str | None):
     if host.get_fact(HttpCode, url=url, resolve_name=server_name, cacert=cacert) in ("200", "401"):
         host.noop("the load balancer answers")
         return
-    port = url.rsplit(":", 1)[1].split("/")[0]
-    trust = ["--cacert", cacert] if cacert else []
-    probe = shlex.join(["curl", "-s", "-o", "/dev/null", "-m", "5", "-w", "%{http_code}", "--resolve",
-                        f"{server_name}:{port}:127.0.0.1", *trust, url])
+    probe = http_status_command(url, resolve_name=server_name, cacert=cacert)
     yield (f"for i in $(seq 60); do case $({probe}) in 200|401) exit 0 ;; esac; sleep 0.5; done;"
            f" echo 'the load balancer does not answer {url} as a registry; see: journalctl -u haproxy' >&2; exit 1")
 
@@ -104,5 +93,4 @@ def load_balancer_health():
     data = host.data
     name = registry_name(host.name, data)
     answers(name="The load balancer answers as a registry", url=f"{scheme(data)}://{name}:{data.lb_port}/v2/",
-            server_name=name, cacert=CA if tls_on(data) and (data.registry_tls != "provided" or data.registry_tls_ca)
-            else None)
+            server_name=name, cacert=CA if private_ca(data) else None)

@@ -47,8 +47,14 @@ def tls_names(name: str, data) -> list[str]:
     return list(dict.fromkeys(wanted))
 
 
-def _server_material(name: str, data) -> tuple[bytes, bytes, bytes | None]:
-    """(certificate chain, key, CA or None) for the registry on this host."""
+def private_ca(data) -> bool:
+    """Whether clients check the certificate against a CA of ours (made here or provided) rather than the
+    public ones they already trust."""
+    return tls_on(data) and (data.registry_tls != "provided" or bool(data.registry_tls_ca))
+
+
+def server_material(name: str, data) -> tuple[bytes, bytes, bytes | None]:
+    """(certificate chain, key, CA or None) for the registry, or load balancer, on this host."""
     if data.registry_tls == "provided":
         ca = open(data.registry_tls_ca, "rb").read() if data.registry_tls_ca else None
         return open(data.registry_tls_cert, "rb").read(), open(data.registry_tls_key, "rb").read(), ca
@@ -63,15 +69,15 @@ def config_files(name: str, data) -> dict[str, bytes]:
     target = config_mount_target(data.registry_image)
     files = {}
     if tls_on(data):
-        files["registry.crt"], files["registry.key"], ca = _server_material(name, data)
+        files["registry.crt"], files["registry.key"], ca = server_material(name, data)
         if ca:
             files["ca.crt"] = ca
         if data.ui_enabled:
             files["ui-tls.conf"] = UI_TLS_SERVER.encode()
-    if auth_on(data):
-        files["htpasswd"] = SecretStore(data.registry_secrets_dir).htpasswd(data.registry_users)
-    source = registry_yaml.load(data.registry_config_src)
     store = SecretStore(data.registry_secrets_dir)
+    if auth_on(data):
+        files["htpasswd"] = store.htpasswd(data.registry_users)
+    source = registry_yaml.load(data.registry_config_src)
     s3 = None
     if data.registry_storage == "s3":
         s3 = registry_yaml.s3_storage(data.registry_s3_endpoint, data.registry_s3_bucket, data.registry_s3_region,
@@ -106,7 +112,7 @@ def client_curlrc(name: str, data) -> str:
     if tls_on(data):
         host = public_name(name, data)
         lines += [f'resolve = "{host}:{port}:127.0.0.1"' for port in (data.registry_port, data.ui_port)]
-        if data.registry_tls != "provided" or data.registry_tls_ca:
+        if private_ca(data):
             lines.append(f'cacert = "{data.registry_config_dir}/ca.crt"')
     if auth_on(data):
         password = SecretStore(data.registry_secrets_dir).password(DEPLOY_USER)

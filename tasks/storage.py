@@ -2,15 +2,13 @@
 Never removed here, and never swapped unasked for one that holds nothing while the current one holds
 repositories."""
 
-import shlex
-
 from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import DeployError
 from pyinfra.operations import docker, files, selinux, server
 
 from ops.container import Mount
-from ops.facts import ContainerState, S3BucketAnswer, SelinuxEnforcing, StorageHoldings, StoresInS3
+from ops.facts import ContainerState, HttpCode, SelinuxEnforcing, StorageHoldings, StoresInS3, http_status_command
 from ops.registry_yaml import DATA_ROOT
 
 # Only root (the registry runs as root in its container) may read the stored images.
@@ -103,8 +101,7 @@ def storage():
     return switch
 
 
-BUCKET_CHECK = """code=$(curl -s -o /dev/null -m 10 -I -w '%{{http_code}}' {url} || true)
-case $code in
+BUCKET_CHECK = """case $({probe}) in
     404) echo "{problem}" >&2; exit 1 ;;
     000) echo "the object store {endpoint} does not answer from this host" >&2; exit 1 ;;
 esac"""
@@ -116,11 +113,11 @@ def _bucket_exists(data):
     url = bucket_url(data)
     problem = (f"the bucket {data.registry_s3_bucket} does not exist at {data.registry_s3_endpoint}: create it"
                f" (the registry does not)")
-    answer = host.get_fact(S3BucketAnswer, url=url)
+    answer = host.get_fact(HttpCode, url=url, head=True, seconds=10)
     if answer is None:
         server.shell(name=f"Bucket {data.registry_s3_bucket} exists",
-                     commands=[BUCKET_CHECK.format(url=shlex.quote(url), problem=problem,
-                                                   endpoint=data.registry_s3_endpoint)])
+                     commands=[BUCKET_CHECK.format(probe=http_status_command(url, head=True, seconds=10),
+                                                   problem=problem, endpoint=data.registry_s3_endpoint)])
     elif answer == "404":
         raise DeployError(f"{host.name}: {problem} (nothing was changed)")
     elif answer == "000":
