@@ -95,6 +95,15 @@ def session(user: str | None = "admin") -> requests.Session:
 
 # On a sandbox host: curl as the deploy's own probes are, with "$REGISTRY_URL" and "$UI_URL" set.
 HOST_CURL = '. /usr/local/lib/registry-deploy/common.sh; curl -s -K "$CURL_CONFIG"'
+# The manifest type every image the tests push has.
+ACCEPT = "application/vnd.docker.distribution.manifest.v2+json"
+
+
+def manifest_head(t, reference) -> tuple[int, str | None]:
+    """(HTTP status, digest) of `repository:tag` on a target's registry, asked with HEAD."""
+    repository, tag = reference.split(":")
+    answer = session().head(f"{t.registry}/v2/{repository}/manifests/{tag}", headers={"Accept": ACCEPT}, timeout=10)
+    return answer.status_code, answer.headers.get("Docker-Content-Digest")
 
 
 def catalog(base_url):

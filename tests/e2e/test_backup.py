@@ -11,10 +11,9 @@ from dev.operator import deploy, inventory_hosts, sandbox, ssh_host
 from ops.data import public_urls
 from sandbox.config import STATE_DIR
 from tests.e2e.chores import push_unique
-from tests.e2e.conftest import Target, pull_back, push_hello, session
+from tests.e2e.conftest import Target, manifest_head, pull_back, push_hello, session
 
 HOST = "registry-sandbox-3"
-ACCEPT = "application/vnd.docker.distribution.manifest.v2+json"
 
 
 def _target() -> Target:
@@ -31,9 +30,7 @@ def _fresh_host() -> Target:
 
 
 def _digests(t, references):
-    return {ref: session().head(f"{t.registry}/v2/{ref.split(':')[0]}/manifests/{ref.split(':')[1]}",
-                                headers={"Accept": ACCEPT}, timeout=10).headers.get("Docker-Content-Digest")
-            for ref in references}
+    return {ref: manifest_head(t, ref)[1] for ref in references}
 
 
 @pytest.fixture(scope="module")

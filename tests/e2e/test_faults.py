@@ -14,18 +14,11 @@ import pytest
 from dev.operator import PYINFRA, ROOT, SANDBOX_INVENTORY, deploy, inventory_hosts, sandbox, ssh_host
 from ops.data import public_urls
 from tests.e2e.chores import push_unique
-from tests.e2e.conftest import HOST_CURL, Target, catalog, pull_back, push_hello, session, wait_for
-
-ACCEPT = "application/vnd.docker.distribution.manifest.v2+json"
+from tests.e2e.conftest import HOST_CURL, Target, catalog, manifest_head, pull_back, push_hello, session, wait_for
 
 
 def answers(t) -> bool:
     return session().get(f"{t.registry}/v2/", timeout=3).status_code == 200
-
-
-def manifest_digest(t, repository, tag):
-    answer = session().head(f"{t.registry}/v2/{repository}/manifests/{tag}", headers={"Accept": ACCEPT}, timeout=10)
-    return answer.headers.get("Docker-Content-Digest")
 
 
 @pytest.fixture(scope="module")
@@ -41,10 +34,10 @@ def fresh():
 
 def test_a_crashed_registry_comes_back_by_its_restart_policy(targets, hello_pushed):
     t = targets[0]
-    digest = manifest_digest(t, "hello", "latest")
+    digest = manifest_head(t, "hello:latest")[1]
     t.host.check_output(f"kill -9 $(docker inspect --format '{{{{.State.Pid}}}}' {t.data.registry_container})")
     print(f"registry back after its process was killed: {wait_for(lambda: answers(t)):.1f}s")
-    assert manifest_digest(t, "hello", "latest") == digest
+    assert manifest_head(t, "hello:latest")[1] == digest
     pull_back(t, hello_pushed)
 
 
@@ -68,13 +61,13 @@ def test_an_engine_restart_brings_both_containers_back(targets, hello_pushed):
 
 def test_a_restarted_host_serves_its_data_again(spare):
     push_hello(spare)
-    before = manifest_digest(spare, "hello", "latest")
+    before = manifest_head(spare, "hello:latest")[1]
     host = docker.from_env().containers.get(spare.name)
     host.stop(timeout=30)
     host.start()
     print(f"registry and UI answer after a host restart: "
           f"{wait_for(lambda: answers(spare) and session().get(spare.ui, timeout=3).ok, seconds=180):.1f}s")
-    assert manifest_digest(spare, "hello", "latest") == before
+    assert manifest_head(spare, "hello:latest")[1] == before
     run = deploy("--limit", spare.name)
     assert (run.returncode, run.changed()) == (0, []), run.stderr[-2000:]
 

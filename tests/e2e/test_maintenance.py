@@ -12,9 +12,8 @@ from tests.e2e.chores import (
     upload_status,
     wait_for_chore,
 )
-from tests.e2e.conftest import catalog, pull_back, session
+from tests.e2e.conftest import ACCEPT, catalog, pull_back, session
 
-ACCEPT = "application/vnd.docker.distribution.manifest.v2+json"
 BLOBS = "/var/lib/registry/docker/registry/v2/blobs/sha256"
 REPOSITORIES = "/var/lib/registry/docker/registry/v2/repositories"
 

@@ -8,9 +8,8 @@ import pytest
 
 from dev.operator import deploy
 from tests.e2e.chores import push_unique
-from tests.e2e.conftest import pull_back, session
+from tests.e2e.conftest import ACCEPT, pull_back, session
 
-ACCEPT = "application/vnd.docker.distribution.manifest.v2+json"
 RULES = json.dumps([{"repositories": "keep", "keep_last": 3, "keep_tags": ["latest"]}])
 
 

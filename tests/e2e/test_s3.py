@@ -14,12 +14,11 @@ from ops.data import public_urls
 from sandbox.object_store import NAME as STORE
 from sandbox.object_store import SECRET_KEY_FILE
 from tests.e2e.chores import push_unique
-from tests.e2e.conftest import Target, pull_back, push_hello, session, wait_for
+from tests.e2e.conftest import Target, manifest_head, pull_back, push_hello, wait_for
 
 CLUSTER = "inventory/sandbox_cluster.py"
 HOSTS = ("registry-sandbox-3", "registry-sandbox-4")
 LB = "registry-sandbox-5"
-ACCEPT = "application/vnd.docker.distribution.manifest.v2+json"
 
 
 def cluster_deploy(*args, **options):
@@ -50,19 +49,13 @@ def replicas(cluster):
     return cluster[0]
 
 
-def digest(t, reference):
-    repository, tag = reference.split(":")
-    answer = session().head(f"{t.registry}/v2/{repository}/manifests/{tag}", headers={"Accept": ACCEPT}, timeout=10)
-    return answer.status_code, answer.headers.get("Docker-Content-Digest")
-
-
 def test_what_one_replica_takes_the_other_serves_with_the_same_digest(replicas):
     first, second = replicas
     push_hello(first)
     push_unique(first, "shared:1")
-    status, pushed = digest(first, "shared:1")
+    status, pushed = manifest_head(first, "shared:1")
     assert status == 200 and pushed
-    assert digest(second, "shared:1") == (200, pushed)
+    assert manifest_head(second, "shared:1") == (200, pushed)
     pull_back(second, "shared:1")
     local = first.host.run(f"docker exec {first.data.registry_container} test -d /var/lib/registry/docker")
     assert local.rc != 0, "no data on the replica's own disk"
@@ -73,19 +66,19 @@ def test_a_push_through_the_load_balancer_is_served_by_every_replica(cluster):
     first = replicas[0]
     first.host.check_output(f"docker tag localhost:5000/shared:1 {LB}:{lb.data.lb_port}/via-lb:1"
                             f" && docker push -q {LB}:{lb.data.lb_port}/via-lb:1")
-    status, pushed = digest(lb, "via-lb:1")
+    status, pushed = manifest_head(lb, "via-lb:1")
     assert status == 200 and pushed
-    assert [digest(replica, "via-lb:1") for replica in replicas] == [(200, pushed)] * len(replicas)
+    assert [manifest_head(replica, "via-lb:1") for replica in replicas] == [(200, pushed)] * len(replicas)
 
 
 def test_a_stopped_replica_costs_no_pull_through_the_load_balancer_and_a_run_repairs_it(cluster):
     replicas, lb = cluster
     replicas[1].host.check_output(f"docker stop {replicas[1].data.registry_container}")
-    answers = [digest(lb, "via-lb:1")[0] for _ in range(40)]
+    answers = [manifest_head(lb, "via-lb:1")[0] for _ in range(40)]
     assert answers == [200] * 40, "retried on the replica that still serves"
     repaired = cluster_deploy()
     assert repaired.returncode == 0 and ("Registry | Registry container is running", HOSTS[1]) in repaired.changed()
-    assert digest(replicas[1], "via-lb:1")[0] == 200
+    assert manifest_head(replicas[1], "via-lb:1")[0] == 200
     assert cluster_deploy().changed() == []
 
 
@@ -102,7 +95,7 @@ def test_a_replica_left_out_of_the_inventory_leaves_the_load_balancer(cluster):
         os.environ["SANDBOX_CLUSTER_HOSTS"] = ",".join([*HOSTS, LB])
     assert run.returncode == 0, run.stderr[-3000:]
     assert lb.host.check_output(serving).split() == ["1", f"{HOSTS[0]}:5000"]
-    assert digest(lb, "via-lb:1")[0] == 200
+    assert manifest_head(lb, "via-lb:1")[0] == 200
     assert cluster_deploy().returncode == 0
     assert lb.host.check_output(serving).split() == ["2", f"{HOSTS[0]}:5000", f"{HOSTS[1]}:5000"]
 
@@ -120,7 +113,7 @@ def test_a_missing_bucket_is_refused_and_the_replicas_keep_serving(replicas):
     assert run.returncode != 0
     assert "the bucket no-such-bucket does not exist at" in run.stderr and "nothing was changed" in run.stderr
     assert first.container(first.data.registry_container)["Id"] == before
-    assert digest(first, "shared:1")[0] == 200
+    assert manifest_head(first, "shared:1")[0] == 200
 
 
 def test_pointing_a_replica_back_at_an_empty_disk_is_refused(replicas):
@@ -130,7 +123,7 @@ def test_pointing_a_replica_back_at_an_empty_disk_is_refused(replicas):
     assert run.returncode != 0
     assert "the registry's data is in its S3 bucket, and this run would point it at volume:registry-vol" in run.stderr
     assert first.container(first.data.registry_container)["Id"] == before
-    assert digest(first, "shared:1")[0] == 200
+    assert manifest_head(first, "shared:1")[0] == 200
 
 
 @pytest.mark.parametrize("chore, args, said", [
@@ -142,14 +135,14 @@ def test_chores_refuse_to_collect_on_a_shared_store(replicas, chore, args, said)
     run = cluster_deploy(*args, file=chore)
     assert run.returncode != 0
     assert f"{said} (it needs every replica read-only); nothing was done" in run.stderr
-    assert digest(replicas[0], "shared:1")[0] == 200
+    assert manifest_head(replicas[0], "shared:1")[0] == 200
 
 
 def test_the_registry_recovers_when_the_gateway_restarts_without_a_redeploy(replicas):
     first, _ = replicas
     store = docker.from_env().containers.get(STORE)
     store.exec_run(["pkill", "-x", "radosgw"])
-    wait_for(lambda: digest(first, "shared:1")[0] != 200)
+    wait_for(lambda: manifest_head(first, "shared:1")[0] != 200)
     sandbox("up", "--hosts", "5", "--s3")  # starts radosgw again, as its unit would
-    wait_for(lambda: digest(first, "shared:1")[0] == 200)
+    wait_for(lambda: manifest_head(first, "shared:1")[0] == 200)
     pull_back(first, "shared:1")
