@@ -245,11 +245,12 @@ def http_status_command(url: str, resolve_name: str | None = None, cacert: str |
 class HttpCode(FactBase):
     """The HTTP status this host gets for a URL (see http_status_command); None without curl."""
 
-    def requires_command(self, url, **options) -> str:
+    # pyinfra passes a fact's arguments by the names its command() declares: each is named here.
+    def requires_command(self, url, resolve_name=None, cacert=None, head=False, seconds=5) -> str:
         return "curl"
 
-    def command(self, url, **options) -> str:
-        return http_status_command(url, **options)
+    def command(self, url, resolve_name=None, cacert=None, head=False, seconds=5) -> str:
+        return http_status_command(url, resolve_name, cacert, head, seconds)
 
     def process(self, output):
         return output[0].strip() if output else "000"
