@@ -9,6 +9,6 @@ from tasks.tools import host_tools
 
 validate(host)
 
-if "registry_hosts" in host.groups:  # clients and load balancers hold no registry
+if "registry_hosts" in host.groups:
     host_tools()
-    prune_repositories()
+prune_repositories()  # on S3 storage across the replicas, the load balancers draining each in turn

@@ -56,11 +56,21 @@ def sandbox(*args: str) -> str:
     return done.stdout
 
 
-def deploy(*args: str, inventory: str = SANDBOX_INVENTORY, dry: bool = False, file: str = "deploy.py") -> Run:
+def _pyinfra(args, inventory: str, dry: bool, file: str) -> list[str]:
     """`pyinfra [-y|--dry] --json INVENTORY FILE ARGS`, as an operator runs it."""
-    command = [PYINFRA, "--dry" if dry else "-y", "--json", inventory, file, *args]
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    return [PYINFRA, "--dry" if dry else "-y", "--json", inventory, file, *args]
+
+
+def deploy(*args: str, inventory: str = SANDBOX_INVENTORY, dry: bool = False, file: str = "deploy.py") -> Run:
+    done = subprocess.run(_pyinfra(args, inventory, dry, file), cwd=ROOT, capture_output=True, text=True,
+                          timeout=900)
     return Run(done.returncode, done.stdout, done.stderr)
+
+
+def start_deploy(*args: str, inventory: str = SANDBOX_INVENTORY, file: str = "deploy.py") -> subprocess.Popen:
+    """deploy(), running in the background: its output is the process's (text) stdout and stderr."""
+    return subprocess.Popen(_pyinfra(args, inventory, False, file), cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
 
 
 def inventory_hosts(inventory: str = SANDBOX_INVENTORY) -> list[tuple[str, SimpleNamespace]]:

@@ -14,6 +14,14 @@
 #   registry-maintenance restore FILE [--force] put an archive's data in place and prove every tag
 #   registry-maintenance stats | status
 #
+# With S3 storage the replicas share one bucket, and collecting needs every one of them read-only; gc.py,
+# delete_repos.py and prune_repos.py run these steps on every replica, one replica at a time where they
+# switch it (the load balancer drains it meanwhile):
+#   registry-maintenance hold CHORE             take the lock until release, or until this SSH connection ends
+#   registry-maintenance switch CHORE read-only|writable
+#   registry-maintenance shared CHORE URL,... gc|delete-repos|prune ARGS...   once, when every URL refuses uploads
+#   registry-maintenance release CHORE          let the lock go; fails if the shared step failed
+#
 # Each chore first takes the host's maintenance lock (deploys take it too), then undoes any read-only
 # state an earlier chore left behind (SIGKILL, reboot), then works. The registry is read-only (pulls
 # work, uploads get 405) only while it collects, and a refused upload proves it before anything is
@@ -27,6 +35,10 @@ set -eu
 PROBE_REPOSITORY=registry-maintenance/write-probe
 LOG=/var/log/registry-maintenance.log
 IN_WINDOW=0
+# Across replicas (the shared step): every replica's URL, comma-separated; empty on a host of its own.
+SHARED_URLS=
+# Where the registry keeps its data in an S3 bucket.
+STORE_ROOT=docker/registry/v2
 
 usage() {
     sed -n 's/^#   //p' "$0" >&2
@@ -35,7 +47,47 @@ usage() {
 
 in_registry() { docker exec "$REGISTRY_CONTAINER" "$@"; }
 
+# $1 percent-encoded as AWS SigV4 signs it: all but A-Z a-z 0-9 - . _ ~.
+uri_encode() {
+    printf '%s' "$1" | od -An -v -tu1 | awk 'BEGIN { ORS = "" } { for (i = 1; i <= NF; i++) { c = $i + 0
+        if ((c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c == 45 || c == 46 \
+            || c == 95 || c == 126) printf "%c", c; else printf "%%%02X", c } }'
+}
+
+s3_request() { curl -sS --fail --connect-timeout 5 -m 120 -K "$S3_CURL_CONFIG" "$@"; }
+
+# "KEY SIZE" of every object in the bucket whose key starts with $1, from every page of the listing.
+s3_objects() {
+    _token=
+    while :; do
+        # curl signs the query as written: its parameters must be sorted and encoded as SigV4 expects.
+        _query="list-type=2&prefix=$(uri_encode "$1")"
+        [ -z "$_token" ] || _query="continuation-token=$(uri_encode "$_token")&$_query"
+        _page=$(s3_request "$S3_ENDPOINT/$S3_BUCKET?$_query") || return 1
+        printf '%s\n' "$_page" | sed 's#<Contents>#\n#g' \
+            | sed -n 's#^<Key>\([^<]*\)</Key>.*<Size>\([0-9]*\)</Size>.*#\1 \2#p'
+        case $_page in *'<IsTruncated>true</IsTruncated>'*) ;; *) return 0 ;; esac
+        _token=$(printf '%s\n' "$_page" | sed -n 's#.*<NextContinuationToken>\([^<]*\)</NextContinuationToken>.*#\1#p')
+        [ -n "$_token" ] || return 1
+    done
+}
+
+# The objects under $1 into file $2, or the chore stops here.
+listed() {
+    s3_objects "$1" >"$2" || die "could not list s3://$S3_BUCKET/$1 at $S3_ENDPOINT; nothing more was done"
+}
+
 blob_stats() {
+    if [ "$STORAGE" = s3 ]; then
+        _objects=$(mktemp)
+        if s3_objects "$STORE_ROOT/blobs/" >"$_objects"; then
+            awk '$1 ~ /\/data$/ { n += 1; s += $2 } END { printf "%d blobs, %d bytes\n", n, s }' "$_objects"
+        else
+            echo "unknown (the bucket could not be listed)"
+        fi
+        rm -f "$_objects"
+        return
+    fi
     in_registry sh -c "find $DATA_ROOT/blobs -type f -name data -exec stat -c %s {} + 2>/dev/null || true" \
         | awk '{ n += 1; s += $1 } END { printf "%d blobs, %d bytes\n", n, s }'
 }
@@ -55,6 +107,22 @@ accepts_writes() {
         ?*) http_status DELETE "$location" >/dev/null ;;
     esac
 }
+
+# The chore's read-only window. On a host of its own this switches the registry. Across replicas each one
+# was switched by its own step: this proves every one refuses uploads before anything is removed.
+enter_window() {
+    if [ -z "$SHARED_URLS" ]; then
+        read_only
+        return
+    fi
+    for _url in $(printf '%s' "$SHARED_URLS" | tr , ' '); do
+        _code=$(http_status POST "$_url/v2/$PROBE_REPOSITORY/blobs/uploads/")
+        [ "$_code" = 405 ] || die "the replica at $_url answers an upload with HTTP $_code, not 405: it is not read-only; nothing was removed"
+    done
+    say "every replica refuses uploads (405): $SHARED_URLS"
+}
+
+leave_window() { [ -n "$SHARED_URLS" ] || writable; }
 
 read_only() {
     mkdir -p "$(dirname "$READ_ONLY_MARK")"
@@ -105,7 +173,7 @@ interrupted() {
 }
 
 collect() {
-    in_registry mkdir -p "$DATA_ROOT/repositories"
+    [ "$STORAGE" = s3 ] || in_registry mkdir -p "$DATA_ROOT/repositories"
     out=$(mktemp)
     started=$(date +%s%N)
     if ! in_registry registry garbage-collect "$@" "$CONFIG_TARGET/config.yml" >"$out" 2>&1; then
@@ -140,10 +208,10 @@ gc() {
         return
     fi
     say "before: $stats"
-    read_only
+    enter_window
     collect ${untagged:+"$untagged"}
     say "garbage collected in ${elapsed}ms"
-    writable
+    leave_window
     say "after: $(blob_stats)"
 }
 
@@ -153,11 +221,35 @@ valid_name() {
     printf '%s\n' "$1" | grep -Eqx '[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*'
 }
 
-is_repository() { in_registry test -d "$DATA_ROOT/repositories/$1/_manifests"; }
+is_repository() {
+    if [ "$STORAGE" = s3 ]; then
+        _objects=$(mktemp)
+        # Its own _manifests, _layers or _uploads (a bucket has no empty directories: a repository whose
+        # manifests were all deleted keeps only its layer links, and the catalog still lists it).
+        listed "$STORE_ROOT/repositories/$1/_" "$_objects"
+        _found=$(head -c 1 "$_objects")
+        rm -f "$_objects"
+        [ -n "$_found" ]
+        return
+    fi
+    in_registry test -d "$DATA_ROOT/repositories/$1/_manifests"
+}
 
 # A repository's own data: its manifests, layer links and uploads. Repositories nested under it (team/app
-# under team) live beside these and stay; its directory, and empty parents, go only once empty.
+# under team) live beside these and stay; its directory, and empty parents, go only once empty (a bucket
+# has no directories).
 remove_repository() {
+    if [ "$STORAGE" = s3 ]; then
+        _objects=$(mktemp)
+        listed "$STORE_ROOT/repositories/$1/" "$_objects"
+        awk -v own="$STORE_ROOT/repositories/$1/" 'index($1, own) == 1 \
+            && substr($1, length(own) + 1) ~ /^_(manifests|layers|uploads)\// { print $1 }' "$_objects" \
+            | while read -r _key; do
+                s3_request -o /dev/null -X DELETE "$S3_ENDPOINT/$S3_BUCKET/$_key" || exit 1
+            done || die "could not delete all of $1 from s3://$S3_BUCKET; run the chore again to finish it"
+        rm -f "$_objects"
+        return
+    fi
     dir="$DATA_ROOT/repositories/$1"
     in_registry rm -rf "$dir/_manifests" "$dir/_layers" "$dir/_uploads"
     while [ "$dir" != "$DATA_ROOT/repositories" ] && in_registry rmdir "$dir" 2>/dev/null; do
@@ -172,14 +264,14 @@ delete_repos() {
         is_repository "$name" || die "no such repository: $name; nothing was deleted"
     done
     say "before: $(blob_stats)"
-    read_only
+    enter_window
     for name in "$@"; do
         remove_repository "$name"
         say "removed repository $name"
     done
     collect
     say "garbage collected in ${elapsed}ms"
-    writable
+    leave_window
     for name in "$@"; do
         [ "$(http_status GET "$REGISTRY_URL/v2/$name/tags/list")" = 404 ] \
             || die "repository $name still answers after its deletion"
@@ -189,6 +281,16 @@ delete_repos() {
 
 # Repositories that have manifests but no tag, one per line.
 untagged_repositories() {
+    if [ "$STORAGE" = s3 ]; then
+        _objects=$(mktemp)
+        listed "$STORE_ROOT/repositories/" "$_objects"
+        awk -v root="$STORE_ROOT/repositories/" '{ key = substr($1, length(root) + 1)
+            if (match(key, /\/_(manifests|layers|uploads)\//)) { name = substr(key, 1, RSTART - 1); stored[name] = 1
+                if (index(substr(key, RSTART + 1), "_manifests/tags/") == 1) tagged[name] = 1 } }
+            END { for (name in stored) if (!(name in tagged)) print name }' "$_objects" | sort
+        rm -f "$_objects"
+        return
+    fi
     root="$DATA_ROOT/repositories"
     all=$(mktemp)
     in_registry find "$root" -type d -name _manifests 2>/dev/null | sed "s#^$root/##; s#/_manifests\$##" \
@@ -199,20 +301,25 @@ untagged_repositories() {
 }
 
 prune() {
-    if [ -z "$(untagged_repositories)" ]; then
+    names=$(mktemp)
+    untagged_repositories >"$names"
+    if [ ! -s "$names" ]; then
+        rm -f "$names"
         say "nothing to prune: every repository has a tag"
         return
     fi
     say "before: $(blob_stats)"
-    read_only
+    enter_window
     # Listed again now that no push can add a tag meanwhile.
-    untagged_repositories | while read -r name; do
+    untagged_repositories >"$names"
+    while read -r name; do
         remove_repository "$name"
         say "pruned empty repository $name"
-    done
+    done <"$names"
+    rm -f "$names"
     collect
     say "garbage collected in ${elapsed}ms"
-    writable
+    leave_window
     say "after: $(blob_stats)"
 }
 
@@ -414,6 +521,108 @@ restore() {
     rm -f "$expected"
 }
 
+# --- Chores across replicas (S3 storage): each step a command of its own, run by pyinfra in order.
+
+# What the shared step of chore $1 left when it failed: the release step reports it.
+failed_mark() { printf '%s/failed-%s' "$(dirname "$READ_ONLY_MARK")" "$1"; }
+
+# The sshd process serving the SSH connection this runs over (nothing when run otherwise): the first
+# ancestor whose name starts with sshd (sshd-session since OpenSSH 9.8).
+connection_process() {
+    _pid=$$
+    while [ "$_pid" -gt 1 ]; do
+        _pid=$(sed 's/^.*) //' "/proc/$_pid/stat" | cut -d' ' -f2)
+        case $(cat "/proc/$_pid/comm" 2>/dev/null) in sshd*)
+            echo "$_pid"
+            return
+            ;;
+        esac
+    done
+}
+
+# Keep the lock (fd 9, inherited) for chore $1 until it is released, or MAINTENANCE_TIMEOUT passes, or
+# the connection $2 has ended (a killed run, a dropped session) and no step of the chore still runs here:
+# a lost run never keeps it, and a step it left running is never overtaken.
+keep_hold() {
+    _deadline=$(($(date +%s) + MAINTENANCE_TIMEOUT))
+    while [ "$(date +%s)" -lt "$_deadline" ] && [ "$(cut -d' ' -f1 "$HOLD" 2>/dev/null)" = "$1" ]; do
+        if [ "$2" != none ] && [ ! -d "/proc/$2" ]; then
+            _step=$(cat "$HOLD.step" 2>/dev/null || true)
+            if [ -z "$_step" ] || ! kill -0 "$_step" 2>/dev/null; then
+                break
+            fi
+        fi
+        sleep 1
+    done
+}
+
+hold() {
+    [ $# -eq 1 ] || usage
+    rm -f "$(failed_mark "$1")"
+    anchor=$(connection_process)
+    # The holder keeps fd 9 and nothing else of this command's, so the step's SSH channel closes.
+    setsid "$0" keep-hold "$1" "${anchor:-none}" </dev/null >/dev/null 2>&1 3>&- 4>&- &
+    printf '%s %s\n' "$1" "$!" >"$HOLD"
+    say "holding the maintenance lock for chore $1 until it ends${anchor:+ or its SSH connection does}"
+}
+
+# Stop unless this host still holds the lock for chore $1; else this is the step running under it.
+held() {
+    _holder=$(cat "$HOLD" 2>/dev/null || true)
+    if [ "${_holder%% *}" != "$1" ] || ! kill -0 "${_holder#* }" 2>/dev/null; then
+        die "this host no longer holds the maintenance lock for chore $1 (its connection ended, or it ran past ${MAINTENANCE_TIMEOUT}s); nothing was done"
+    fi
+    echo $$ >"$HOLD.step"
+}
+
+switch() {
+    [ $# -eq 2 ] || usage
+    held "$1"
+    case $2 in
+        read-only) read_only ;;
+        writable) writable ;;
+        *) usage ;;
+    esac
+}
+
+# The chore itself, once, after proving every replica (URLs $2) refuses uploads. A failure is kept for
+# the release step: the replicas are switched back first, then the run fails.
+shared() {
+    [ $# -ge 3 ] || usage
+    failed=$(failed_mark "$1")
+    (
+        held "$1"
+        curl --help all 2>/dev/null | grep -q -- --aws-sigv4 \
+            || die "this host's curl cannot sign S3 requests (--aws-sigv4 needs curl 7.75 or later); nothing was done"
+        SHARED_URLS=$2
+        chore=$3
+        shift 3
+        case $chore in
+            gc) gc "$@" ;;
+            delete-repos) delete_repos "$@" ;;
+            prune) prune ;;
+            *) usage ;;
+        esac
+    ) || {
+        touch "$failed"
+        exit 1
+    }
+}
+
+release() {
+    [ $# -eq 1 ] || usage
+    _holder=$(cat "$HOLD" 2>/dev/null || true)
+    if [ "${_holder%% *}" = "$1" ]; then
+        rm -f "$HOLD" "$HOLD.step"
+        kill "${_holder#* }" 2>/dev/null || true
+    fi
+    if [ -e "$(failed_mark "$1")" ]; then
+        rm -f "$(failed_mark "$1")"
+        die "chore $1 failed here (its error is above); every replica was switched back"
+    fi
+    say "released the maintenance lock of chore $1"
+}
+
 status() {
     if [ -e "$LOCK" ] && ! flock -n "$LOCK" true; then
         say "running: $(cat "$LOCK")"
@@ -430,28 +639,39 @@ status() {
 action=${1:-}
 [ $# -eq 0 ] || shift
 case $action in
-    gc | delete-repos | prune | delete-manifests | backup | restore | tags | stats)
+    gc | delete-repos | prune)
         # A shared store: collecting or deleting from one replica while the others accept uploads would
-        # delete the blobs of their uploads in flight.
+        # delete the blobs of their uploads in flight. A dry run removes nothing.
+        [ "$STORAGE" != s3 ] || [ "$*" = --dry-run ] || [ "$*" = "--dry-run --delete-untagged" ] \
+            || die "on S3 storage $action needs every replica read-only: run it across replicas (gc.py, delete_repos.py, prune_repos.py); nothing was done"
+        ;;
+    delete-manifests | backup | restore | tags)
         [ "$STORAGE" != s3 ] || die "$action does not run on S3 storage yet (it needs every replica read-only); nothing was done"
         ;;
 esac
 case $action in
-    gc | delete-repos | prune | recover | migrate | delete-manifests | backup | restore)
+    gc | delete-repos | prune | recover | migrate | delete-manifests | backup | restore | hold)
         exec 3>&1 4>&2
         trap 'interrupted HUP' HUP
         trap 'interrupted INT' INT
         trap 'interrupted TERM' TERM
         [ -f "$CONFIG_DIR/writable.yml" ] && [ -f "$CONFIG_DIR/readonly.yml" ] \
             || die "$CONFIG_DIR has no writable.yml and readonly.yml yet: run deploy.py first"
-        take_lock "registry-maintenance $action"
+        take_lock "registry-maintenance $action${1:+ $1}"
         repaired=no
         if [ -e "$READ_ONLY_MARK" ]; then
             repair_leftover
             repaired=yes
         fi
         ;;
-    stats | status | tags) ;;
+    switch | shared | release)
+        # Steps of a chore across replicas: the lock is held by its hold step.
+        exec 3>&1 4>&2
+        trap 'interrupted HUP' HUP
+        trap 'interrupted INT' INT
+        trap 'interrupted TERM' TERM
+        ;;
+    stats | status | tags | keep-hold) ;;
     *) usage ;;
 esac
 case $action in
@@ -464,6 +684,11 @@ case $action in
     backup) backup "$@" ;;
     restore) restore "$@" ;;
     recover) [ "$repaired" = yes ] || say "nothing to repair: no chore left the registry read-only" ;;
+    hold) hold "$@" ;;
+    keep-hold) keep_hold "$@" ;;
+    switch) switch "$@" ;;
+    shared) shared "$@" ;;
+    release) release "$@" ;;
     stats) say "$(blob_stats)" ;;
     status) status ;;
 esac

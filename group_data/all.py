@@ -42,7 +42,7 @@ image_archive_dir = "images"
 
 # --- Storage ---------------------------------------------------------------------------------------
 # "volume" (the named Docker volume), "bind" (the host directory), never removed by the deploy; or "s3":
-# an S3 bucket that several replicas can share (the maintenance chores do not run on it yet).
+# an S3 bucket that several replicas share (GC, deletion and pruning then run across all of them).
 registry_storage = "volume"
 # The named volume that holds the registry's data.
 registry_volume = "registry-vol"

@@ -386,6 +386,18 @@ def problems(data, public_name: str | None = None) -> list[str]:
     return checker.found
 
 
+def _shared_store(host) -> list[str]:
+    """Replicas on S3 share one bucket, or none does: chores across replicas assume every one of them keeps
+    its data there."""
+    store = ("registry_storage", "registry_s3_endpoint", "registry_s3_bucket")
+    others = [replica for replica in host.inventory.get_group("registry_hosts", [])
+              if [replica.data.get(key) for key in store] != [host.data.get(key) for key in store]]
+    if others and "s3" in [host.data.get("registry_storage"), *(r.data.get("registry_storage") for r in others)]:
+        return [f"registry_storage, registry_s3_endpoint and registry_s3_bucket must be the same on every host of"
+                f" registry_hosts with S3 storage; {others[0].name} differs"]
+    return []
+
+
 def validate(host) -> None:
     """Raise DataError naming every problem in the host's data."""
     found = []
@@ -402,5 +414,7 @@ def validate(host) -> None:
     if url is not None and (not isinstance(url, str) or not urlsplit(url).hostname):
         found.append(f"registry_public_url={url!r}: must be None or a URL like https://registry.example.com:5000")
     found += problems(host.data, name)
+    if "registry_hosts" in host.groups:
+        found += _shared_store(host)
     if found:
         raise DataError(f"Invalid data for host {host.name}:\n  " + "\n  ".join(found))

@@ -1,5 +1,6 @@
 """Facts pyinfra does not have: the Docker bridge gateway, a container with its image in one command,
-the registry's configuration files, the maintenance lock and mark, health, and whether SELinux enforces."""
+the registry's configuration files, the maintenance lock and mark, health, whether SELinux enforces, and
+the load balancer's view of the replicas."""
 
 from __future__ import annotations
 
@@ -36,6 +37,16 @@ class BridgeGateway(FactBase):
             if address:
                 return address
         return None
+
+
+class HostAddress(FactBase):
+    """The IPv4 address a name resolves to on the host (as its containers cannot always resolve it), or None."""
+
+    def command(self, hostname) -> str:
+        return f"getent ahostsv4 {shlex.quote(hostname)} | awk 'NR == 1 {{ print $1 }}' || true"
+
+    def process(self, output):
+        return output[0].strip() if output and output[0].strip() else None
 
 
 class ContainerState(FactBase):
@@ -254,3 +265,34 @@ class HttpCode(FactBase):
 
     def process(self, output):
         return output[0].strip() if output else "000"
+
+
+# HAProxy's runtime API, root only (files/haproxy.cfg.j2 creates it).
+HAPROXY_SOCKET = "/run/haproxy/admin.sock"
+
+
+def haproxy_command(command: str) -> str:
+    """The shell command that sends `command` to HAProxy's runtime API."""
+    return f"echo {shlex.quote(command)} | socat stdio {HAPROXY_SOCKET}"
+
+
+class BalancedServers(FactBase):
+    """
+    {server: {"status": "UP", "DOWN", "DRAIN", "MAINT", ..., "sessions": requests it serves now}} for each
+    server of a backend of the running HAProxy; {} when it does not run, None without socat.
+    """
+
+    def requires_command(self, backend) -> str:
+        return "socat"
+
+    def command(self, backend) -> str:
+        # show stat is CSV: proxy, server, ..., current sessions (5th), ..., status (18th).
+        return (f"{haproxy_command('show stat')} 2>/dev/null | awk -F, -v b={shlex.quote(backend)}"
+                " '$1 == b && $2 != \"FRONTEND\" && $2 != \"BACKEND\" { print $2 \",\" $5 \",\" $18 }' || true")
+
+    def process(self, output):
+        servers = {}
+        for line in output:
+            name, sessions, status = line.split(",", 2)
+            servers[name] = {"status": status, "sessions": int(sessions or 0)}
+        return servers

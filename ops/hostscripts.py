@@ -8,3 +8,6 @@ MAINTENANCE_SCRIPT = "/usr/local/sbin/registry-maintenance"
 LOCK = "/run/lock/registry-maintenance.lock"
 # Written before the registry is switched read-only, removed once a write was accepted again.
 READ_ONLY_MARK = "/var/lib/registry-maintenance/read-only"
+# "SESSION PID" of the process keeping the lock between the steps of a chore across replicas (gc.py on S3
+# storage): it lets go when the step's SSH connection ends, so a killed run never keeps it.
+HOLD = "/run/lock/registry-maintenance.hold"

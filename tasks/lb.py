@@ -15,7 +15,7 @@ from pyinfra.operations import systemd
 from pyinfra.operations.util import any_changed
 
 from ops.data import registry_name, scheme, tls_on
-from ops.facts import HttpCode, http_status_command
+from ops.facts import BalancedServers, HttpCode, haproxy_command, http_status_command
 from ops.files import checked_file, files_in_place
 from ops.packages import deb_pinned, rpm_pinned
 
@@ -25,11 +25,18 @@ ROOT = Path(__file__).resolve().parent.parent
 CONFIG = "/etc/haproxy/haproxy.cfg"
 PEM = "/etc/haproxy/registry.pem"
 CA = "/etc/haproxy/registry-ca.crt"
+# The backend of files/haproxy.cfg.j2 that balances over the replicas.
+BACKEND = "replicas"
+
+
+def server_id(index: int) -> str:
+    """The load balancer's name for the registry host at `index` of the registry_hosts group."""
+    return f"r{index}"
 
 
 def replicas() -> list[dict]:
     """Every registry host of the inventory as a backend server: by the name clients reach it by."""
-    return [{"id": f"r{index}", "address": registry_name(replica.name, replica.data),
+    return [{"id": server_id(index), "address": registry_name(replica.name, replica.data),
              "port": replica.data.registry_port}
             for index, replica in enumerate(inventory.get_group("registry_hosts", []))]
 
@@ -37,7 +44,7 @@ def replicas() -> list[dict]:
 def haproxy_config(data, servers: list[dict]) -> str:
     template = jinja2.Template((ROOT / "files/haproxy.cfg.j2").read_text(), keep_trailing_newline=True)
     return template.render(port=data.lb_port, stats_port=data.lb_stats_port, tls=tls_on(data), scheme=scheme(data),
-                           pem=PEM, ca=CA, servers=servers)
+                           pem=PEM, ca=CA, backend=BACKEND, servers=servers)
 
 
 def tls_files(name: str, data) -> dict:
@@ -69,10 +76,46 @@ def answers(url: str, server_name: str, cacert: str | None):
            f" echo 'the load balancer does not answer {url} as a registry; see: journalctl -u haproxy' >&2; exit 1")
 
 
+@operation(is_idempotent=False)
+def balanced(server: str, state: str, seconds: int):
+    """
+    Drain a replica from the load balancer, or put it back: "drain" sends it no new request and waits
+    (at most `seconds`) until the requests it serves are done; "ready" sends it requests again once its
+    health check passes, and fails when that takes longer than `seconds`.
+
+    + server: the replica's server name (server_id)
+    + state: "drain" or "ready"
+    + seconds: how long to wait
+    """
+    sessions = f"$({haproxy_command('show stat')} | awk -F, '$1 == \"{BACKEND}\" && $2 == \"{server}\" {{ print $5 }}')"
+    status = f"$({haproxy_command('show stat')} | awk -F, '$1 == \"{BACKEND}\" && $2 == \"{server}\" {{ print $18 }}')"
+    yield haproxy_command(f"set server {BACKEND}/{server} state {state}")
+    if state == "drain":
+        yield (f"for i in $(seq {seconds * 2}); do [ \"{sessions}\" = 0 ] && exit 0; sleep 0.5; done;"
+               f" echo 'registry: {server} still serves requests after {seconds}s; switching it anyway' >&2")
+    else:
+        yield (f"for i in $(seq {seconds * 2}); do [ \"{status}\" = UP ] && exit 0; sleep 0.5; done;"
+               f" echo 'registry: {server} does not pass its health check after {seconds}s' >&2; exit 1")
+
+
+@operation()
+def serving_all():
+    """Ensure no replica is left drained or in maintenance on the load balancer (by a chore that was killed
+    while it switched one): each gets requests again once its health check passes."""
+    left = [name for name, server in (host.get_fact(BalancedServers, backend=BACKEND) or {}).items()
+            if server["status"].startswith(("DRAIN", "MAINT"))]
+    if not left:
+        host.noop("every replica is in the balance")
+        return
+    for name in left:
+        yield haproxy_command(f"set server {BACKEND}/{name} state ready")
+
+
 @deploy("Load balancer")
 def load_balancer():
     data = host.data
-    packages = {"haproxy": None, "curl": None}
+    # socat: the deploy and the chores talk to HAProxy's runtime API (drain a replica, read its state).
+    packages = {"haproxy": None, "curl": None, "socat": None}
     if host.get_fact(LinuxDistribution)["name"] in ("Debian", "Ubuntu"):
         deb_pinned(name="HAProxy is installed", packages=packages)
     else:
@@ -85,6 +128,7 @@ def load_balancer():
     systemd.service(name="HAProxy is running and enabled", service="haproxy.service", running=True, enabled=True)
     systemd.service(name="HAProxy reloads its new configuration", service="haproxy.service", reloaded=True,
                     _if=any_changed(config, *([placed] if placed else [])))
+    serving_all(name="No replica is left drained")
 
 
 @deploy("Load balancer")

@@ -2,25 +2,33 @@
 
 The sequences live once, in files/registry-maintenance.sh, placed on each host by tasks/tools.py; gc.py,
 delete_repos.py, prune_repos.py and the registry-gc timer all run it, under the host's maintenance lock.
+On S3 storage the replicas share the data, so a chore runs across all of them (across_replicas).
 """
 
 import getpass
+import secrets
 import shlex
 import socket
+import time
 
-from pyinfra import host
+from pyinfra import host, inventory
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import DeployError
 from pyinfra.operations import files, python, server, systemd
 from pyinfra.operations.util import any_changed
 
-from ops.data import repository_names
+from ops.data import registry_name, repository_names, scheme
 from ops.facts import CalendarExpression
 from ops.files import FileStates
 from ops.hostscripts import MAINTENANCE_SCRIPT
-from ops.report import log_lines
+from ops.report import log_lines, reached
+
+from .lb import balanced, server_id
 
 UNITS = "/etc/systemd/system"
+# One name per run for a chore across replicas (this module is imported once per run): each replica holds
+# its lock for it, and each step checks it still does.
+CHORE = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
 
 
 @deploy("Scheduled GC")
@@ -77,12 +85,74 @@ def _invoked_by() -> str:
     return f"pyinfra on {getpass.getuser()}@{socket.gethostname()}"
 
 
-def run_chore(name: str, *args: str):
-    """Run the maintenance script on the host, then say what it reported; the script's operation."""
+def run_chore(name: str, *args: str, **arguments):
+    """Run the maintenance script on the host, then say what it reported; the script's operation.
+    `arguments`: pyinfra's own (_run_once, _ignore_errors), for both."""
     command = f"REGISTRY_MAINTENANCE_BY={shlex.quote(_invoked_by())} {shlex.join([MAINTENANCE_SCRIPT, *args])}"
-    op = server.shell(name=name, commands=[command])
-    python.call(name=f"{name}: report", function=log_lines, op=op)
+    op = server.shell(name=name, commands=[command], **arguments)
+    python.call(name=f"{name}: report", function=log_lines, op=op,
+                **{key: value for key, value in arguments.items() if key == "_run_once"})
     return op
+
+
+def replica_hosts() -> list:
+    return list(inventory.get_group("registry_hosts", []))
+
+
+def shared_store() -> bool:
+    """Whether the replicas keep their data in one S3 bucket (validation makes it all or none)."""
+    return any(replica.data.registry_storage == "s3" for replica in replica_hosts())
+
+
+def chore(name: str, *args: str, read_only: bool = True):
+    """Run a chore: on each registry host of its own, or on a shared store across the replicas, or, when it
+    changes nothing (`read_only` False), on one replica."""
+    if not shared_store():
+        if "registry_hosts" in host.groups:
+            run_chore(name, *args)
+    elif read_only:
+        across_replicas(name, *args)
+    elif "registry_hosts" in host.groups:
+        run_chore(name, *args, _run_once=True)
+
+
+def across_replicas(name: str, *args: str):
+    """
+    A chore on replicas that share one store, which needs every one of them read-only while it removes
+    anything: each replica takes its maintenance lock, then one replica at a time is drained from the load
+    balancers, switched read-only and put back; one replica (pyinfra's run-once) proves every replica
+    refuses uploads and does the chore; then one at a time each is switched back the same way, and the
+    locks are let go. pyinfra orders the steps across hosts through the `reached` points they all share.
+
+    Interrupted anywhere, a replica left read-only keeps its mark, and its lock goes with the run's SSH
+    connection: the next chore or deploy switches it back. A drained replica is put back by the next deploy.
+    """
+    replica = "registry_hosts" in host.groups
+    balancer = "registry_lb" in host.groups
+    replicas = replica_hosts()
+    urls = ",".join(f"{scheme(r.data)}://{registry_name(r.name, r.data)}:{r.data.registry_port}" for r in replicas)
+    if replica:
+        run_chore(f"{name}: this replica holds its maintenance lock", "hold", CHORE)
+    reached(name=f"{name}: every replica holds its lock", point="every replica holds its maintenance lock")
+    for mode in host.loop(("read-only", "writable")):
+        for index, subject in host.loop(list(enumerate(replicas))):
+            if balancer:
+                balanced(name=f"{name}: {subject.name} is drained from the load balancer", server=server_id(index),
+                         state="drain", seconds=subject.data.registry_drain_timeout)
+            reached(name=f"{name}: {subject.name} is drained", point=f"{subject.name} is drained")
+            if host.name == subject.name:
+                run_chore(f"{name}: this replica is {mode}", "switch", CHORE, mode)
+            reached(name=f"{name}: {subject.name} is {mode}", point=f"{subject.name} is {mode}")
+            if balancer:
+                balanced(name=f"{name}: {subject.name} is back in the load balancer", server=server_id(index),
+                         state="ready", seconds=subject.data.health_timeout)
+            reached(name=f"{name}: {subject.name} is back", point=f"{subject.name} is back in the balance")
+        if mode == "read-only" and replica:
+            # A failure is kept for the release step, so that every replica is switched back first.
+            run_chore(name, "shared", CHORE, urls, *args, _run_once=True, _ignore_errors=True)
+        reached(name=f"{name}: every replica is {mode}", point=f"every replica is {mode}")
+    if replica:
+        run_chore(f"{name}: this replica lets its lock go", "release", CHORE)
 
 
 @deploy("Garbage collection")
@@ -90,7 +160,7 @@ def collect_garbage():
     data = host.data
     args = ["gc"] + (["--dry-run"] if data.gc_dry_run else []) + (
         ["--delete-untagged"] if data.gc_delete_untagged else [])
-    run_chore("Garbage is collected" + (" (dry run)" if data.gc_dry_run else ""), *args)
+    chore("Garbage is collected" + (" (dry run)" if data.gc_dry_run else ""), *args, read_only=not data.gc_dry_run)
 
 
 @deploy("Delete repositories")
@@ -102,9 +172,9 @@ def delete_repositories():
         raise DeployError("Name the repositories to delete: --data repositories=team/app,other")
     if not data.registry_delete_enabled:
         raise DeployError(f"{host.name}: registry_delete_enabled is False: deleting repositories is refused")
-    run_chore(f"Repositories {', '.join(names)} are deleted", "delete-repos", *names)
+    chore(f"Repositories {', '.join(names)} are deleted", "delete-repos", *names)
 
 
 @deploy("Prune empty repositories")
 def prune_repositories():
-    run_chore("Repositories with no tag left are pruned", "prune")
+    chore("Repositories with no tag left are pruned", "prune")

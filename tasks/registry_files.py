@@ -106,6 +106,11 @@ def probe_urls(name: str, data) -> tuple[str, str]:
             f"{scheme(data)}://{host}:{data.ui_port}" if data.ui_enabled else "")
 
 
+def _curl_string(text: str) -> str:
+    """`text` as a double-quoted string of a curl config file."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def client_curlrc(name: str, data) -> str:
     """curl settings (curl -K) for the host's probes of its own registry: the CA, the deploy's user."""
     lines = ["# Managed by the registry deploy: how this host's probes reach its own registry."]
@@ -116,6 +121,15 @@ def client_curlrc(name: str, data) -> str:
             lines.append(f'cacert = "{data.registry_config_dir}/ca.crt"')
     if auth_on(data):
         password = SecretStore(data.registry_secrets_dir).password(DEPLOY_USER)
-        quoted = f"{DEPLOY_USER}:{password}".replace("\\", "\\\\").replace('"', '\\"')
-        lines.append(f'user = "{quoted}"')
+        lines.append(f"user = {_curl_string(f'{DEPLOY_USER}:{password}')}")
     return "\n".join(lines) + "\n"
+
+
+def s3_curlrc(data) -> str:
+    """curl settings (curl -K) for the chores' requests to the S3 bucket: the keys, signed as AWS SigV4."""
+    secret = SecretStore(data.registry_secrets_dir).s3_secret_key()
+    return ("# Managed by the registry deploy: how the maintenance chores reach the registry's S3 bucket.\n"
+            f"user = {_curl_string(f'{data.registry_s3_access_key}:{secret}')}\n"
+            f'aws-sigv4 = "aws:amz:{data.registry_s3_region}:s3"\n'
+            # The payload is not hashed (curl does not, for S3): the store is told so, as S3 requires.
+            'header = "x-amz-content-sha256: UNSIGNED-PAYLOAD"\n')

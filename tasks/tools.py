@@ -11,10 +11,10 @@ from pyinfra.operations import files
 
 from ops.data import managed_containers
 from ops.files import files_in_place
-from ops.hostscripts import COMMON_LIBRARY, CONTAINER_SCRIPT, LOCK, MAINTENANCE_SCRIPT, READ_ONLY_MARK
+from ops.hostscripts import COMMON_LIBRARY, CONTAINER_SCRIPT, HOLD, LOCK, MAINTENANCE_SCRIPT, READ_ONLY_MARK
 from ops.registry_yaml import DATA_ROOT
 
-from .registry_files import client_curlrc, config_mount_target, probe_urls
+from .registry_files import client_curlrc, config_mount_target, probe_urls, s3_curlrc
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,18 +33,25 @@ def template_values(name: str, data) -> dict:
         ui_url=ui_url,
         health_timeout=data.health_timeout,
         lock_timeout=data.maintenance_lock_timeout,
+        maintenance_timeout=data.maintenance_timeout,
         data_root=DATA_ROOT,
         storage=data.registry_storage,
+        s3_endpoint=(data.registry_s3_endpoint or "").rstrip("/"),
+        s3_bucket=data.registry_s3_bucket or "",
         lock=LOCK,
+        hold=HOLD,
         read_only_mark=READ_ONLY_MARK,
     )
     return {key: shlex.quote(str(value)) for key, value in values.items()}
 
 
 def host_files(name: str, data) -> dict:
-    """The scripts, their shared settings and the probes' client settings: path -> (content, mode)."""
+    """The scripts, their shared settings, the probes' client settings and with S3 storage how the chores
+    reach the bucket: path -> (content, mode)."""
     common = jinja2.Template((ROOT / "files/registry-common.sh.j2").read_text(), keep_trailing_newline=True)
-    return {
+    s3 = {f"{data.registry_config_dir}/s3.curlrc": (s3_curlrc(data).encode(), "600")} \
+        if data.registry_storage == "s3" else {}
+    return {**s3,
         COMMON_LIBRARY: (common.render(**template_values(name, data)).encode(), "644"),
         CONTAINER_SCRIPT: ((ROOT / "files/registry-container.sh").read_bytes(), "755"),
         MAINTENANCE_SCRIPT: ((ROOT / "files/registry-maintenance.sh").read_bytes(), "755"),

@@ -1,5 +1,5 @@
-"""Chores on a sandbox host as the tests drive them: images to collect, and a chore held inside its
-read-only window.
+"""Chores on a sandbox host as the tests drive them: images to collect, a chore held inside its
+read-only window, and pulls in a loop meanwhile.
 
 A chore is started as a transient systemd unit, as the timer runs it, so that signals reach the script as
 they would from `systemctl stop` or a dropped SSH session. To hold it inside its read-only window for as
@@ -8,7 +8,7 @@ before running the real one: by then the chore has proved the registry refuses u
 """
 
 from ops.hostscripts import MAINTENANCE_SCRIPT
-from tests.e2e.conftest import HOST_CURL
+from tests.e2e.conftest import ACCEPT, HOST_CURL
 
 
 def push_unique(t, reference, size=300_000):
@@ -33,6 +33,21 @@ exec /usr/bin/docker "$@"
 """
 
 
+def pause_collections(t):
+    """From now on, the host's `docker` pauses before collecting garbage, whoever runs it (a pyinfra
+    run too), until release_chore; resume_collections undoes it."""
+    t.host.check_output(f"cat > /usr/local/bin/docker <<'EOF'\n{PAUSING_DOCKER}EOF\n"
+                        "chmod +x /usr/local/bin/docker && rm -f /tmp/chore.paused /tmp/chore.release")
+
+
+def resume_collections(t):
+    t.host.check_output("rm -f /usr/local/bin/docker; touch /tmp/chore.release")
+
+
+def wait_for_pause(t):
+    t.host.check_output("for i in $(seq 1200); do [ -e /tmp/chore.paused ] && exit 0; sleep 0.1; done; exit 1")
+
+
 def start_chore(t, *args) -> str:
     """Start `registry-maintenance ARGS` on the host, to pause when it collects; when it started (host time)."""
     t.host.check_output(f"mkdir -p /tmp/pausing && cat > /tmp/pausing/docker <<'EOF'\n{PAUSING_DOCKER}EOF\n"
@@ -41,7 +56,7 @@ def start_chore(t, *args) -> str:
     t.host.check_output(f"systemctl reset-failed {UNIT} 2>/dev/null; systemd-run --unit={UNIT} --collect --quiet"
                         " --setenv=PATH=/tmp/pausing:/usr/sbin:/usr/bin:/sbin:/bin"
                         f" {MAINTENANCE_SCRIPT} {' '.join(args)}")
-    t.host.check_output("for i in $(seq 600); do [ -e /tmp/chore.paused ] && exit 0; sleep 0.1; done; exit 1")
+    wait_for_pause(t)
     return started
 
 
@@ -61,7 +76,47 @@ def chore_output(t, started):
     return t.host.check_output(f"journalctl -u {UNIT} --since @{started} --no-pager -o cat")
 
 
-def upload_status(t):
-    """What the registry answers to the start of an upload: 202 writable, 405 read-only."""
+def upload_status(t, url="$REGISTRY_URL"):
+    """What the registry at `url` answers the host starting an upload: 202 writable, 405 read-only."""
     return t.host.check_output(
-        f"{HOST_CURL} -o /dev/null -w '%{{http_code}}' -X POST \"$REGISTRY_URL/v2/probe/blobs/uploads/\"")
+        f"{HOST_CURL} -o /dev/null -w '%{{http_code}}' -X POST \"{url}/v2/probe/blobs/uploads/\"")
+
+
+PULL_LOOP = """
+. /usr/local/lib/registry-deploy/common.sh
+url={url}/v2
+: > /tmp/pulls.log
+while [ ! -e /tmp/pulls.stop ]; do
+    if curl -sf -m 5 -K "$CURL_CONFIG" -H 'Accept: {accept}' $url/{repository}/manifests/{tag} -o /dev/null \\
+        $url/{repository}/blobs/{layer} -o /dev/null
+    then echo "$(date +%s.%N) ok" >> /tmp/pulls.log
+    else echo "$(date +%s.%N) failed" >> /tmp/pulls.log
+    fi
+done
+"""
+
+
+def start_pull_loop(t, repository, tag, layer, url="$REGISTRY_URL"):
+    """On the host, pull `repository:tag`'s manifest and `layer` from `url` in a loop, logging each pull."""
+    script = PULL_LOOP.format(url=url, accept=ACCEPT, repository=repository, tag=tag, layer=layer)
+    t.host.check_output(f"rm -f /tmp/pulls.stop && cat > /tmp/pull-loop.sh <<'EOF'\n{script}\nEOF\n"
+                        "nohup sh /tmp/pull-loop.sh >/dev/null 2>&1 & sleep 1")
+
+
+def stop_pull_loop(t) -> str:
+    """Stop the loop a second from now; its log: a "TIME ok" or "TIME failed" line per pull."""
+    t.host.check_output("sleep 1; touch /tmp/pulls.stop; sleep 0.5")
+    return t.host.check_output("cat /tmp/pulls.log")
+
+
+def pull_outages(log: str) -> list[float]:
+    """Seconds from each failed pull to the next good one, for each run of failures."""
+    samples = [(float(when), result) for when, result in (line.split() for line in log.splitlines())]
+    outages, failing_since = [], None
+    for when, result in samples:
+        if result == "failed" and failing_since is None:
+            failing_since = when
+        elif result == "ok" and failing_since is not None:
+            outages.append(round(when - failing_since, 2))
+            failing_since = None
+    return outages

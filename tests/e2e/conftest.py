@@ -106,6 +106,13 @@ def manifest_head(t, reference) -> tuple[int, str | None]:
     return answer.status_code, answer.headers.get("Docker-Content-Digest")
 
 
+def manifest(t, repository, tag) -> tuple[str, set[str]]:
+    """(digest, the digests of its layers) of `repository:tag` on a target's registry."""
+    answer = session().get(f"{t.registry}/v2/{repository}/manifests/{tag}", headers={"Accept": ACCEPT}, timeout=10)
+    answer.raise_for_status()
+    return answer.headers["Docker-Content-Digest"], {layer["digest"] for layer in answer.json()["layers"]}
+
+
 def catalog(base_url):
     return session().get(f"{base_url}/v2/_catalog", timeout=10).json()["repositories"]
 

@@ -6,22 +6,19 @@ import yaml
 from dev.operator import ROOT, deploy
 from tests.e2e.chores import (
     chore_output,
+    pull_outages,
     push_unique,
     release_chore,
     start_chore,
+    start_pull_loop,
+    stop_pull_loop,
     upload_status,
     wait_for_chore,
 )
-from tests.e2e.conftest import ACCEPT, catalog, pull_back, session
+from tests.e2e.conftest import catalog, manifest, pull_back, session
 
 BLOBS = "/var/lib/registry/docker/registry/v2/blobs/sha256"
 REPOSITORIES = "/var/lib/registry/docker/registry/v2/repositories"
-
-
-def manifest(t, repository, tag):
-    answer = session().get(f"{t.registry}/v2/{repository}/manifests/{tag}", headers={"Accept": ACCEPT}, timeout=10)
-    answer.raise_for_status()
-    return answer.headers["Docker-Content-Digest"], {layer["digest"] for layer in answer.json()["layers"]}
 
 
 def on_disk(t, digest):
@@ -89,50 +86,20 @@ def test_prune_removes_repositories_left_empty_by_a_ui_delete(target, hello_push
     assert "lonely" not in catalog(target.registry) and hello_pushed in catalog(target.registry)
 
 
-PULL_LOOP = """
-. /usr/local/lib/registry-deploy/common.sh
-url=$REGISTRY_URL/v2
-: > /tmp/pulls.log
-while [ ! -e /tmp/pulls.stop ]; do
-    if curl -sf -m 5 -K "$CURL_CONFIG" -H 'Accept: {accept}' $url/hello/manifests/latest -o /dev/null \\
-        $url/hello/blobs/{layer} -o /dev/null
-    then echo "$(date +%s.%N) ok" >> /tmp/pulls.log
-    else echo "$(date +%s.%N) failed" >> /tmp/pulls.log
-    fi
-done
-"""
-
-
-def _outages(log: str) -> list[float]:
-    """Seconds from each failed pull to the next good one, for each run of failures."""
-    samples = [(float(when), result) for when, result in (line.split() for line in log.splitlines())]
-    outages, failing_since = [], None
-    for when, result in samples:
-        if result == "failed" and failing_since is None:
-            failing_since = when
-        elif result == "ok" and failing_since is not None:
-            outages.append(round(when - failing_since, 2))
-            failing_since = None
-    return outages
-
-
 def test_pulls_work_during_gc_and_fail_only_across_its_two_restarts(targets, hello_pushed):
     t = targets[0]
     _, layers = manifest(t, "hello", "latest")
-    script = PULL_LOOP.format(accept=ACCEPT, layer=sorted(layers)[0])
-    t.host.check_output(f"rm -f /tmp/pulls.stop && cat > /tmp/pull-loop.sh <<'EOF'\n{script}\nEOF\n"
-                        "nohup sh /tmp/pull-loop.sh >/dev/null 2>&1 & sleep 1")
+    start_pull_loop(t, "hello", "latest", sorted(layers)[0])
     started = start_chore(t, "gc")  # held read-only while it collects
     during = t.host.check_output("sleep 2; wc -l < /tmp/pulls.log")
     t.host.check_output("sleep 1")
     held = t.host.check_output("tail -n 5 /tmp/pulls.log")
     release_chore(t)
     wait_for_chore(t)
-    t.host.check_output("sleep 1; touch /tmp/pulls.stop; sleep 0.5")
+    log = stop_pull_loop(t)
     assert "writable again" in chore_output(t, started)
 
-    log = t.host.check_output("cat /tmp/pulls.log")
-    outages = _outages(log)
+    outages = pull_outages(log)
     print(f"pulls: {log.count(' ok')} ok, {log.count(' failed')} failed; outages (s): {outages}")
     assert int(t.host.check_output("wc -l < /tmp/pulls.log")) > int(during) and "failed" not in held, \
         "every pull succeeds while the registry is read-only"

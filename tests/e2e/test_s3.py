@@ -1,24 +1,38 @@
 """Registry replicas on one S3 bucket (the sandbox's real Ceph RGW) behind HAProxy: what one replica or
 the load balancer takes, every replica serves; a stopped replica costs no pull through the load
-balancer; a second run changes nothing; a missing bucket is refused before anything changes; the chores
-refuse to collect on a shared store; the gateway restarting heals without a redeploy. Runs on hosts of its
-own (replicas registry-sandbox-3 and -4, load balancer -5), made and removed here."""
+balancer; a second run changes nothing; a missing bucket is refused before anything changes; GC,
+repository deletion and pruning run across the replicas with no pull through the load balancer failing,
+and a run killed in the middle is healed by the next; the gateway restarting heals without a redeploy.
+Runs on hosts of its own (replicas registry-sandbox-3 and -4, load balancer -5), made and removed here."""
 
+import json
 import os
 
 import docker
 import pytest
 
-from dev.operator import deploy, inventory_hosts, sandbox, ssh_host
+from dev.operator import deploy, inventory_hosts, sandbox, ssh_host, start_deploy
 from ops.data import public_urls
+from ops.hostscripts import MAINTENANCE_SCRIPT
 from sandbox.object_store import NAME as STORE
 from sandbox.object_store import SECRET_KEY_FILE
-from tests.e2e.chores import push_unique
-from tests.e2e.conftest import Target, manifest_head, pull_back, push_hello, wait_for
+from tests.e2e.chores import (
+    pause_collections,
+    pull_outages,
+    push_unique,
+    release_chore,
+    resume_collections,
+    start_pull_loop,
+    stop_pull_loop,
+    upload_status,
+)
+from tests.e2e.conftest import Target, catalog, manifest, manifest_head, pull_back, push_hello, session, wait_for
 
 CLUSTER = "inventory/sandbox_cluster.py"
 HOSTS = ("registry-sandbox-3", "registry-sandbox-4")
 LB = "registry-sandbox-5"
+# The load balancer as the replica hosts reach it (lb_port).
+LB_URL = f"https://{LB}:5000"
 
 
 def cluster_deploy(*args, **options):
@@ -126,16 +140,122 @@ def test_pointing_a_replica_back_at_an_empty_disk_is_refused(replicas):
     assert manifest_head(first, "shared:1")[0] == 200
 
 
-@pytest.mark.parametrize("chore, args, said", [
-    ("gc.py", (), "gc does not run on S3 storage yet"),
-    ("retention.py", ("--data", 'retention_rules=[{"repositories": "*", "keep_last": 1}]'),
-     "retention does not run on S3 storage yet"),
-])
-def test_chores_refuse_to_collect_on_a_shared_store(replicas, chore, args, said):
-    run = cluster_deploy(*args, file=chore)
+def test_retention_refuses_on_a_shared_store(replicas):
+    run = cluster_deploy("--data", 'retention_rules=[{"repositories": "*", "keep_last": 1}]', file="retention.py")
     assert run.returncode != 0
-    assert f"{said} (it needs every replica read-only); nothing was done" in run.stderr
+    assert "retention does not run on S3 storage yet (it needs every replica read-only); nothing was done" in run.stderr
     assert manifest_head(replicas[0], "shared:1")[0] == 200
+
+
+def test_gc_on_one_replica_alone_is_refused(replicas):
+    done = replicas[0].host.run(f"{MAINTENANCE_SCRIPT} gc")
+    assert done.rc != 0 and "on S3 storage gc needs every replica read-only: run it across replicas" in done.stderr
+
+
+def stored_keys() -> set[str]:
+    """Every object in the bucket, as the object store itself lists it."""
+    listed = docker.from_env().containers.get(STORE).exec_run(
+        ["radosgw-admin", "bucket", "list", "--bucket=registry", "--max-entries=100000"], stderr=False)
+    assert listed.exit_code == 0
+    return {entry["name"] for entry in json.loads(listed.output)}
+
+
+def blob_key(digest: str) -> str:
+    hex_ = digest.split(":")[1]
+    return f"docker/registry/v2/blobs/sha256/{hex_[:2]}/{hex_}/data"
+
+
+def paused_collector(replicas):
+    """The replica that collects (pyinfra's run-once picks it), once its collection is paused."""
+    def paused():
+        return [replica for replica in replicas if replica.host.run("test -e /tmp/chore.paused").rc == 0]
+    wait_for(paused, seconds=120)
+    return paused()[0]
+
+
+def test_gc_across_replicas_fails_no_pull_through_the_load_balancer_and_frees_only_unique_blobs(cluster):
+    replicas, lb = cluster
+    puller = replicas[1]
+    push_unique(replicas[0], "gc-kept:1")
+    push_unique(replicas[0], "gc-gone:1")
+    _, kept = manifest(lb, "gc-kept", "1")
+    gone_digest, gone = manifest(lb, "gc-gone", "1")
+    assert session().delete(f"{lb.registry}/v2/gc-gone/manifests/{gone_digest}", timeout=10).status_code == 202
+    assert {blob_key(layer) for layer in kept | gone} <= stored_keys()
+    start_pull_loop(puller, "gc-kept", "1", sorted(kept - gone)[0], url=LB_URL)
+    for replica in replicas:
+        pause_collections(replica)
+    try:
+        run = start_deploy(inventory=CLUSTER, file="gc.py")
+        collector = paused_collector(replicas)
+        during = [upload_status(puller, LB_URL), *(upload_status(puller, f"https://{name}:5000") for name in HOSTS)]
+        release_chore(collector)
+        stdout, stderr = run.communicate(timeout=300)
+    finally:
+        for replica in replicas:
+            resume_collections(replica)
+    log = stop_pull_loop(puller)
+    print(f"pulls through the load balancer: {log.count(' ok')} ok, {log.count(' failed')} failed;"
+          f" outages (s): {pull_outages(log)}")
+    assert run.returncode == 0, stderr[-3000:]
+    assert "every replica refuses uploads (405)" in stdout + stderr
+    assert during == ["405"] * 3, "the load balancer and every replica refuse uploads while it collects"
+    assert log.count(" ok") > 20 and " failed" not in log, "no pull through the load balancer fails"
+    assert upload_status(puller, LB_URL) == "202"
+    stored = stored_keys()
+    assert {blob_key(layer) for layer in kept} <= stored, "the kept tag's layers, shared ones too, stay"
+    assert not {blob_key(layer) for layer in gone - kept} & stored, "the deleted tag's own layer is freed"
+    pull_back(replicas[0], "gc-kept:1")
+
+
+def test_a_gc_across_replicas_killed_while_it_collects_is_healed_by_the_next_run(cluster):
+    replicas, lb = cluster
+    for replica in replicas:
+        pause_collections(replica)
+    try:
+        run = start_deploy(inventory=CLUSTER, file="gc.py")
+        collector = paused_collector(replicas)
+        run.kill()
+        run.communicate()
+        # The collection the killed run left behind still holds the lock: no deploy overtakes it.
+        assert "running: registry-maintenance hold" in collector.host.check_output(f"{MAINTENANCE_SCRIPT} status")
+    finally:
+        for replica in replicas:
+            resume_collections(replica)
+    assert [upload_status(replica) for replica in replicas] == ["405", "405"], "left read-only"
+    healed = cluster_deploy()
+    assert healed.returncode == 0, healed.stderr[-3000:]
+    assert healed.stderr.count("a maintenance chore left the registry read-only") + healed.stderr.count(
+        "a maintenance chore is running, waiting for it") == len(replicas)
+    assert [upload_status(replica) for replica in replicas] == ["202", "202"]
+    assert [upload_status(replicas[0], LB_URL)] == ["202"]
+    assert all("writable" in replica.host.check_output(f"{MAINTENANCE_SCRIPT} status") for replica in replicas)
+    assert cluster_deploy().changed() == []
+
+
+def test_delete_repos_across_replicas_is_gone_from_every_catalog_and_keeps_the_nested_one(cluster):
+    replicas, lb = cluster
+    push_unique(replicas[0], "team:1")
+    push_unique(replicas[0], "team/app:1")
+    run = cluster_deploy("--data", "repositories=team", file="delete_repos.py")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "removed repository team" in run.stdout + run.stderr
+    for target in [*replicas, lb]:
+        listed = catalog(target.registry)
+        assert "team" not in listed and "team/app" in listed, (target.name, listed)
+    assert manifest_head(lb, "team/app:1")[0] == 200
+
+
+def test_prune_across_replicas_removes_a_repository_left_without_tags(cluster):
+    replicas, lb = cluster
+    push_unique(replicas[0], "emptied:1")
+    digest = manifest_head(lb, "emptied:1")[1]
+    assert session().delete(f"{lb.registry}/v2/emptied/manifests/{digest}", timeout=10).status_code == 202
+    assert "emptied" in catalog(lb.registry)
+    run = cluster_deploy(file="prune_repos.py")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "pruned empty repository emptied" in run.stdout + run.stderr
+    assert all("emptied" not in catalog(target.registry) for target in [*replicas, lb])
 
 
 def test_the_registry_recovers_when_the_gateway_restarts_without_a_redeploy(replicas):
@@ -146,3 +266,25 @@ def test_the_registry_recovers_when_the_gateway_restarts_without_a_redeploy(repl
     sandbox("up", "--hosts", "5", "--s3")  # starts radosgw again, as its unit would
     wait_for(lambda: manifest_head(first, "shared:1")[0] == 200)
     pull_back(first, "shared:1")
+
+
+def test_a_replica_left_drained_is_put_back_by_the_next_run(cluster):
+    _, lb = cluster
+    admin = "socat stdio /run/haproxy/admin.sock"
+    states = f"echo 'show stat' | {admin} | awk -F, '$1 == \"replicas\" && $2 ~ /^r/ {{ print $18 }}'"
+    lb.host.check_output(f"echo 'set server replicas/r1 state drain' | {admin}")
+    assert lb.host.check_output(states).split() == ["UP", "DRAIN"]
+    run = cluster_deploy()
+    assert ("Load balancer | No replica is left drained", LB) in run.changed()
+    wait_for(lambda: lb.host.check_output(states).split() == ["UP", "UP"], seconds=10)
+    assert cluster_deploy().changed() == []
+
+
+def test_the_ui_reads_the_registry_through_the_load_balancer(cluster):
+    replicas, _ = cluster
+    second = replicas[1]
+    second.host.check_output(f"docker stop {second.data.registry_container}")
+    try:
+        assert "via-lb" in catalog(second.ui), "its own registry is stopped: the catalog came through the balancer"
+    finally:
+        assert cluster_deploy().returncode == 0

@@ -4,6 +4,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from dev.operator import Data
 from ops.archives import archive_name
 from ops.data import DataError, problems, validate
 
@@ -167,9 +168,31 @@ def test_s3_storage_refuses(defaults, monkeypatch, key, value, said):
     assert len(found) == 1 and found[0].startswith(f"{key}=") and said in found[0], found
 
 
+def _host(name, data, groups, replicas=()):
+    """A host of an inventory whose registry_hosts are `replicas`, as validate sees it."""
+    return SimpleNamespace(name=name, data=data, groups=groups,
+                           inventory=SimpleNamespace(get_group=lambda group, default: list(replicas)))
+
+
 def test_a_host_both_replica_and_load_balancer_is_refused(defaults):
-    host = SimpleNamespace(name="h", data=defaults, groups=["registry_hosts", "registry_lb"])
+    host = _host("h", defaults, ["registry_hosts", "registry_lb"])
     with pytest.raises(DataError, match="a registry replica or its load balancer .registry_lb., not both"):
         validate(host)
     host.groups = ["registry_lb"]
     validate(host)
+
+
+def test_replicas_share_one_bucket_or_none_uses_s3(defaults, monkeypatch):
+    monkeypatch.setenv("REGISTRY_S3_SECRET_KEY", "not-in-the-repo")
+    on_disk = Data(defaults)
+    defaults.update(S3)
+    first = _host("r0", defaults, ["registry_hosts"])
+    second = _host("r1", Data(defaults), ["registry_hosts"])
+    first.inventory = second.inventory = SimpleNamespace(get_group=lambda group, default: [first, second])
+    validate(first)
+    second.data = Data(defaults, registry_s3_bucket="another")
+    with pytest.raises(DataError, match="must be the same on every host of registry_hosts with S3 storage; r1"):
+        validate(first)
+    second.data = on_disk
+    with pytest.raises(DataError, match="r1 differs"):
+        validate(first)
