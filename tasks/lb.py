@@ -87,14 +87,16 @@ def balanced(server: str, state: str, seconds: int):
     + state: "drain" or "ready"
     + seconds: how long to wait
     """
-    sessions = f"$({haproxy_command('show stat')} | awk -F, '$1 == \"{BACKEND}\" && $2 == \"{server}\" {{ print $5 }}')"
-    status = f"$({haproxy_command('show stat')} | awk -F, '$1 == \"{BACKEND}\" && $2 == \"{server}\" {{ print $18 }}')"
+    def stat(column: int) -> str:  # a column of the server's line of `show stat` (CSV)
+        return (f"$({haproxy_command('show stat')} | awk -F, '$1 == \"{BACKEND}\" && $2 == \"{server}\""
+                f" {{ print ${column} }}')")
+
     yield haproxy_command(f"set server {BACKEND}/{server} state {state}")
-    if state == "drain":
-        yield (f"for i in $(seq {seconds * 2}); do [ \"{sessions}\" = 0 ] && exit 0; sleep 0.5; done;"
+    if state == "drain":  # column 5: the requests it serves now
+        yield (f"for i in $(seq {seconds * 2}); do [ \"{stat(5)}\" = 0 ] && exit 0; sleep 0.5; done;"
                f" echo 'registry: {server} still serves requests after {seconds}s; switching it anyway' >&2")
-    else:
-        yield (f"for i in $(seq {seconds * 2}); do [ \"{status}\" = UP ] && exit 0; sleep 0.5; done;"
+    else:  # column 18: its status
+        yield (f"for i in $(seq {seconds * 2}); do [ \"{stat(18)}\" = UP ] && exit 0; sleep 0.5; done;"
                f" echo 'registry: {server} does not pass its health check after {seconds}s' >&2; exit 1")
 
 

@@ -137,8 +137,9 @@ def across_replicas(name: str, *args: str):
     for mode in host.loop(("read-only", "writable")):
         for index, subject in host.loop(list(enumerate(replicas))):
             if balancer:
-                balanced(name=f"{name}: {subject.name} is drained from the load balancer", server=server_id(index),
-                         state="drain", seconds=subject.data.registry_drain_timeout)
+                drained = balanced(name=f"{name}: {subject.name} is drained from the load balancer",
+                                   server=server_id(index), state="drain", seconds=subject.data.registry_drain_timeout)
+                python.call(name=f"{name}: {subject.name} is drained: report", function=log_lines, op=drained)
             reached(name=f"{name}: {subject.name} is drained", point=f"{subject.name} is drained")
             if host.name == subject.name:
                 run_chore(f"{name}: this replica is {mode}", "switch", CHORE, mode)
