@@ -128,12 +128,12 @@ done
 """
 
 
-def probed(host, keep: str, chore):
-    """Run chore() while the host probes uploads and pulls of `keep` (repository:tag) back to back. Returns
-    the chore's result and (seconds uploads were refused, seconds between the first and last 405, failed
-    pulls, pulls tried)."""
+def probed(host, keep: str, chore, url: str = "$REGISTRY_URL"):
+    """Run chore() while the host probes uploads and pulls of `keep` (repository:tag) back to back at `url`
+    (by default its own registry). Returns the chore's result and (seconds uploads were refused, seconds
+    between the first and last 405, failed pulls, pulls tried)."""
     repository, tag = keep.split(":")
-    probe = PROBE.replace("{repository}", repository).replace("{tag}", tag)
+    probe = PROBE.replace("{repository}", repository).replace("{tag}", tag).replace("$REGISTRY_URL", url)
     host.check_output(f"rm -f /tmp/probe.stop; cat > /tmp/probe.sh <<'EOF'\n{probe}\nEOF\n"
                       "nohup sh /tmp/probe.sh >/dev/null 2>&1 &")
     time.sleep(1)
@@ -300,6 +300,44 @@ def lb_benchmark(runs: int):
                 for done in [pool.submit(pull(client, lb)) for client in clients]:
                     done.result()
         report(f"3 hosts pull 100 MB at once, {count} replica(s)", median_of(runs, together))
+    _cluster_gc(runs, names, lb, clients)
+
+
+# A small image of its own, pushed to the host's registry and its manifest deleted: garbage to collect.
+GARBAGE = HOST_CURL + """
+set -e
+mkdir -p /tmp/garbage && cd /tmp/garbage
+head -c 5000000 /dev/urandom > blob
+printf 'FROM scratch\\nCOPY blob /blob\\n' > Dockerfile
+docker build -q -t localhost:5000/garbage:{run} . >/dev/null && docker push -q localhost:5000/garbage:{run} >/dev/null
+d=$(curl -I -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \\
+    "$REGISTRY_URL/v2/garbage/manifests/{run}" | tr -d '\\r' | sed -n 's/^[Dd]ocker-[Cc]ontent-[Dd]igest: //p')
+curl -f -o /dev/null -X DELETE "$REGISTRY_URL/v2/garbage/manifests/$d"
+"""
+
+
+def _cluster_gc(runs: int, names: list[str], lb: str, clients):
+    """gc.py across the 3 replicas, each run with an image deleted first, while a client probes uploads and
+    pulls through the load balancer back to back: the chore's wall time and what the probes saw."""
+    walls, refused, failed_pulls, pulls = [], [], [], []
+
+    def gc():
+        started = time.monotonic()
+        done = _with_cluster([*names, lb], lambda: deploy(inventory="inventory/sandbox_cluster.py", file="gc.py"))
+        return done, time.monotonic() - started
+
+    for run in range(runs):
+        clients[0].check_output(GARBAGE.replace("{run}", str(run)))
+        (done, wall), window = probed(clients[1], "pp:lb", gc, url=f"https://{lb}:5000")
+        assert done.returncode == 0, done.stderr[-2000:]
+        walls.append(wall)
+        refused.append(window[1])  # uploads alternate between replicas: some are refused before all are
+        failed_pulls.append(window[2])
+        pulls.append(window[3])
+    report("gc.py across 3 replicas (wall time)", (statistics.median(walls), walls))
+    report("  first to last upload refused (405) through it", (statistics.median(refused), refused))
+    print(f"  failed pulls through the load balancer per GC (of {statistics.median(pulls):.0f} tried back to back):"
+          f" {failed_pulls}", flush=True)
 
 
 def _client():
