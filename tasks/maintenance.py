@@ -23,7 +23,7 @@ from ops.files import FileStates
 from ops.hostscripts import MAINTENANCE_SCRIPT
 from ops.report import log_lines, reached
 
-from .lb import balanced, server_id
+from .lb import balanced, server_id, serving_all
 
 UNITS = "/etc/systemd/system"
 # One name per run for a chore across replicas (this module is imported once per run): each replica holds
@@ -125,7 +125,8 @@ def across_replicas(name: str, *args: str):
     locks are let go. pyinfra orders the steps across hosts through the `reached` points they all share.
 
     Interrupted anywhere, a replica left read-only keeps its mark, and its lock goes with the run's SSH
-    connection: the next chore or deploy switches it back. A drained replica is put back by the next deploy.
+    connection: the next chore or deploy switches it back. A replica left drained is put back by the next
+    deploy or chore.
     """
     replica = "registry_hosts" in host.groups
     balancer = "registry_lb" in host.groups
@@ -133,6 +134,8 @@ def across_replicas(name: str, *args: str):
     urls = ",".join(f"{scheme(r.data)}://{registry_name(r.name, r.data)}:{r.data.registry_port}" for r in replicas)
     if replica:
         run_chore(f"{name}: this replica holds its maintenance lock", "hold", CHORE)
+    if balancer:  # a replica an interrupted chore left drained would leave too few serving
+        serving_all(name=f"{name}: no replica is left drained")
     reached(name=f"{name}: every replica holds its lock", point="every replica holds its maintenance lock")
     for mode in host.loop(("read-only", "writable")):
         for index, subject in host.loop(list(enumerate(replicas))):
