@@ -3,8 +3,6 @@ trusts the inventory's registries and load balancers: their CA in /etc/docker/ce
 on each connection, no engine restart), or for registries without TLS an insecure-registries entry; and
 logs in when asked."""
 
-from pathlib import Path
-
 from pyinfra import host, inventory
 from pyinfra.api import deploy
 from pyinfra.operations import systemd
@@ -16,14 +14,7 @@ from ops.files import files_in_place
 from ops.secrets import SecretStore
 
 from .engine import plain_http_registries
-
-
-def _ca(registry) -> bytes | None:
-    """The CA a registry's certificate chains to: the deploy's own, the provided one, or None (public CA)."""
-    data = registry.data
-    if data.registry_tls == "provided":
-        return Path(data.registry_tls_ca).read_bytes() if data.registry_tls_ca else None
-    return SecretStore(data.registry_secrets_dir).ca()[0]
+from .registry_files import registry_ca
 
 
 @deploy("Registry clients")
@@ -38,7 +29,7 @@ def registry_clients():
         # A registry host reaches its own registry as localhost too (`docker push localhost:5000/...`).
         addresses = [f"{registry_name(registry.name, registry.data)}:{port}"] + (
             [f"localhost:{port}"] if registry.name == host.name else [])
-        ca = _ca(registry) if tls_on(registry.data) else None
+        ca = registry_ca(registry.data) if tls_on(registry.data) else None
         for address in addresses:
             if ca:
                 trusted[f"/etc/docker/certs.d/{address}/ca.crt"] = (ca, "644")

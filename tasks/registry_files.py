@@ -53,14 +53,20 @@ def private_ca(data) -> bool:
     return tls_on(data) and (data.registry_tls != "provided" or bool(data.registry_tls_ca))
 
 
+def registry_ca(data) -> bytes | None:
+    """The CA a registry's (or load balancer's) certificate chains to: the deploy's own, the one provided
+    with registry_tls_ca, or None (a public CA)."""
+    if data.registry_tls == "provided":
+        return open(data.registry_tls_ca, "rb").read() if data.registry_tls_ca else None
+    return SecretStore(data.registry_secrets_dir).ca()[0]
+
+
 def server_material(name: str, data) -> tuple[bytes, bytes, bytes | None]:
     """(certificate chain, key, CA or None) for the registry, or load balancer, on this host."""
     if data.registry_tls == "provided":
-        ca = open(data.registry_tls_ca, "rb").read() if data.registry_tls_ca else None
-        return open(data.registry_tls_cert, "rb").read(), open(data.registry_tls_key, "rb").read(), ca
-    store = SecretStore(data.registry_secrets_dir)
-    certificate, key = store.server_certificate(name, tls_names(name, data))
-    return certificate, key, store.ca()[0]
+        return open(data.registry_tls_cert, "rb").read(), open(data.registry_tls_key, "rb").read(), registry_ca(data)
+    certificate, key = SecretStore(data.registry_secrets_dir).server_certificate(name, tls_names(name, data))
+    return certificate, key, registry_ca(data)
 
 
 def config_files(name: str, data) -> dict[str, bytes]:
