@@ -81,7 +81,8 @@ registry_bind_address = None
 registry_name = None
 # Allow deleting manifests through the API (the UI's delete button, repository deletion).
 registry_delete_enabled = True
-# Seconds a stopping registry (a restart, a replace, a maintenance switch) lets requests in flight finish.
+# Seconds a stopping registry (a restart, a replace, a maintenance switch) lets requests in flight finish;
+# across replicas, also how long a load balancer waits for a replica it drains to finish its requests.
 registry_drain_timeout = 30
 # The registry configuration, relative to the directory pyinfra runs in; the deploy lays its own
 # settings over it.
