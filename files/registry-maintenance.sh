@@ -172,6 +172,14 @@ interrupted() {
     die "interrupted by SIG$1"
 }
 
+# Keep this chore's output where it goes now (fds 3 and 4) and handle signals with interrupted.
+handle_signals() {
+    exec 3>&1 4>&2
+    trap 'interrupted HUP' HUP
+    trap 'interrupted INT' INT
+    trap 'interrupted TERM' TERM
+}
+
 collect() {
     [ "$STORAGE" = s3 ] || in_registry mkdir -p "$DATA_ROOT/repositories"
     out=$(mktemp)
@@ -651,10 +659,7 @@ case $action in
 esac
 case $action in
     gc | delete-repos | prune | recover | migrate | delete-manifests | backup | restore | hold)
-        exec 3>&1 4>&2
-        trap 'interrupted HUP' HUP
-        trap 'interrupted INT' INT
-        trap 'interrupted TERM' TERM
+        handle_signals
         [ -f "$CONFIG_DIR/writable.yml" ] && [ -f "$CONFIG_DIR/readonly.yml" ] \
             || die "$CONFIG_DIR has no writable.yml and readonly.yml yet: run deploy.py first"
         take_lock "registry-maintenance $action${1:+ $1}"
@@ -666,10 +671,7 @@ case $action in
         ;;
     switch | shared | release)
         # Steps of a chore across replicas: the lock is held by its hold step.
-        exec 3>&1 4>&2
-        trap 'interrupted HUP' HUP
-        trap 'interrupted INT' INT
-        trap 'interrupted TERM' TERM
+        handle_signals
         ;;
     stats | status | tags | keep-hold) ;;
     *) usage ;;

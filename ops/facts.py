@@ -276,23 +276,24 @@ def haproxy_command(command: str) -> str:
     return f"echo {shlex.quote(command)} | socat stdio {HAPROXY_SOCKET}"
 
 
+# Columns of HAProxy's `show stat` (CSV: proxy, server, ...): the requests a server serves now, its status.
+SESSIONS_COLUMN = 5
+STATUS_COLUMN = 18
+
+
 class BalancedServers(FactBase):
     """
-    {server: {"status": "UP", "DOWN", "DRAIN", "MAINT", ..., "sessions": requests it serves now}} for each
-    server of a backend of the running HAProxy; {} when it does not run, None without socat.
+    {server: status ("UP", "DOWN", "DRAIN", "MAINT", ...)} for each server of a backend of the running
+    HAProxy; {} when it does not run, None without socat.
     """
 
     def requires_command(self, backend) -> str:
         return "socat"
 
     def command(self, backend) -> str:
-        # show stat is CSV: proxy, server, ..., current sessions (5th), ..., status (18th).
         return (f"{haproxy_command('show stat')} 2>/dev/null | awk -F, -v b={shlex.quote(backend)}"
-                " '$1 == b && $2 != \"FRONTEND\" && $2 != \"BACKEND\" { print $2 \",\" $5 \",\" $18 }' || true")
+                f" '$1 == b && $2 != \"FRONTEND\" && $2 != \"BACKEND\" {{ print $2 \",\" ${STATUS_COLUMN} }}'"
+                " || true")
 
     def process(self, output):
-        servers = {}
-        for line in output:
-            name, sessions, status = line.split(",", 2)
-            servers[name] = {"status": status, "sessions": int(sessions or 0)}
-        return servers
+        return dict(line.split(",", 1) for line in output)

@@ -15,7 +15,14 @@ from pyinfra.operations import systemd
 from pyinfra.operations.util import any_changed
 
 from ops.data import registry_name, scheme, tls_on
-from ops.facts import BalancedServers, HttpCode, haproxy_command, http_status_command
+from ops.facts import (
+    SESSIONS_COLUMN,
+    STATUS_COLUMN,
+    BalancedServers,
+    HttpCode,
+    haproxy_command,
+    http_status_command,
+)
 from ops.files import checked_file, files_in_place
 from ops.packages import deb_pinned, rpm_pinned
 
@@ -29,16 +36,15 @@ CA = "/etc/haproxy/registry-ca.crt"
 BACKEND = "replicas"
 
 
-def server_id(index: int) -> str:
-    """The load balancer's name for the registry host at `index` of the registry_hosts group."""
-    return f"r{index}"
-
-
 def replicas() -> list[dict]:
-    """Every registry host of the inventory as a backend server: by the name clients reach it by."""
-    return [{"id": server_id(index), "address": registry_name(replica.name, replica.data),
-             "port": replica.data.registry_port}
-            for index, replica in enumerate(inventory.get_group("registry_hosts", []))]
+    """Every registry host of the inventory as a backend server: its server name ("id"), the pyinfra host,
+    and the name, port and URL clients reach it by."""
+    servers = []
+    for index, replica in enumerate(inventory.get_group("registry_hosts", [])):
+        address, port = registry_name(replica.name, replica.data), replica.data.registry_port
+        servers.append({"id": f"r{index}", "host": replica, "address": address, "port": port,
+                        "url": f"{scheme(replica.data)}://{address}:{port}"})
+    return servers
 
 
 def haproxy_config(data, servers: list[dict]) -> str:
@@ -83,7 +89,7 @@ def balanced(server: str, state: str, seconds: int):
     (at most `seconds`) until the requests it serves are done; "ready" sends it requests again once its
     health check passes, and fails when that takes longer than `seconds`.
 
-    + server: the replica's server name (server_id)
+    + server: the replica's server name (its "id" in replicas())
     + state: "drain" or "ready"
     + seconds: how long to wait
     """
@@ -92,11 +98,11 @@ def balanced(server: str, state: str, seconds: int):
                 f" {{ print ${column} }}')")
 
     yield haproxy_command(f"set server {BACKEND}/{server} state {state}")
-    if state == "drain":  # column 5: the requests it serves now
-        yield (f"for i in $(seq {seconds * 2}); do [ \"{stat(5)}\" = 0 ] && exit 0; sleep 0.5; done;"
+    if state == "drain":
+        yield (f"for i in $(seq {seconds * 2}); do [ \"{stat(SESSIONS_COLUMN)}\" = 0 ] && exit 0; sleep 0.5; done;"
                f" echo 'registry: {server} still serves requests after {seconds}s; switching it anyway' >&2")
-    else:  # column 18: its status
-        yield (f"for i in $(seq {seconds * 2}); do [ \"{stat(18)}\" = UP ] && exit 0; sleep 0.5; done;"
+    else:
+        yield (f"for i in $(seq {seconds * 2}); do [ \"{stat(STATUS_COLUMN)}\" = UP ] && exit 0; sleep 0.5; done;"
                f" echo 'registry: {server} does not pass its health check after {seconds}s' >&2; exit 1")
 
 
@@ -104,8 +110,8 @@ def balanced(server: str, state: str, seconds: int):
 def serving_all():
     """Ensure no replica is left drained or in maintenance on the load balancer (by a chore that was killed
     while it switched one): each gets requests again once its health check passes."""
-    left = [name for name, server in (host.get_fact(BalancedServers, backend=BACKEND) or {}).items()
-            if server["status"].startswith(("DRAIN", "MAINT"))]
+    left = [name for name, status in (host.get_fact(BalancedServers, backend=BACKEND) or {}).items()
+            if status.startswith(("DRAIN", "MAINT"))]
     if not left:
         host.noop("every replica is in the balance")
         return

@@ -17,13 +17,13 @@ from pyinfra.api.exceptions import DeployError
 from pyinfra.operations import files, python, server, systemd
 from pyinfra.operations.util import any_changed
 
-from ops.data import registry_name, repository_names, scheme
+from ops.data import repository_names
 from ops.facts import CalendarExpression
 from ops.files import FileStates
 from ops.hostscripts import MAINTENANCE_SCRIPT
 from ops.report import log_lines, reached
 
-from .lb import balanced, server_id, serving_all
+from .lb import balanced, replicas, serving_all
 
 UNITS = "/etc/systemd/system"
 # One name per run for a chore across replicas (this module is imported once per run): each replica holds
@@ -95,13 +95,9 @@ def run_chore(name: str, *args: str, **arguments):
     return op
 
 
-def replica_hosts() -> list:
-    return list(inventory.get_group("registry_hosts", []))
-
-
 def shared_store() -> bool:
     """Whether the replicas keep their data in one S3 bucket (validation makes it all or none)."""
-    return any(replica.data.registry_storage == "s3" for replica in replica_hosts())
+    return any(replica.data.registry_storage == "s3" for replica in inventory.get_group("registry_hosts", []))
 
 
 def chore(name: str, *args: str, read_only: bool = True):
@@ -130,25 +126,26 @@ def across_replicas(name: str, *args: str):
     """
     replica = "registry_hosts" in host.groups
     balancer = "registry_lb" in host.groups
-    replicas = replica_hosts()
-    urls = ",".join(f"{scheme(r.data)}://{registry_name(r.name, r.data)}:{r.data.registry_port}" for r in replicas)
+    members = replicas()  # as the load balancers name them
+    urls = ",".join(member["url"] for member in members)
     if replica:
         run_chore(f"{name}: this replica holds its maintenance lock", "hold", CHORE)
     if balancer:  # a replica an interrupted chore left drained would leave too few serving
         serving_all(name=f"{name}: no replica is left drained")
     reached(name=f"{name}: every replica holds its lock", point="every replica holds its maintenance lock")
     for mode in host.loop(("read-only", "writable")):
-        for index, subject in host.loop(list(enumerate(replicas))):
+        for member in host.loop(members):
+            subject = member["host"]
             if balancer:
                 drained = balanced(name=f"{name}: {subject.name} is drained from the load balancer",
-                                   server=server_id(index), state="drain", seconds=subject.data.registry_drain_timeout)
+                                   server=member["id"], state="drain", seconds=subject.data.registry_drain_timeout)
                 python.call(name=f"{name}: {subject.name} is drained: report", function=log_lines, op=drained)
             reached(name=f"{name}: {subject.name} is drained", point=f"{subject.name} is drained")
             if host.name == subject.name:
                 run_chore(f"{name}: this replica is {mode}", "switch", CHORE, mode)
             reached(name=f"{name}: {subject.name} is {mode}", point=f"{subject.name} is {mode}")
             if balancer:
-                balanced(name=f"{name}: {subject.name} is back in the load balancer", server=server_id(index),
+                balanced(name=f"{name}: {subject.name} is back in the load balancer", server=member["id"],
                          state="ready", seconds=subject.data.health_timeout)
             reached(name=f"{name}: {subject.name} is back", point=f"{subject.name} is back in the balance")
         if mode == "read-only" and replica:

@@ -102,8 +102,8 @@ def storage():
 
 
 BUCKET_CHECK = """case $({probe}) in
-    404) echo "{problem}" >&2; exit 1 ;;
-    000) echo "the object store {endpoint} does not answer from this host" >&2; exit 1 ;;
+    404) echo "{missing}" >&2; exit 1 ;;
+    000) echo "{unreachable}" >&2; exit 1 ;;
 esac"""
 
 
@@ -111,17 +111,15 @@ def _bucket_exists(data):
     """The bucket must exist before the registry starts on it: without it /v2/ still answers while every
     push fails with 500 NoSuchBucket. Checked while planning; on a new host (no curl yet) when it runs."""
     url = bucket_url(data)
-    problem = (f"the bucket {data.registry_s3_bucket} does not exist at {data.registry_s3_endpoint}: create it"
+    missing = (f"the bucket {data.registry_s3_bucket} does not exist at {data.registry_s3_endpoint}: create it"
                f" (the registry does not)")
+    unreachable = f"the object store {data.registry_s3_endpoint} does not answer from this host"
     answer = host.get_fact(HttpCode, url=url, head=True, seconds=10)
     if answer is None:
         server.shell(name=f"Bucket {data.registry_s3_bucket} exists",
                      commands=[BUCKET_CHECK.format(probe=http_status_command(url, head=True, seconds=10),
-                                                   problem=problem, endpoint=data.registry_s3_endpoint)])
-    elif answer == "404":
-        raise DeployError(f"{host.name}: {problem} (nothing was changed)")
-    elif answer == "000":
-        raise DeployError(f"{host.name}: the object store {data.registry_s3_endpoint} does not answer from this"
-                          f" host (nothing was changed)")
+                                                   missing=missing, unreachable=unreachable)])
+    elif answer in ("404", "000"):
+        raise DeployError(f"{host.name}: {missing if answer == '404' else unreachable} (nothing was changed)")
     else:
         host.noop(f"bucket {data.registry_s3_bucket} exists")
