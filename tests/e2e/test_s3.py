@@ -199,6 +199,7 @@ def test_gc_across_replicas_fails_no_pull_through_the_load_balancer_and_frees_on
           f" outages (s): {pull_outages(log)}")
     assert run.returncode == 0, stderr[-3000:]
     assert "every replica refuses uploads (405)" in stdout + stderr
+    assert SECRET_KEY_FILE.read_text().strip() not in stdout + stderr, "the chores' S3 keys stay on the hosts"
     assert during == ["405"] * 3, "the load balancer and every replica refuse uploads while it collects"
     assert log.count(" ok") > 20 and " failed" not in log, "no pull through the load balancer fails"
     assert upload_status(puller, LB_URL) == "202"
