@@ -1,4 +1,4 @@
-"""python -m sandbox up --hosts N [--s3] | down [--only NAME ...] | status | images"""
+"""python -m sandbox up --hosts N [--s3] | down [--only NAME ...] | status | images [--registry3]"""
 
 import argparse
 import sys
@@ -9,6 +9,7 @@ from .hosts import down, network, remove, status, up
 from .local_docker import SandboxError, ensure_local_docker
 from .object_store import s3_state, s3_up
 from .offline_images import build_archives
+from .registry3 import build_registry3_archive
 
 
 def _print_hosts(hosts):
@@ -33,7 +34,9 @@ def main(argv=None):
     down_parser = commands.add_parser("down", help="remove every host and volume the sandbox created")
     down_parser.add_argument("--only", nargs="+", metavar="NAME", help="remove just these hosts")
     commands.add_parser("status", help="list the hosts and their ports on 127.0.0.1")
-    commands.add_parser("images", help="build the offline registry, UI and hello image archives")
+    images_parser = commands.add_parser("images", help="build the offline registry, UI and hello image archives")
+    images_parser.add_argument("--registry3", action="store_true",
+                               help="and a registry 3.1.1 image built from distribution's source (about 2 min)")
     args = parser.parse_args(argv)
 
     try:
@@ -53,6 +56,8 @@ def main(argv=None):
         else:
             for path in build_archives(client):
                 print(path)
+            if args.registry3:
+                print(build_registry3_archive(client))
     except (SandboxError, DockerException) as error:
         print(f"sandbox: {error}", file=sys.stderr)
         return 1

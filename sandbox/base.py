@@ -70,36 +70,28 @@ def _prepare_rootfs(root: Path):
     (root / "var/cache/apt/archives/partial").mkdir(parents=True)
 
 
-def ensure_base_image(client):
-    """Return the base image's tag, building it when no image of this recipe exists."""
-    tag = image_tag()
-    if client.images.list(name=tag):
-        return tag
+def debootstrapped_image(tag: str, suite: str, packages: list[str], changes: list[str], prepare=None):
+    """Import a Debian `suite` root with `packages` (debootstrap, minbase) as image `tag`, each of
+    `changes` a Dockerfile instruction for it; `prepare(root)` may change the root first."""
     if not shutil.which("debootstrap"):
         apt_install("debootstrap")
     with tempfile.TemporaryDirectory(prefix="sandbox-rootfs-") as tmp:
         root = Path(tmp) / "rootfs"
-        subprocess.run(
-            [
-                "debootstrap",
-                "--variant=minbase",
-                f"--include={','.join(PACKAGES)}",
-                DEBIAN_SUITE,
-                str(root),
-                debian_mirror(),
-            ],
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-        _prepare_rootfs(root)
+        subprocess.run(["debootstrap", "--variant=minbase", f"--include={','.join(packages)}", suite, str(root),
+                        debian_mirror()], check=True, stdout=subprocess.DEVNULL)
+        if prepare:
+            prepare(root)
         tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
-        subprocess.run(
-            ["docker", "import", "--change", f"LABEL {LABEL}=base", "--change", "ENV container=docker",
-             "--change", "CMD [\"/sbin/init\"]", "-", tag],
-            stdin=tar.stdout,
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
+        subprocess.run(["docker", "import", *[f"--change={change}" for change in changes], "-", tag],
+                       stdin=tar.stdout, check=True, stdout=subprocess.DEVNULL)
         if tar.wait() != 0:
-            raise SandboxError("tar of the debootstrap root failed")
+            raise SandboxError(f"tar of the debootstrap root for {tag} failed")
+
+
+def ensure_base_image(client):
+    """Return the base image's tag, building it when no image of this recipe exists."""
+    tag = image_tag()
+    if not client.images.list(name=tag):
+        debootstrapped_image(tag, DEBIAN_SUITE, PACKAGES, [f"LABEL {LABEL}=base", "ENV container=docker",
+                                                           'CMD ["/sbin/init"]'], prepare=_prepare_rootfs)
     return tag

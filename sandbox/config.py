@@ -1,5 +1,6 @@
 """Where the sandbox keeps its state and how it names what it creates."""
 
+import os
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -8,6 +9,9 @@ STATE_FILE = STATE_DIR / "state.json"
 KEY_FILE = STATE_DIR / "id_ed25519"
 IMAGE_DIR = STATE_DIR / "images"
 SECRETS_DIR = STATE_DIR / "secrets"
+# Released sources too big for the repository that the sandbox builds offline images from (distribution
+# 3.1.1 for the registry 3 image): the one setting that names where they are. $SANDBOX_SOURCES overrides it.
+SOURCES_DIR = Path(os.environ.get("SANDBOX_SOURCES", ROOT.parent / "shared" / "sources"))
 # The hosts reach each other (by name) on this network only; it has no route off this machine.
 NETWORK = "registry-sandbox-net"
 

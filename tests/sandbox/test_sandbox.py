@@ -7,7 +7,9 @@ from dev.operator import sandbox, ssh_host
 from sandbox.base import debian_mirror
 from sandbox.config import KEY_FILE, LABEL
 from sandbox.hosts import read_state, sandbox_containers
+from sandbox.local_docker import SandboxError
 from sandbox.offline_images import HELLO_IMAGE, REGISTRY_IMAGE, UI_IMAGE
+from sandbox.registry3 import REGISTRY3_IMAGE, SOURCE, source_tarball
 
 HOSTS = 2
 
@@ -21,6 +23,12 @@ def client():
 def offline_images():
     """The offline image archives, built when this machine has none (a fresh CI machine)."""
     sandbox("images")
+
+
+@pytest.fixture(scope="module")
+def registry3_image():
+    """The registry 3 image, built from distribution's released source when this machine has none."""
+    sandbox("images", "--registry3")
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +102,27 @@ def test_offline_images_keep_the_official_container_contract(client, offline_ima
     config = client.images.get(image).attrs["Config"]
     assert (config["Entrypoint"], config["Cmd"]) == (entrypoint, cmd)
     assert port in config["ExposedPorts"]
+
+
+def test_registry3_image_is_distribution_3_1_1_with_registry_3s_contract(client, registry3_image):
+    config = client.images.get(REGISTRY3_IMAGE).attrs["Config"]
+    assert (config["Entrypoint"], config["Cmd"]) == (["/entrypoint.sh"], ["/etc/distribution/config.yml"])
+    assert "5000/tcp" in config["ExposedPorts"] and "/var/lib/registry" in config["Volumes"]
+    version = client.containers.run(REGISTRY3_IMAGE, ["--version"], remove=True, network_mode="none")
+    assert version == b"registry github.com/distribution/distribution/v3 v3.1.1\n"
+    script = ("mkdir -p /var/lib/registry/docker/registry/v2/repositories /var/lib/registry/docker/registry/v2/blobs"
+              " && registry garbage-collect /etc/distribution/config.yml && echo collected")
+    assert client.containers.run(REGISTRY3_IMAGE, ["sh", "-c", script], entrypoint=[], remove=True,
+                                 network_mode="none").endswith(b"collected\n")
+
+
+def test_a_missing_or_altered_source_tarball_is_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setattr("sandbox.registry3.SOURCES_DIR", tmp_path)
+    with pytest.raises(SandboxError, match=f"{tmp_path / SOURCE} is missing: .* or point .SANDBOX_SOURCES"):
+        source_tarball()
+    (tmp_path / SOURCE).write_bytes(b"not the release")
+    with pytest.raises(SandboxError, match="has sha256 .*, not the released"):
+        source_tarball()
 
 
 def test_registry_image_runs_garbage_collect_from_its_shell(client, offline_images):

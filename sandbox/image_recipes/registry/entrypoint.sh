@@ -1,5 +1,5 @@
 #!/bin/sh
-# The official registry:2 entrypoint: a config path means "serve it".
+# The official registry image's entrypoint (registry:2 and registry:3 alike): a config path means "serve it".
 set -e
 
 case "$1" in
