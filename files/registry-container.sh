@@ -40,6 +40,41 @@ answers() {
 # True when container $2, just started to be $1, keeps running and answers.
 serves() { kept_running "$2" && answers "$1"; }
 
+# True when every tag of file $1 ("repository:tag digest" lines; none when $1 is empty) answers with its
+# digest.
+same_tags() {
+    [ -n "$1" ] || return 0
+    every_tag_answers "$1" || return 1
+    say "every one of the $(wc -l <"$1") tags answers with its digest from the new registry"
+    rm -f "$1"
+}
+
+# The major version registry image $1 reports of itself (`registry --version`): 2, 3, or nothing.
+image_major() {
+    _version=$(docker run --rm --network none --entrypoint registry "$1" --version 2>/dev/null | awk '{ print $NF }')
+    _version=${_version#v}
+    printf '%s\n' "${_version%%.*}"
+}
+
+# Refuse registry image $1 unless it says it is the registry line the deploy configured it as, and a
+# registry 2 on data a registry 3 served unless the operator allowed it. $2: the image of the registry
+# container serving now, if any (for hosts whose data a registry 3 served before SERVED_BY was kept).
+check_registry_image() {
+    _major=$(image_major "$1")
+    [ "$_major" = "$REGISTRY_MAJOR" ] || die "$1 says it is registry ${_major:-(no version: is it a registry image?)}, but the deploy configures it as registry $REGISTRY_MAJOR (its tag, or registry_major_version); refused, nothing changed"
+    _served=$(cat "$SERVED_BY" 2>/dev/null || true)
+    [ -n "$_served" ] || [ -z "${2:-}" ] || _served=$(image_major "$2")
+    if [ "${_served:-0}" -gt "$REGISTRY_MAJOR" ] && [ "$ALLOW_DOWNGRADE" != True ]; then
+        die "this host's registry data was last served by registry $_served; registry $REGISTRY_MAJOR never ran on what it may have written (OCI artifacts, referrers, indexes its collector breaks): refused, nothing changed (registry_allow_downgrade=True goes back anyway)"
+    fi
+}
+
+# Record which registry line now serves the host's data.
+served() {
+    mkdir -p "$(dirname "$SERVED_BY")"
+    echo "$REGISTRY_MAJOR" >"$SERVED_BY"
+}
+
 # Make NAME a container created with the given arguments. A running one is kept until its replacement,
 # created aside as NAME-next, keeps running; otherwise the old one is started again.
 replace() {
@@ -57,22 +92,43 @@ replace() {
             say "adopted $next, left by an interrupted replace, as $name"
         fi
     fi
+    # The image is the last argument.
+    for image in "$@"; do :; done
+    upgrade=
+    if [ "$name" = "$REGISTRY_CONTAINER" ]; then
+        running_image=$(docker inspect --format '{{.Image}}' "$name" 2>/dev/null || true)
+        check_registry_image "$image" "$running_image"
+        # A new registry image must serve every tag with the digest the old one served.
+        if [ -n "$running_image" ] && [ "$running_image" != "$(docker image inspect --format '{{.Id}}' "$image")" ] \
+            && registry_answers; then
+            upgrade=$(mktemp)
+            api_tag_digests "$upgrade" || die "could not list every tag of the running registry to check the new image against; nothing changed"
+            say "the running registry serves $(wc -l <"$upgrade") tags; each must answer the same from $image"
+        fi
+    fi
     # Nothing to keep: the health gate at the end of the deploy proves the new one.
     if ! exists "$name"; then
         docker create --name "$name" "$@" >/dev/null
         docker start "$name" >/dev/null
+        [ "$name" != "$REGISTRY_CONTAINER" ] || served
         say "created $name"
         return
     fi
     docker create --name "$next" "$@" >/dev/null
     docker stop "$name" >/dev/null
-    if docker start "$next" >/dev/null && serves "$name" "$next"; then
+    if docker start "$next" >/dev/null && serves "$name" "$next" && same_tags "$upgrade"; then
         docker rm "$name" >/dev/null
         docker rename "$next" "$name"
         say "replaced $name"
+        if [ "$name" = "$REGISTRY_CONTAINER" ]; then
+            served
+            [ "$READMIT_SECONDS" = 0 ] || say "waiting ${READMIT_SECONDS}s for the load balancers to send it requests again"
+            sleep "$READMIT_SECONDS"
+        fi
         return
     fi
-    echo "the new $name container did not keep running and answering; the old one is kept:" >&2
+    rm -f "$upgrade"
+    echo "the new $name container did not keep running and answering as the old one did; the old one is kept:" >&2
     show_logs "$next"
     docker rm --force "$next" >/dev/null 2>&1 || true
     docker start "$name" >/dev/null
@@ -88,6 +144,8 @@ restart() {
 
 # A throwaway registry (no port, no data) on the configuration in DIR must keep running.
 try_config() {
+    (check_registry_image "$REGISTRY_IMAGE" "$(docker inspect --format '{{.Image}}' "$REGISTRY_CONTAINER" 2>/dev/null || true)") \
+        || { rm -rf "$1"; exit 1; }
     trial=registry-config-trial
     docker rm --force --volumes "$trial" >/dev/null 2>&1 || true
     if docker run --detach --name "$trial" --mount "type=bind,src=$1,dst=$CONFIG_TARGET,readonly" \

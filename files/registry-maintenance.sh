@@ -205,6 +205,10 @@ gc() {
             *) usage ;;
         esac
     done
+    # distribution 2's collector deletes an image index's platform manifests (no tag points at them), and
+    # the index's tag stops pulling; distribution 3 marks them through the index.
+    [ -z "$untagged" ] || [ "$REGISTRY_MAJOR" -ge 3 ] \
+        || die "--delete-untagged on registry $REGISTRY_MAJOR would break every multi-arch image (its platform manifests have no tag); registry 3 keeps them; nothing was done"
     stats=$(blob_stats)
     if [ "${stats%% *}" = 0 ]; then
         say "nothing to collect: the registry holds no blob"
@@ -374,27 +378,6 @@ manifest_lines() {
         _blob="$1/docker/registry/v2/blobs/sha256/$(printf %.2s "$_hex")/$_hex/data"
         [ ! -f "$_blob" ] || printf '%s sha256:%s %s\n' "${_repository#"$_repositories"/}" "$_hex" "$(base64 -w0 <"$_blob")"
     done
-}
-
-# The digest a tag answers with through the API ("" when it does not).
-answered_digest() {
-    curl -s -I --connect-timeout 3 -m 10 -K "$CURL_CONFIG" \
-        -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
-        -H 'Accept: application/vnd.docker.distribution.manifest.list.v2+json' \
-        -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
-        -H 'Accept: application/vnd.oci.image.index.v1+json' \
-        "$REGISTRY_URL/v2/$1/manifests/$2" | tr -d '\r' | sed -n 's/^[Dd]ocker-[Cc]ontent-[Dd]igest: *//p'
-}
-
-# True when every "repository:tag digest" line of file $1 answers with its digest through the API.
-every_tag_answers() {
-    while read -r _reference _digest; do
-        _answered=$(answered_digest "${_reference%:*}" "${_reference##*:}")
-        if [ "$_answered" != "$_digest" ]; then
-            say "${_reference} answers ${_answered:-nothing}, not $_digest"
-            return 1
-        fi
-    done <"$1"
 }
 
 blob_files() { find "$1/docker/registry/v2/blobs" -type f -name data -exec stat -c '%n %s' {} + 2>/dev/null \

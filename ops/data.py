@@ -29,7 +29,7 @@ CHOICES = {
 }
 BOOLEANS = ("registry_delete_enabled", "ui_enabled", "ui_delete_images", "firewalld_open_ports",
             "gc_dry_run", "gc_delete_untagged", "docker_repo_allow_http", "registry_storage_migrate",
-            "retention_apply", "restore_force", "registry_s3_redirect")
+            "retention_apply", "restore_force", "registry_s3_redirect", "registry_allow_downgrade")
 PORTS = ("registry_port", "ui_port", "lb_port", "lb_stats_port")
 POSITIVE = ("health_timeout", "docker_log_max_file", "maintenance_lock_timeout", "maintenance_timeout",
             "registry_drain_timeout")
@@ -46,6 +46,10 @@ DOCKER_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
 # An image reference with an explicit tag: [registry/]path:tag (a digest pin is accepted too).
 IMAGE_REF = re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:[._/-][a-z0-9]+)*)?"
                        r"(?::[\w][\w.-]{0,127}|@sha256:[0-9a-f]{64})")
+# A tag that says which registry an image is: 2, 2.8, 2.8.3, v3.1.1, 3.0.0-rc.1, 3.1-alpine.
+VERSION_TAG = re.compile(r"v?([0-9]+)(?:[.-][\w.-]*)?")
+# The registry lines the deploy knows how to configure (and the path each one reads its config.yml from).
+REGISTRY_MAJORS = (2, 3)
 SIZE = re.compile(r"[0-9]+[kmg]")
 # The distribution spec's repository name: lowercase path components joined by "/".
 REPOSITORY = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*")
@@ -79,6 +83,21 @@ def repository_names(value) -> list:
     if isinstance(value, str):
         return [name.strip() for name in value.split(",") if name.strip()]
     return list(value or [])
+
+
+def tag_major(image: str) -> int | None:
+    """The registry line an image's tag names (registry:3.1.1 -> 3), or None when the tag does not tell
+    (latest, a digest, a name of the operator's own)."""
+    reference = image.split("@", 1)[0]
+    tag = reference.rsplit("/", 1)[-1].partition(":")[2]
+    match = VERSION_TAG.fullmatch(tag)
+    return int(match.group(1)) if match and int(match.group(1)) in REGISTRY_MAJORS else None
+
+
+def registry_major(data) -> int:
+    """The registry line the deploy configures for (2 or 3): registry_major_version, else the image's tag.
+    Validation makes sure one of them tells; the host checks the image agrees before running it."""
+    return data.get("registry_major_version") or tag_major(data.get("registry_image"))
 
 
 def tls_on(data) -> bool:
@@ -321,12 +340,32 @@ def _images(c: _Checker):
     for key in images:
         if not isinstance(c.value(key), str) or not IMAGE_REF.fullmatch(c.value(key)):
             c.bad(key, "must be an image reference pinned by tag, like registry:2.8.3")
+    _registry_major(c)
     if c.value("image_source") == "archives":
         archive_dir = Path(str(c.value("image_archive_dir")))
         for key in images:
             archive = archive_dir / archive_name(str(c.value(key)))
             if not archive.is_file():
                 c.bad(key, f"needs the archive {archive} (image_source is archives)")
+
+
+def _registry_major(c: _Checker):
+    declared, image = c.value("registry_major_version"), c.value("registry_image")
+    if declared is not None and (isinstance(declared, bool) or declared not in REGISTRY_MAJORS):
+        c.bad("registry_major_version", "must be None (read from registry_image's tag), 2 or 3")
+        return
+    if not isinstance(image, str) or not IMAGE_REF.fullmatch(image):
+        return  # reported by _images
+    from_tag = tag_major(image)
+    if declared is None and from_tag is None:
+        c.bad("registry_image", "does not say which registry it is (2 or 3): pin a version tag like"
+                                " registry:3.1.1 or registry:2.8.3, or set registry_major_version")
+    elif declared is not None and from_tag is not None and declared != from_tag:
+        c.bad("registry_major_version", f"says {declared}, but registry_image's tag says {from_tag}")
+    elif (declared or from_tag) == 2 and c.value("gc_delete_untagged") is True:
+        c.bad("gc_delete_untagged", "must be False on registry 2: its collector deletes the platform manifests"
+                                    " of every multi-arch image (they have no tag), and the image's tag stops"
+                                    " pulling; registry 3 keeps them (registry_image = 'registry:3.1.1')")
 
 
 def _security(c: _Checker, public_name: str | None):

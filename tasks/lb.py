@@ -34,6 +34,16 @@ PEM = "/etc/haproxy/registry.pem"
 CA = "/etc/haproxy/registry-ca.crt"
 # The backend of files/haproxy.cfg.j2 that balances over the replicas.
 BACKEND = "replicas"
+# How it checks each replica: every CHECK_SECONDS; FALL failures take it out, RISE successes put it back.
+CHECK_SECONDS, FALL, RISE = 1, 2, 2
+# How long after a replica answers again every load balancer has put it back: a deploy that replaces the
+# replicas one at a time waits this long before the next one stops.
+READMIT_SECONDS = CHECK_SECONDS * (RISE + 1)
+
+
+def load_balanced() -> bool:
+    """Whether the inventory puts load balancers in front of its registries."""
+    return bool(inventory.get_group("registry_lb", []))
 
 
 def replicas() -> list[dict]:
@@ -50,7 +60,8 @@ def replicas() -> list[dict]:
 def haproxy_config(data, servers: list[dict]) -> str:
     template = jinja2.Template((ROOT / "files/haproxy.cfg.j2").read_text(), keep_trailing_newline=True)
     return template.render(port=data.lb_port, stats_port=data.lb_stats_port, tls=tls_on(data), scheme=scheme(data),
-                           pem=PEM, ca=CA, backend=BACKEND, servers=servers)
+                           pem=PEM, ca=CA, backend=BACKEND, servers=servers, inter=CHECK_SECONDS, fall=FALL,
+                           rise=RISE)
 
 
 def tls_files(name: str, data) -> dict:

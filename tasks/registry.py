@@ -7,10 +7,11 @@ from pyinfra.operations import python
 
 from ops.config import registry_config
 from ops.container import ContainerSpec, Mount, container, restarted
-from ops.data import auth_on, tls_on
+from ops.data import auth_on, registry_major, tls_on
 from ops.maintenance import migrated, settled
 from ops.report import log_lines, log_once
 
+from .lb import load_balanced
 from .registry_files import REGISTRY_FILES, config_files, config_mount_target, files_hash
 from .storage import storage_mount
 
@@ -27,10 +28,12 @@ def registry_spec(name: str, data) -> ContainerSpec:
     return ContainerSpec(
         name=data.registry_container,
         image=data.registry_image,
+        # Registry 3.0 exports traces to localhost:4318 by default and logs an error for each; 3.1 is off.
+        env={"OTEL_TRACES_EXPORTER": "none"} if registry_major(data) >= 3 else {},
         ports={5000: published(data.registry_bind_address, data.registry_port)},
         mounts=tuple(mount for mount in (
             storage_mount(data),
-            Mount("bind", data.registry_config_dir, config_mount_target(data.registry_image), True),
+            Mount("bind", data.registry_config_dir, config_mount_target(data), True),
         ) if mount),
         labels={CONFIG_LABEL: files_hash(config_files(name, data), REGISTRY_FILES)},
         # Docker must wait longer than the registry drains, or it kills uploads the drain would finish.
@@ -61,7 +64,12 @@ def registry(switch=None):
         moved = migrated(name="Registry data is moved, verified, and served from its new place",
                          source=switch[0], destination=switch[1], spec=registry_spec(host.name, data))
         python.call(name="Say what the move did", function=log_lines, op=moved, _if=moved.did_change)
-    running = container(name="Registry container is running", spec=registry_spec(host.name, data))
+    # Replicas of one store behind load balancers are replaced one at a time, each back in the balance
+    # before the next stops (registry-container waits READMIT_SECONDS), so clients always have one.
+    running = container(name="Registry container is running", spec=registry_spec(host.name, data),
+                        _serial=data.registry_storage == "s3" and load_balanced())
+    python.call(name="Say what replacing the registry checked", function=log_lines, op=running,
+                _if=running.did_change)
     restarted(
         name="Registry restarts to read its restored configuration",
         container_name=data.registry_container,

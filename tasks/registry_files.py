@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 
 from ops import registry_yaml
-from ops.data import auth_on, public_name, registry_name, scheme, tls_on
+from ops.data import auth_on, public_name, registry_major, registry_name, scheme, tls_on
 from ops.secrets import DEPLOY_USER, SecretStore
 
 # The files of the configuration directory each container reads: a change to them recreates it.
@@ -34,10 +34,13 @@ server {{
 """
 
 
-def config_mount_target(image: str) -> str:
-    """registry:3 (distribution 3) reads /etc/distribution; registry:2 /etc/docker/registry."""
-    tag = image.rsplit("/", 1)[-1].partition(":")[2]
-    return "/etc/distribution" if tag.split(".")[0] == "3" else "/etc/docker/registry"
+# Where each registry line reads its configuration directory: registry 3 (distribution 3) has no fallback
+# to registry 2's path.
+CONFIG_TARGETS = {2: "/etc/docker/registry", 3: "/etc/distribution"}
+
+
+def config_mount_target(data) -> str:
+    return CONFIG_TARGETS[registry_major(data)]
 
 
 def tls_names(name: str, data) -> list[str]:
@@ -72,7 +75,7 @@ def server_material(name: str, data) -> tuple[bytes, bytes, bytes | None]:
 def config_files(name: str, data) -> dict[str, bytes]:
     """The registry's configuration directory: writable.yml, its read-only twin, and with TLS and users the
     certificate, its key, the CA and the htpasswd file (all root-only on the host)."""
-    target = config_mount_target(data.registry_image)
+    target = config_mount_target(data)
     files = {}
     if tls_on(data):
         files["registry.crt"], files["registry.key"], ca = server_material(name, data)

@@ -9,18 +9,21 @@ from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.operations import files
 
-from ops.data import managed_containers
+from ops.data import managed_containers, registry_major
 from ops.files import files_in_place
-from ops.hostscripts import COMMON_LIBRARY, CONTAINER_SCRIPT, HOLD, LOCK, MAINTENANCE_SCRIPT, READ_ONLY_MARK
+from ops.hostscripts import (COMMON_LIBRARY, CONTAINER_SCRIPT, HOLD, LOCK, MAINTENANCE_SCRIPT, READ_ONLY_MARK,
+                             SERVED_BY)
 from ops.registry_yaml import DATA_ROOT
 
+from .lb import READMIT_SECONDS, load_balanced
 from .registry_files import client_curlrc, config_mount_target, probe_urls, s3_curlrc
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def template_values(name: str, data) -> dict:
-    """files/registry-common.sh.j2's settings from a host's name and data, each quoted for the shell."""
+def template_values(name: str, data, load_balanced: bool = False) -> dict:
+    """files/registry-common.sh.j2's settings from a host's name and data, each quoted for the shell;
+    `load_balanced`: the inventory has load balancers in front of the registries."""
     registry_url, ui_url = probe_urls(name, data)
     values = dict(
         registry_container=data.registry_container,
@@ -28,7 +31,9 @@ def template_values(name: str, data) -> dict:
         ui_container=data.ui_container if data.ui_enabled else "",
         containers=" ".join(managed_containers(data)),
         config_dir=data.registry_config_dir,
-        config_target=config_mount_target(data.registry_image),
+        config_target=config_mount_target(data),
+        registry_major=registry_major(data),
+        allow_downgrade=data.registry_allow_downgrade,
         registry_url=registry_url,
         ui_url=ui_url,
         health_timeout=data.health_timeout,
@@ -41,6 +46,8 @@ def template_values(name: str, data) -> dict:
         lock=LOCK,
         hold=HOLD,
         read_only_mark=READ_ONLY_MARK,
+        served_by=SERVED_BY,
+        readmit_seconds=READMIT_SECONDS if load_balanced and data.registry_storage == "s3" else 0,
     )
     return {key: shlex.quote(str(value)) for key, value in values.items()}
 
@@ -52,7 +59,7 @@ def host_files(name: str, data) -> dict:
     s3 = {f"{data.registry_config_dir}/s3.curlrc": (s3_curlrc(data).encode(), "600")} \
         if data.registry_storage == "s3" else {}
     return {**s3,
-        COMMON_LIBRARY: (common.render(**template_values(name, data)).encode(), "644"),
+        COMMON_LIBRARY: (common.render(**template_values(name, data, load_balanced())).encode(), "644"),
         CONTAINER_SCRIPT: ((ROOT / "files/registry-container.sh").read_bytes(), "755"),
         MAINTENANCE_SCRIPT: ((ROOT / "files/registry-maintenance.sh").read_bytes(), "755"),
         f"{data.registry_config_dir}/client.curlrc": (client_curlrc(name, data).encode(), "600"),

@@ -2,8 +2,9 @@
 the load balancer takes, every replica serves; a stopped replica costs no pull through the load
 balancer; a second run changes nothing; a missing bucket is refused before anything changes; GC,
 repository deletion and pruning run across the replicas with no pull through the load balancer failing,
-and a run killed in the middle is healed by the next; the gateway restarting heals without a redeploy.
-Runs on hosts of its own (replicas registry-sandbox-3 and -4, load balancer -5), made and removed here."""
+and a run killed in the middle is healed by the next; the gateway restarting heals without a redeploy;
+the replicas upgrade to registry 3 one at a time with no pull through the load balancer failing, and its
+collector keeps every platform of a multi-arch image. Runs on hosts of its own (replicas registry-sandbox-3 and -4, load balancer -5), made and removed here."""
 
 import json
 import os
@@ -16,6 +17,7 @@ from ops.data import public_urls
 from ops.hostscripts import MAINTENANCE_SCRIPT
 from sandbox.object_store import NAME as STORE
 from sandbox.object_store import SECRET_KEY_FILE
+from sandbox.registry3 import REGISTRY3_IMAGE
 from tests.e2e.chores import (
     pause_collections,
     pull_outages,
@@ -27,12 +29,14 @@ from tests.e2e.chores import (
     upload_status,
 )
 from tests.e2e.conftest import Target, catalog, manifest, manifest_head, pull_back, push_hello, session, wait_for
+from tests.e2e.multiarch import ACCEPT_ANY, pull_every_platform, push_multiarch
 
 CLUSTER = "inventory/sandbox_cluster.py"
 HOSTS = ("registry-sandbox-3", "registry-sandbox-4")
 LB = "registry-sandbox-5"
 # The load balancer as the replica hosts reach it (lb_port).
 LB_URL = f"https://{LB}:5000"
+ON_3 = ("--data", f"registry_image={REGISTRY3_IMAGE}")
 
 
 def cluster_deploy(*args, **options):
@@ -289,3 +293,48 @@ def test_the_ui_reads_the_registry_through_the_load_balancer(cluster):
         assert "via-lb" in catalog(second.ui), "its own registry is stopped: the catalog came through the balancer"
     finally:
         assert cluster_deploy().returncode == 0
+
+
+def test_replicas_upgrade_to_registry_3_one_at_a_time_and_no_pull_fails(cluster, tmp_path):
+    replicas, lb = cluster
+    puller = replicas[0]
+    sandbox("images", "--registry3")
+    pushed = push_multiarch(lb.registry, "multi:1", tmp_path)
+    before = {reference: manifest_head(lb, reference) for reference in ("shared:1", "via-lb:1")}
+    _, layers = manifest(lb, "shared", "1")
+    start_pull_loop(puller, "shared", "1", sorted(layers)[0], url=LB_URL)
+    run = cluster_deploy("-v", *ON_3)
+    log = stop_pull_loop(puller)
+    print(f"pulls through the load balancer during the upgrade: {log.count(' ok')} ok, {log.count(' failed')} failed")
+    assert run.returncode == 0 and not run.errors(), run.stderr[-3000:]
+    assert log.count(" ok") > 20 and " failed" not in log, "no pull through the load balancer fails"
+    replaced = [line for line in run.stderr.splitlines() if line.strip().endswith("] replaced registry")]
+    assert [line.split("]")[0].strip(" [") for line in replaced] == list(HOSTS)
+    first_back = run.stderr.index(f"[{HOSTS[0]}] waiting 3s for the load balancers to send it requests again")
+    assert first_back < run.stderr.index(f"[{HOSTS[1]}] the running registry serves"), "one replica at a time"
+    for replica in replicas:
+        assert replica.container(replica.data.registry_container)["Config"]["Image"] == REGISTRY3_IMAGE
+    assert {reference: manifest_head(lb, reference) for reference in before} == before
+    for target in (*replicas, lb):
+        whole = pull_every_platform(target.registry, "multi:1", tmp_path)
+        assert whole.returncode == 0, (target.name, whole.stderr)
+    for digest in pushed.platforms.values():
+        assert pull_every_platform(lb.registry, f"multi@{digest}", tmp_path).returncode == 0
+    second = cluster_deploy(*ON_3)
+    assert second.returncode == 0 and second.results and second.changed() == []
+
+
+def test_gc_of_untagged_manifests_across_replicas_on_3_keeps_every_platform(cluster, tmp_path):
+    replicas, lb = cluster
+    doomed = push_multiarch(lb.registry, "multi:doomed", tmp_path)
+    assert session().delete(f"{lb.registry}/v2/multi/manifests/doomed", timeout=10).status_code == 202
+    run = cluster_deploy(*ON_3, "--data", "gc_delete_untagged=True", file="gc.py")
+    assert run.returncode == 0 and not run.errors(), run.stderr[-3000:]
+    for target in (*replicas, lb):
+        whole = pull_every_platform(target.registry, "multi:1", tmp_path)
+        assert whole.returncode == 0, (target.name, whole.stderr)
+    for digest in (doomed.index, *doomed.platforms.values()):
+        answer = session().head(f"{lb.registry}/v2/multi/manifests/{digest}", headers={"Accept": ACCEPT_ANY},
+                                timeout=10)
+        assert answer.status_code == 404, f"{digest} survived the collection"
+    assert blob_key(doomed.blobs["arm64"][1]) not in stored_keys(), "its layers are gone from the bucket"

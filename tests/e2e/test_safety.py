@@ -8,16 +8,16 @@ from sandbox.offline_images import HELLO_IMAGE
 from tasks.registry_files import probe_urls
 from tests.e2e.conftest import catalog, pull_back, session
 
-# An image that exits at once: what a wrong registry_image looks like to the deploy.
-NOT_A_REGISTRY = ["--data", f"registry_image={HELLO_IMAGE}", "--data", "health_timeout=3"]
+# An image that is no registry: what a wrong registry_image looks like to the deploy.
+NOT_A_REGISTRY = ["--data", f"registry_image={HELLO_IMAGE}", "--data", "registry_major_version=2",
+                  "--data", "health_timeout=3"]
 
 
-def test_change_that_cannot_start_keeps_the_working_registry(targets, hello_pushed):
+def test_an_image_that_is_no_registry_never_replaces_the_working_one(targets, hello_pushed):
     t = targets[0]
     run = deploy("--limit", t.name, *NOT_A_REGISTRY)
     assert run.returncode != 0
-    assert "the new registry container did not keep running and answering; the old one is kept" in run.stderr
-    assert "hello from the private registry" in run.stderr, "the failed container's log is shown"
+    assert f"{HELLO_IMAGE} says it is registry (no version: is it a registry image?)" in run.stderr
     assert session().get(f"{t.registry}/v2/", timeout=10).json() == {}
     assert t.container(t.data.registry_container)["Config"]["Image"] == t.data.registry_image
     assert t.host.run(f"docker inspect {t.data.registry_container}-next").rc != 0, "nothing is left aside"
@@ -26,7 +26,7 @@ def test_change_that_cannot_start_keeps_the_working_registry(targets, hello_push
     assert rerun.returncode == 0 and ("Registry | Registry container is running", t.name) not in rerun.changed()
 
 
-def test_missing_registry_that_cannot_start_fails_with_its_logs(targets, hello_pushed):
+def test_missing_registry_is_not_made_from_an_image_that_is_no_registry(targets, hello_pushed):
     t = targets[0]
     t.host.check_output(f"docker rm -f {t.data.registry_container}")
     try:
@@ -34,21 +34,25 @@ def test_missing_registry_that_cannot_start_fails_with_its_logs(targets, hello_p
     finally:
         repair = deploy("--limit", t.name)
     assert run.returncode != 0
-    # Nothing was running to keep: the container is created and the health gate names the failure.
-    assert f"unhealthy: registry: GET {probe_urls(t.name, t.data)[0]}/v2/ gave no answer" in run.stderr
-    assert "hello from the private registry" in run.stderr, "the failed container's log is shown"
+    assert f"{HELLO_IMAGE} says it is registry (no version: is it a registry image?)" in run.stderr
     assert repair.returncode == 0 and not repair.errors(), repair.stderr[-2000:]
-    assert hello_pushed in catalog(t.registry), "the data outlived the broken container"
+    assert hello_pushed in catalog(t.registry), "the data outlived the missing container"
     pull_back(t, hello_pushed)
 
 
 def test_registry_that_runs_but_does_not_answer_is_not_swapped_in(targets, hello_pushed):
     t = targets[0]
-    # The UI's image keeps running, but nothing in it answers on the registry's port.
-    run = deploy("--limit", t.name, "--data", f"registry_image={t.data.ui_image}", "--data", "health_timeout=3")
+    # A real registry, published on an address the deploy's probes (and every client) do not reach.
+    run = deploy("--limit", t.name, "--data", "registry_bind_address=127.0.0.2", "--data", "ui_enabled=False",
+                 "--data", "health_timeout=3")
     assert run.returncode != 0
-    assert "the new registry container did not keep running and answering; the old one is kept" in run.stderr
+    assert ("the new registry container did not keep running and answering as the old one did; the old one is"
+            " kept") in run.stderr
+    assert f"--- last log lines of {t.data.registry_container}-next:" in run.stderr
     assert session().get(f"{t.registry}/v2/", timeout=10).json() == {}
+    assert t.host.run(f"docker inspect {t.data.registry_container}-next").rc != 0, "nothing is left aside"
+    repair = deploy("--limit", t.name)
+    assert repair.returncode == 0 and not repair.errors(), repair.stderr[-2000:]
     pull_back(t, hello_pushed)
 
 

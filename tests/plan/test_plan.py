@@ -269,7 +269,9 @@ def test_leftover_replacement_is_removed_beside_a_matching_registry():
     facts = in_place("debian12")
     key = k(ContainerState, container="registry", image=data_for("debian12").registry_image, gateway=False)
     facts[key] = {**facts[key], "aside": True}
-    assert plan(facts).commands == ["docker rm --force registry-next"]
+    first, *rest = plan(facts).commands
+    assert first == "docker rm --force registry-next"
+    assert [command.split("(")[:2] for command in rest] == [["FunctionCommand", "log_lines, "]], "and says what it did"
 
 
 def test_unknown_bridge_gateway_fails_the_ui_with_a_clear_message():
@@ -289,7 +291,8 @@ def test_unhealthy_host_is_waited_for():
 
 @pytest.mark.parametrize("file,data,chore", [
     ("gc.py", {}, ["gc"]),
-    ("gc.py", {"gc_dry_run": True, "gc_delete_untagged": True}, ["gc", "--dry-run", "--delete-untagged"]),
+    ("gc.py", {"gc_dry_run": True, "gc_delete_untagged": True, "registry_image": "registry:3.1.1"},
+     ["gc", "--dry-run", "--delete-untagged"]),
     ("prune_repos.py", {}, ["prune"]),
     ("delete_repos.py", {"repositories": "team/app,hello"}, ["delete-repos", "team/app", "hello"]),
 ])

@@ -6,7 +6,7 @@ import pytest
 
 from dev.operator import Data
 from ops.archives import archive_name
-from ops.data import DataError, problems, validate
+from ops.data import DataError, problems, registry_major, tag_major, validate
 
 
 def test_defaults_are_valid(defaults):
@@ -66,6 +66,11 @@ BAD = [
     ("registry_image", "registry", "must be an image reference pinned by tag"),
     ("registry_image", "registry:2\n", "must be an image reference pinned by tag"),
     ("ui_image", "Joxit/UI:latest!", "must be an image reference pinned by tag"),
+    ("registry_image", "registry:latest", "does not say which registry it is (2 or 3)"),
+    ("registry_major_version", 4, "must be None (read from registry_image's tag), 2 or 3"),
+    ("registry_major_version", 3, "says 3, but registry_image's tag says 2"),
+    ("gc_delete_untagged", True, "must be False on registry 2"),
+    ("registry_allow_downgrade", "yes", "must be True or False"),
     ("registry_volume", "../vol", "must be a Docker name"),
     ("registry_container", "registry\n", "must be a Docker name"),
     ("ui_container", "registry", "must differ from registry_container"),
@@ -196,3 +201,23 @@ def test_replicas_share_one_bucket_or_none_uses_s3(defaults, monkeypatch):
     second.data = on_disk
     with pytest.raises(DataError, match="r1 differs"):
         validate(first)
+
+
+@pytest.mark.parametrize("image,major", [
+    ("registry:2", 2), ("registry:2.8.3", 2), ("registry:3", 3), ("registry:3.1.1", 3), ("registry:v3.0.0-rc.1", 3),
+    ("mirror.local:5000/library/registry:3.0.0", 3), ("mirror.local:5000/registry:2.8", 2),
+    ("registry:latest", None), ("registry:4.0.0", None), ("registry@sha256:" + "a" * 64, None), ("ours:prod", None),
+])
+def test_the_tag_says_which_registry_an_image_is(image, major):
+    assert tag_major(image) == major
+
+
+def test_an_image_whose_tag_does_not_tell_passes_once_its_line_is_named(defaults):
+    defaults.update(registry_image="registry@sha256:" + "a" * 64, registry_major_version=3)
+    assert problems(defaults) == []
+    assert registry_major(defaults) == 3
+
+
+def test_registry_3_may_delete_untagged_manifests(defaults):
+    defaults.update(registry_image="registry:3.1.1", gc_delete_untagged=True)
+    assert problems(defaults) == []

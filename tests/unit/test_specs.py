@@ -3,6 +3,7 @@
 import pytest
 from pyinfra.api.exceptions import DeployError
 
+from ops.container import Mount
 from ops.daemon import merged
 from ops.facts import BridgeGateway, ConfigFiles, ContainerState, MaintenanceState
 from ops.platform import os_family, rpm_manager
@@ -12,15 +13,23 @@ from tasks.registry_files import config_mount_target
 from tasks.ui import ui_spec
 
 
-@pytest.mark.parametrize("image,target", [
-    ("registry:2.8.3", "/etc/docker/registry"),
-    ("registry:3", "/etc/distribution"),
-    ("registry:3.0.0", "/etc/distribution"),
-    ("mirror.local:5000/library/registry:3.0.0", "/etc/distribution"),
-    ("mirror.local:5000/registry:2", "/etc/docker/registry"),
+@pytest.mark.parametrize("image,declared,target", [
+    ("registry:2.8.3", None, "/etc/docker/registry"),
+    ("registry:3", None, "/etc/distribution"),
+    ("registry:3.0.0", None, "/etc/distribution"),
+    ("mirror.local:5000/library/registry:3.0.0", None, "/etc/distribution"),
+    ("mirror.local:5000/registry:2", None, "/etc/docker/registry"),
+    ("registry:edge", 3, "/etc/distribution"),
 ])
-def test_config_is_mounted_where_the_image_reads_it(image, target):
-    assert config_mount_target(image) == target
+def test_config_is_mounted_where_the_image_reads_it(defaults, image, declared, target):
+    defaults.update(registry_image=image, registry_major_version=declared)
+    assert config_mount_target(defaults) == target
+    assert Mount("bind", defaults.registry_config_dir, target, True) in registry_spec("r1", defaults).mounts
+
+
+def test_registry_3_exports_no_traces(defaults):
+    defaults.update(registry_image="registry:3.1.1")
+    assert registry_spec("r1", defaults).env == {"OTEL_TRACES_EXPORTER": "none"}
 
 
 def test_registry_spec_follows_data(defaults):
