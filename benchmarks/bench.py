@@ -1,7 +1,7 @@
 """Benchmarks on sandbox hosts: medians of several runs, compared as ratios within one run.
 
     python -m benchmarks.bench [--runs N] [--skip-cold] [--skip-deploy] [--skip-gc] [--skip-backup]
-        [--skip-storage] [--skip-lb] [--skip-faults]
+        [--skip-storage] [--skip-lb] [--skip-faults] [--skip-registry3]
 
 Measures: `sandbox up --hosts 2` cold (base image built) and warm (image cached, new hosts); the first
 deploy on a fresh host with TLS and users (the default) and without; a no-op re-run with and without
@@ -10,7 +10,8 @@ GC on 50 repositories of 3 tags: the collector's time, how long uploads are refu
 fail; backup and restore of about 400 MB: times, archive size, uploads refused; push and pull of 100 MB
 with the registry on a volume and on S3 (the sandbox's Ceph); pulls through the load balancer against
 straight from a replica, and three hosts pulling at once with 1, 2 and 3 replicas; how long a host takes
-to serve again after its registry crashed, its engine or the host restarted.
+to serve again after its registry crashed, its engine or the host restarted; push, pull, GC and a no-op
+re-run on registry 2.8 against 3.1.1.
 Leaves the sandbox down.
 """
 
@@ -31,6 +32,7 @@ from dev.operator import PYINFRA, SANDBOX_INVENTORY, deploy, sandbox, ssh_host
 from sandbox.base import image_tag
 from sandbox.config import ROOT, SECRETS_DIR, STATE_DIR
 from sandbox.hosts import read_state
+from sandbox.registry3 import REGISTRY3_IMAGE
 
 PLAIN = ("--data", "registry_tls=off", "--data", "registry_auth=none")
 # On a sandbox host, first in each script: curl as the deploy's own probes do (CA, user), and $REGISTRY_URL.
@@ -259,6 +261,42 @@ def storage_benchmark(runs: int):
           f" pull {medians['s3'][1] / medians['volume'][1]:.2f}", flush=True)
 
 
+def registry3_benchmark(runs: int):
+    """The same work on registry 2.8 and 3.1.1 (both on their volume, same run): push and pull of one
+    100 MB layer, GC of 50 repositories x 3 tags (the collector's time), and a no-op re-run."""
+    print("# registry 2.8 vs 3.1.1", flush=True)
+    sandbox("images", "--registry3")
+    fresh_hosts(2)
+    hosts = read_state()["hosts"]
+    lines = {"2.8": (hosts[0], ()), "3.1.1": (hosts[1], ("--data", f"registry_image={REGISTRY3_IMAGE}"))}
+    for state, data in lines.values():
+        ok_deploy("--limit", state["name"], "--data", "registry_storage=volume", *data)
+    medians = {}
+    for label, (state, data) in lines.items():
+        args = ("--limit", state["name"], "--data", "registry_storage=volume", *data)
+        host = ssh_host(state["ssh_port"])
+        pushes, pulls, collections = [], [], []
+        host.check_output(PUSH.format(port=5000, tags="1 2 3"))
+        for run in range(runs):
+            host.check_output(PUSH_PULL.format(run=run))
+            pushes.append(timed(lambda: host.check_output(f"docker push -q localhost:5000/pp:{run}")))
+            host.check_output(f"docker rmi -f localhost:5000/pp:{run} >/dev/null")
+            pulls.append(timed(lambda: host.check_output(f"docker pull -q localhost:5000/pp:{run}")))
+            host.check_output(PUSH.format(port=5000, tags=str(run + 4)))
+            host.check_output(DELETE_TAG.replace("{tag}", str(run + 1)))
+            gc = ok_deploy(*args, file="gc.py")
+            seconds = [line for line in gc.stderr.splitlines() if "garbage collected in" in line]
+            collections.append(float(seconds[-1].rsplit(" ", 1)[1].removesuffix("ms")) / 1000)
+        medians[label] = (report(f"push 100 MB, registry {label}", (statistics.median(pushes), pushes)),
+                          report(f"pull 100 MB, registry {label}", (statistics.median(pulls), pulls)),
+                          report(f"GC of 50 repos x 3 tags (collector), registry {label}",
+                                 (statistics.median(collections), collections)),
+                          report(f"no-op re-run, registry {label}", median_of(runs, lambda: ok_deploy(*args))))
+    ratios = [new / old for new, old in zip(medians["3.1.1"], medians["2.8"])]
+    print("  3.1.1 / 2.8: " + ", ".join(f"{what} {ratio:.2f}" for what, ratio in
+                                        zip(("push", "pull", "GC", "no-op run"), ratios)), flush=True)
+
+
 def _with_cluster(names: list[str], action):
     """Run action() with inventory/sandbox_cluster.py limited to `names` (replicas, then the load balancer)."""
     os.environ["SANDBOX_CLUSTER_HOSTS"] = ",".join(names)
@@ -405,6 +443,7 @@ def main(argv=None):
     parser.add_argument("--skip-storage", action="store_true")
     parser.add_argument("--skip-lb", action="store_true")
     parser.add_argument("--skip-faults", action="store_true")
+    parser.add_argument("--skip-registry3", action="store_true")
     args = parser.parse_args(argv)
     client = docker.from_env()
     sandbox("images")
@@ -434,6 +473,8 @@ def main(argv=None):
         lb_benchmark(min(args.runs, 3))
     if not args.skip_faults:
         faults_benchmark(min(args.runs, 3))
+    if not args.skip_registry3:
+        registry3_benchmark(min(args.runs, 3))
     sandbox("down")
     return 0
 
