@@ -41,9 +41,10 @@ CHECK_SECONDS, FALL, RISE = 1, 2, 2
 READMIT_SECONDS = CHECK_SECONDS * (RISE + 1)
 
 
-def load_balanced() -> bool:
-    """Whether the inventory puts load balancers in front of its registries."""
-    return bool(inventory.get_group("registry_lb", []))
+def replaced_in_turn(data) -> bool:
+    """Whether this registry is a replica of one S3 store behind load balancers: such replicas are replaced
+    one at a time, each back in the balance (READMIT_SECONDS) before the next one stops."""
+    return data.registry_storage == "s3" and bool(inventory.get_group("registry_lb", []))
 
 
 def replicas() -> list[dict]:

@@ -11,7 +11,7 @@ from ops.data import auth_on, registry_major, tls_on
 from ops.maintenance import migrated, settled
 from ops.report import log_lines, log_once
 
-from .lb import load_balanced
+from .lb import replaced_in_turn
 from .registry_files import REGISTRY_FILES, config_files, config_mount_target, files_hash
 from .storage import storage_mount
 
@@ -64,10 +64,9 @@ def registry(switch=None):
         moved = migrated(name="Registry data is moved, verified, and served from its new place",
                          source=switch[0], destination=switch[1], spec=registry_spec(host.name, data))
         python.call(name="Say what the move did", function=log_lines, op=moved, _if=moved.did_change)
-    # Replicas of one store behind load balancers are replaced one at a time, each back in the balance
-    # before the next stops (registry-container waits READMIT_SECONDS), so clients always have one.
+    # Replicas behind load balancers so that clients always have one (registry-container waits for each).
     running = container(name="Registry container is running", spec=registry_spec(host.name, data),
-                        _serial=data.registry_storage == "s3" and load_balanced())
+                        _serial=replaced_in_turn(data))
     python.call(name="Say what replacing the registry checked", function=log_lines, op=running,
                 _if=running.did_change)
     restarted(

@@ -15,15 +15,15 @@ from ops.hostscripts import (COMMON_LIBRARY, CONTAINER_SCRIPT, HOLD, LOCK, MAINT
                              SERVED_BY)
 from ops.registry_yaml import DATA_ROOT
 
-from .lb import READMIT_SECONDS, load_balanced
+from .lb import READMIT_SECONDS, replaced_in_turn
 from .registry_files import client_curlrc, config_mount_target, probe_urls, s3_curlrc
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def template_values(name: str, data, load_balanced: bool = False) -> dict:
+def template_values(name: str, data, in_turn: bool = False) -> dict:
     """files/registry-common.sh.j2's settings from a host's name and data, each quoted for the shell;
-    `load_balanced`: the inventory has load balancers in front of the registries."""
+    `in_turn`: the registry is replaced in turn with other replicas (tasks.lb.replaced_in_turn)."""
     registry_url, ui_url = probe_urls(name, data)
     values = dict(
         registry_container=data.registry_container,
@@ -47,7 +47,7 @@ def template_values(name: str, data, load_balanced: bool = False) -> dict:
         hold=HOLD,
         read_only_mark=READ_ONLY_MARK,
         served_by=SERVED_BY,
-        readmit_seconds=READMIT_SECONDS if load_balanced and data.registry_storage == "s3" else 0,
+        readmit_seconds=READMIT_SECONDS if in_turn else 0,
     )
     return {key: shlex.quote(str(value)) for key, value in values.items()}
 
@@ -59,7 +59,7 @@ def host_files(name: str, data) -> dict:
     s3 = {f"{data.registry_config_dir}/s3.curlrc": (s3_curlrc(data).encode(), "600")} \
         if data.registry_storage == "s3" else {}
     return {**s3,
-        COMMON_LIBRARY: (common.render(**template_values(name, data, load_balanced())).encode(), "644"),
+        COMMON_LIBRARY: (common.render(**template_values(name, data, replaced_in_turn(data))).encode(), "644"),
         CONTAINER_SCRIPT: ((ROOT / "files/registry-container.sh").read_bytes(), "755"),
         MAINTENANCE_SCRIPT: ((ROOT / "files/registry-maintenance.sh").read_bytes(), "755"),
         f"{data.registry_config_dir}/client.curlrc": (client_curlrc(name, data).encode(), "600"),
