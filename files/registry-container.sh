@@ -20,6 +20,9 @@ usage() {
 
 exists() { docker container inspect "$1" >/dev/null 2>&1; }
 
+# The image ID container $1 runs ("" when there is no such container).
+container_image() { docker inspect --format '{{.Image}}' "$1" 2>/dev/null || true; }
+
 # True when the container, just started, still runs SETTLE_SECONDS later and was never restarted.
 kept_running() {
     sleep "$SETTLE_SECONDS"
@@ -96,7 +99,7 @@ replace() {
     for image in "$@"; do :; done
     upgrade=
     if [ "$name" = "$REGISTRY_CONTAINER" ]; then
-        running_image=$(docker inspect --format '{{.Image}}' "$name" 2>/dev/null || true)
+        running_image=$(container_image "$name")
         check_registry_image "$image" "$running_image"
         # A new registry image must serve every tag with the digest the old one served.
         if [ -n "$running_image" ] && [ "$running_image" != "$(docker image inspect --format '{{.Id}}' "$image")" ] \
@@ -144,8 +147,7 @@ restart() {
 
 # A throwaway registry (no port, no data) on the configuration in DIR must keep running.
 try_config() {
-    (check_registry_image "$REGISTRY_IMAGE" "$(docker inspect --format '{{.Image}}' "$REGISTRY_CONTAINER" 2>/dev/null || true)") \
-        || { rm -rf "$1"; exit 1; }
+    (check_registry_image "$REGISTRY_IMAGE" "$(container_image "$REGISTRY_CONTAINER")") || { rm -rf "$1"; exit 1; }
     trial=registry-config-trial
     docker rm --force --volumes "$trial" >/dev/null 2>&1 || true
     if docker run --detach --name "$trial" --mount "type=bind,src=$1,dst=$CONFIG_TARGET,readonly" \
