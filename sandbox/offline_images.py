@@ -21,6 +21,8 @@ RECIPES = Path(__file__).resolve().parent / "image_recipes"
 REGISTRY_IMAGE = "registry-sandbox/registry:2.8.2"
 UI_IMAGE = "registry-sandbox/docker-registry-ui:2.6.0"
 HELLO_IMAGE = "registry-sandbox/hello:1"
+# Each image and its recipe folder (registry3 is built from source by sandbox/registry3.py).
+IMAGES = {REGISTRY_IMAGE: "registry", UI_IMAGE: "ui", HELLO_IMAGE: "hello"}
 
 PACKAGES = [
     "docker-registry", "busybox-static", "nginx",
@@ -33,14 +35,19 @@ PASSWD = "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexisten
 GROUP = "root:x:0:\nnogroup:x:65534:\n"
 
 
+def hash_recipes(digest, recipes):
+    """`digest` updated with every file (path and content) of the named recipe folders."""
+    for recipe in sorted(recipes):
+        for path in sorted((RECIPES / recipe).rglob("*")):
+            if path.is_file():
+                digest.update(path.relative_to(RECIPES).as_posix().encode() + path.read_bytes())
+    return digest
+
+
 def recipe_hash():
     digest = hashlib.sha256(Path(__file__).read_bytes())
     digest.update(" ".join(PACKAGES).encode())
-    for path in sorted(RECIPES.rglob("*")):
-        # registry3 is built from source by sandbox/registry3.py, with a stamp of its own.
-        if path.is_file() and path.relative_to(RECIPES).parts[0] != "registry3":
-            digest.update(path.relative_to(RECIPES).as_posix().encode() + path.read_bytes())
-    return digest.hexdigest()
+    return hash_recipes(digest, IMAGES.values()).hexdigest()
 
 
 def _unpack_packages(workdir: Path) -> Path:
@@ -104,20 +111,19 @@ def _stage(packages: Path, context: Path, recipe: str):
 
 def build_archives(client, out_dir: Path = IMAGE_DIR):
     """Build the three images and save each as out_dir/<archive_name>; skipped when up to date."""
-    images = {REGISTRY_IMAGE: "registry", UI_IMAGE: "ui", HELLO_IMAGE: "hello"}
-    archives = [out_dir / archive_name(image) for image in images]
+    archives = [out_dir / archive_name(image) for image in IMAGES]
     stamp = out_dir / "recipe.sha256"
     wanted = recipe_hash()
     if (
         stamp.exists() and stamp.read_text() == wanted
         and all(a.exists() for a in archives)
-        and all(client.images.list(name=image) for image in images)
+        and all(client.images.list(name=image) for image in IMAGES)
     ):
         return archives
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="sandbox-images-") as tmp:
         packages = _unpack_packages(Path(tmp))
-        for image, recipe in images.items():
+        for image, recipe in IMAGES.items():
             context = Path(tmp) / recipe
             _stage(packages, context, recipe)
             client.images.build(path=str(context), tag=image, labels={LABEL: "image"}, rm=True)

@@ -18,6 +18,7 @@ from ops.archives import archive_name
 from .base import debootstrapped_image
 from .config import IMAGE_DIR, LABEL, SOURCES_DIR
 from .local_docker import SandboxError
+from .offline_images import RECIPES, hash_recipes
 
 REGISTRY3_IMAGE = "registry-sandbox/registry:3.1.1"
 SOURCE = "distribution-v3.1.1.tar.gz"
@@ -28,7 +29,6 @@ VERSION = "v3.1.1"
 BUILDER_SUITE = "sid"  # the first suite with a Go new enough for distribution 3.1 (go.mod asks for 1.25)
 BUILDER_PACKAGES = ["golang-1.26-go", "ca-certificates", "busybox-static"]
 BUILDER_REPO = "registry-sandbox/go-builder"
-RECIPES = Path(__file__).resolve().parent / "image_recipes"
 
 # Run in the builder with the tarball at /src and the output at /out. GOROOT: Debian's trimmed go binary
 # cannot find its root otherwise; GOFLAGS, GOPROXY and GOTOOLCHAIN keep every module on the vendored copy.
@@ -43,11 +43,8 @@ cp /bin/busybox /etc/ssl/certs/ca-certificates.crt /out/
 
 
 def _recipe_hash() -> str:
-    digest = hashlib.sha256(Path(__file__).read_bytes())
-    for recipe in ("registry", "registry3"):
-        for path in sorted((RECIPES / recipe).rglob("*")):
-            digest.update(path.name.encode() + path.read_bytes())
-    return digest.hexdigest()
+    # Its own recipe, and the registry:2 stand-in's entrypoint and configuration it copies.
+    return hash_recipes(hashlib.sha256(Path(__file__).read_bytes()), ("registry", "registry3")).hexdigest()
 
 
 def source_tarball() -> Path:
