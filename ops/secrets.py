@@ -155,6 +155,15 @@ class SecretStore:
             _write_private(self.root, path, secrets.token_hex(32).encode())
         return path.read_text().strip()
 
+    def backup_key(self) -> bytes:
+        """The key backup manifests are signed with (HMAC-SHA256), made once: a restore trusts a manifest
+        only when it was signed with it, so a manifest edited or written by anyone without the secrets
+        directory is refused."""
+        path = self.root / "backup.key"
+        if not path.exists():
+            _write_private(self.root, path, secrets.token_hex(32).encode())
+        return path.read_bytes().strip()
+
     def s3_secret_key(self) -> str | None:
         """The object store's secret key: $REGISTRY_S3_SECRET_KEY, else the file s3-secret-key here; None
         when neither is there (the store gives it; it is never made up here)."""

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import hmac
 import json
+import os
+import shlex
 import tarfile
 from pathlib import Path
 
@@ -22,12 +25,17 @@ from pyinfra.api import deploy
 from pyinfra.api.exceptions import DeployError
 from pyinfra.operations import files, python, server
 
+from ops.secrets import SecretStore
+
 from .maintenance import run_chore
 from .registry_files import config_files
 
 REMOTE_DIR = "/var/lib/registry-backups"
-# Configuration keys that are secrets: never in a backup's manifest.
-SECRET_KEYS = {("http", "secret"), ("storage", "s3", "secretkey")}
+# Configuration keys distribution's configuration reference marks as secrets (http.secret, the storage
+# drivers' keys, redis and proxy passwords, a notification endpoint's headers, which carry its credentials),
+# at any depth: never in a backup's manifest.
+SECRET_KEYS = {"secret", "secretkey", "accesskey", "accesskeysecret", "accountkey", "sessiontoken", "password",
+               "credentials", "privatekey", "headers"}
 
 
 def sha256_of(path: Path) -> str:
@@ -45,15 +53,24 @@ def archive_tags(path: Path) -> list[dict]:
     return [dict(zip(("pushed", "repository", "tag", "digest"), line.split(" "))) for line in lines if line]
 
 
+def without_secrets(value):
+    """A configuration value with every SECRET_KEYS entry removed, at any depth."""
+    if isinstance(value, dict):
+        return {key: without_secrets(item) for key, item in value.items() if str(key).lower() not in SECRET_KEYS}
+    if isinstance(value, list):
+        return [without_secrets(item) for item in value]
+    return value
+
+
 def public_config(name: str, data) -> dict:
     """The registry's configuration as rendered, without its secrets."""
-    config = yaml.safe_load(config_files(name, data)["writable.yml"])
-    for *sections, key in SECRET_KEYS:
-        parent = config
-        for section in sections:
-            parent = parent.get(section) or {}
-        parent.pop(key, None)
-    return config
+    return without_secrets(yaml.safe_load(config_files(name, data)["writable.yml"]))
+
+
+def signature(manifest: dict, key: bytes) -> str:
+    """HMAC-SHA256 of a manifest (all but its signature), with the secrets directory's backup key."""
+    body = json.dumps({k: v for k, v in manifest.items() if k != "signature"}, sort_keys=True, separators=(",", ":"))
+    return hmac.new(key, body.encode(), hashlib.sha256).hexdigest()
 
 
 def write_manifest(archive: Path, host_name: str, data, made) -> None:
@@ -70,7 +87,10 @@ def write_manifest(archive: Path, host_name: str, data, made) -> None:
         "tags": archive_tags(archive),
         "config": public_config(host_name, data),
     }
-    archive.with_suffix(".json").write_text(json.dumps(manifest, indent=1) + "\n")
+    manifest["signature"] = signature(manifest, SecretStore(data.registry_secrets_dir).backup_key())
+    descriptor = os.open(archive.with_suffix(".json"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(json.dumps(manifest, indent=1) + "\n")
     host.log(f"backup {archive} ({archive.stat().st_size} bytes, {len(manifest['tags'])} tags,"
              f" sha256 {manifest['sha256'][:16]}...)")
 
@@ -89,17 +109,26 @@ def backup():
     files.get(name="The archive is downloaded", src=remote, dest=str(local))
     python.call(name="The archive's manifest is written beside it", function=write_manifest, archive=local,
                 host_name=host.name, data=data, made=made)
-    server.shell(name="The host's copy is removed", commands=[f"rm -f {remote}"])
+    server.shell(name="The host's copy is removed", commands=[f"rm -f {shlex.quote(remote)}"])
 
 
-def checked_archive(path: str) -> dict:
-    """A backup's manifest, once its archive matches the checksum in it; refused otherwise."""
+def checked_archive(path: str, key: bytes) -> dict:
+    """A backup's manifest, once it carries the signature `key` gives it and its archive matches the checksum
+    in it; refused otherwise. The signature is what the manifest alone cannot forge: whoever edits it (or
+    writes one for another archive) lacks the key, which never leaves the secrets directory."""
     archive = Path(path)
     manifest_path = archive.with_suffix(".json")
     if not archive.is_file() or not manifest_path.is_file():
         raise DeployError(f"backup_archive={path!r}: needs the archive and its manifest {manifest_path.name}")
-    manifest = json.loads(manifest_path.read_text())
-    if sha256_of(archive) != manifest["sha256"]:
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except ValueError as error:
+        raise DeployError(f"backup_archive={path!r}: {manifest_path.name} is not JSON ({error}): refused") from None
+    if not isinstance(manifest, dict) or not hmac.compare_digest(str(manifest.get("signature")),
+                                                                 signature(manifest, key)):
+        raise DeployError(f"backup_archive={path!r}: {manifest_path.name} is not signed with this deploy's backup key"
+                          " (backup.key in registry_secrets_dir): refused")
+    if sha256_of(archive) != manifest.get("sha256"):
         raise DeployError(f"backup_archive={path!r}: its checksum does not match {manifest_path.name}: refused")
     return manifest
 
@@ -109,10 +138,11 @@ def restore():
     data = host.data
     if not data.backup_archive:
         raise DeployError("Name the backup to restore: --data backup_archive=backups/<name>.tar")
-    manifest = checked_archive(data.backup_archive)
-    remote = f"{REMOTE_DIR}/{manifest['archive']}"
+    manifest = checked_archive(data.backup_archive, SecretStore(data.registry_secrets_dir).backup_key())
+    # Named by its checksum, never by anything the manifest says.
+    remote = f"{REMOTE_DIR}/restore-{manifest['sha256'][:16]}.tar"
     files.directory(name="The host's backup directory exists", path=REMOTE_DIR, mode="0700")
     files.put(name="The archive is on the host", src=data.backup_archive, dest=remote, mode="0600")
-    run_chore(f"The registry's data is restored from {manifest['archive']}", "restore", remote,
+    run_chore(f"The registry's data is restored from {Path(data.backup_archive).name}", "restore", remote,
               *(["--force"] if data.restore_force else []))
-    server.shell(name="The host's copy is removed", commands=[f"rm -f {remote}"])
+    server.shell(name="The host's copy is removed", commands=[f"rm -f {shlex.quote(remote)}"])

@@ -55,6 +55,7 @@ def test_the_backup_is_one_archive_with_its_manifest_and_checksum(backed_up):
     manifest = json.loads(archive.with_suffix(".json").read_text())
     assert {f"{t['repository']}:{t['tag']}": t["digest"] for t in manifest["tags"]} == digests
     assert manifest["sha256"] and "secret" not in manifest["config"]["http"]
+    assert archive.with_suffix(".json").stat().st_mode & 0o777 == 0o600
     assert not list(Path(archive.parent).glob("*.partial"))
 
 
@@ -67,6 +68,20 @@ def test_a_fresh_host_restored_from_it_pulls_every_tag_with_the_same_digest(back
     assert _digests(t, digests) == digests
     for reference in digests:
         pull_back(t, reference)
+
+
+def test_a_manifest_edited_beside_a_valid_archive_is_refused_and_runs_nothing_on_the_host(backed_up, tmp_path):
+    archive, _ = backed_up
+    t = _target()
+    forged = tmp_path / archive.name
+    forged.write_bytes(archive.read_bytes())
+    manifest = json.loads(archive.with_suffix(".json").read_text())
+    manifest["archive"] = "x.tar; touch /root/PWNED; echo"
+    forged.with_suffix(".json").write_text(json.dumps(manifest))
+    refused = deploy("--limit", HOST, "--data", f"backup_archive={forged}", "--data", "restore_force=True",
+                     file="restore.py")
+    assert refused.returncode != 0 and "is not signed with this deploy's backup key" in refused.stderr
+    assert not t.host.file("/root/PWNED").exists
 
 
 def test_a_restore_onto_a_registry_that_holds_data_is_refused_unless_forced(backed_up):
