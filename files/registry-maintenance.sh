@@ -616,7 +616,7 @@ release() {
 
 status() {
     if [ -e "$LOCK" ] && ! flock -n "$LOCK" true; then
-        say "running: $(cat "$LOCK")"
+        say "running: $(lock_holder)"
     else
         say "no chore is running"
     fi

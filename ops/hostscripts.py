@@ -4,13 +4,14 @@ COMMON_LIBRARY = "/usr/local/lib/registry-deploy/common.sh"
 CONTAINER_SCRIPT = "/usr/local/sbin/registry-container"
 MAINTENANCE_SCRIPT = "/usr/local/sbin/registry-maintenance"
 # Held by every maintenance chore and every deploy change to the registry (flock, released when the
-# holder dies, SIGKILL included).
-LOCK = "/run/lock/registry-maintenance.lock"
+# holder dies, SIGKILL included). In a directory only root may enter (not the world-writable /run/lock):
+# no other user can hold the lock, plant its files, or read who holds it.
+LOCK = "/run/registry-maintenance/lock"
 # Written before the registry is switched read-only, removed once a write was accepted again.
 READ_ONLY_MARK = "/var/lib/registry-maintenance/read-only"
 # "SESSION PID" of the process keeping the lock between the steps of a chore across replicas (gc.py on S3
 # storage): it lets go when the step's SSH connection ends, so a killed run never keeps it.
-HOLD = "/run/lock/registry-maintenance.hold"
+HOLD = "/run/registry-maintenance/hold"
 # The major version of the last registry that served this host's data: a registry 2 is not handed data a
 # registry 3 served unless the operator says so (registry_allow_downgrade).
 SERVED_BY = "/var/lib/registry-maintenance/served-by"
