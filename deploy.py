@@ -15,10 +15,11 @@ from tasks.lb import load_balancer, load_balancer_health
 from tasks.maintenance import gc_timer
 from tasks.registry import registry
 from tasks.storage import storage
-from tasks.tools import host_tools
+from tasks.tools import host_tools, private_uploads
 from tasks.ui import ui
 
 validate(host)  # config.py checks before connecting; this guards any other entry point (API mode)
+private_uploads()
 
 if "registry_hosts" in host.groups:
     docker_engine()

@@ -5,9 +5,10 @@ from pyinfra import host
 
 from ops.data import validate
 from tasks.maintenance import prune_repositories
-from tasks.tools import host_tools
+from tasks.tools import host_tools, private_uploads
 
 validate(host)
+private_uploads()
 
 if "registry_hosts" in host.groups:
     host_tools()

@@ -6,9 +6,10 @@ from pyinfra import host
 
 from ops.data import validate
 from tasks.retention import retention
-from tasks.tools import host_tools
+from tasks.tools import host_tools, private_uploads
 
 validate(host)
+private_uploads()
 
 if "registry_hosts" in host.groups:  # clients and load balancers hold no registry
     host_tools()

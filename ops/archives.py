@@ -1,6 +1,7 @@
 """Images: how an image maps to its offline archive, and loading it onto a host only when needed."""
 
 import json
+import shlex
 import tarfile
 from pathlib import Path
 
@@ -26,7 +27,9 @@ def archive_image_id(path: Path) -> str:
 def loaded_from_archive(image: str, archive: str):
     """
     Ensure `image` on the host is the one in the local `docker save` archive, uploading and loading
-    it only when the host lacks that exact image (compared by image ID, not only by tag).
+    it only when the host lacks that exact image (compared by image ID, not only by tag). It is staged in
+    pyinfra's upload directory (only the login user may enter it), and what was loaded is checked: an
+    image other than the archive's under that name fails the operation.
     """
     wanted = archive_image_id(Path(archive))
     present = host.get_fact(DockerImage, object_id=image)
@@ -35,4 +38,7 @@ def loaded_from_archive(image: str, archive: str):
         return
     remote = host.get_temp_filename(f"{image}-{wanted}") + ".tar"
     yield FileUploadCommand(archive, remote)
-    yield f"docker load --input {remote} && rm -f {remote}"
+    remote, name = shlex.quote(remote), shlex.quote(image)
+    yield (f"docker load --input {remote}; status=$?; rm -f {remote}; [ $status = 0 ] || exit $status;"
+           f" loaded=$(docker image inspect --format '{{{{.Id}}}}' {name});"
+           f' [ "$loaded" = {wanted} ] || {{ echo "{image} is $loaded after loading the archive of {wanted}" >&2; exit 1; }}')

@@ -1,5 +1,6 @@
 """Files the deploy writes whole, many at once, read in one command: pyinfra's files.put reads three facts
-per file, which made a no-op run's round trips grow with every file."""
+per file, which made a no-op run's round trips grow with every file. And the directory pyinfra stages every
+upload in, which no one but the login user may enter."""
 
 from __future__ import annotations
 
@@ -10,6 +11,40 @@ from io import BytesIO
 
 from pyinfra import host
 from pyinfra.api import FactBase, FileUploadCommand, operation
+
+# Where pyinfra stages uploads (config.py makes it pyinfra's TEMP_DIR). Connected with sudo, pyinfra writes
+# each file there as the login user over SFTP, then copies it into place as root: in /tmp, a world-readable
+# file with a predictable name, so another local user could read every key and password on its way. Here,
+# in a directory of /var/lib (only root creates there) that only the login user may enter, no one else can.
+UPLOAD_DIR = "/var/lib/registry-deploy-uploads"
+
+
+class UploadDirectory(FactBase):
+    """"LOGIN MODE OWNER TYPE" of `path`: whom pyinfra logged in as (whom sudo runs for), then the path's
+    mode, owner and file type; only LOGIN when the path is missing."""
+
+    def command(self, path) -> str:
+        return f'echo "${{SUDO_USER:-$(id -un)}} $(stat -c \'%a %U %F\' {shlex.quote(path)} 2>/dev/null)"'
+
+    def process(self, output):
+        return " ".join(output).strip()
+
+
+@operation()
+def private_upload_directory(path: str = UPLOAD_DIR):
+    """
+    Ensure `path` is a directory only the login user may enter (0700, owned by them), for pyinfra's uploads.
+
+    + path: the directory, under a parent only root may write to
+    """
+    state = host.get_fact(UploadDirectory, path=path) or ""
+    login = state.split(" ", 1)[0]
+    if state == f"{login} 700 {login} directory":
+        host.noop(f"{path} is {login}'s alone")
+        return
+    quoted = shlex.quote(path)
+    yield (f"login=\"${{SUDO_USER:-$(id -un)}}\"; if [ -L {quoted} ] || {{ [ -e {quoted} ] && [ ! -d {quoted} ]; }};"
+           f" then rm -f {quoted}; fi; mkdir -p {quoted} && chown \"$login\" {quoted} && chmod 700 {quoted}")
 
 
 class FileStates(FactBase):
@@ -34,10 +69,13 @@ def _in_place(state: str | None, content: bytes, mode: str) -> bool:
 
 
 def _write(path: str, content: bytes, mode: str):
-    """The commands that write a file whole, root-owned, with `mode`."""
-    yield f"mkdir -p {shlex.quote(posixpath.dirname(path))}"
-    yield FileUploadCommand(BytesIO(content), path)
-    yield f"chown root:root {shlex.quote(path)} && chmod {mode} {shlex.quote(path)}"
+    """The commands that write a file whole, root-owned, with `mode`: into a new file that has its owner and
+    mode before it holds a byte (a secret is never readable by others, not even for a moment), then moved in
+    place at once (a reader sees the old file or the new one, never half of one)."""
+    new = shlex.quote(f"{path}.new")
+    yield f"mkdir -p {shlex.quote(posixpath.dirname(path))} && rm -f {new} && install -o root -g root -m {mode} /dev/null {new}"
+    yield FileUploadCommand(BytesIO(content), f"{path}.new")
+    yield f"mv {new} {shlex.quote(path)}"
 
 
 @operation()
@@ -72,6 +110,6 @@ def checked_file(path: str, content: bytes, mode: str, check: str):
     if _in_place((host.get_fact(FileStates, paths=[path]) or {}).get(path), content, mode):
         host.noop(f"{path} is in place")
         return
-    yield from _write(f"{path}.new", content, mode)
-    new = shlex.quote(f"{path}.new")
-    yield f"{check.format(new)} && mv {new} {shlex.quote(path)}"
+    staged = f"{path}.checked"
+    yield from _write(staged, content, mode)
+    yield f"{check.format(shlex.quote(staged))} && mv {shlex.quote(staged)} {shlex.quote(path)}"

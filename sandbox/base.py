@@ -13,8 +13,8 @@ from pathlib import Path
 from .config import DEBIAN_SUITE, LABEL
 from .local_docker import SandboxError, apt_install
 
-# What a minimal real Debian server has: an init, sshd, and the tools the deploy expects to find.
-PACKAGES = ["systemd", "systemd-sysv", "dbus", "openssh-server", "iproute2", "ca-certificates"]
+# What a minimal real Debian server has: an init, sshd, sudo, and the tools the deploy expects to find.
+PACKAGES = ["systemd", "systemd-sysv", "dbus", "openssh-server", "iproute2", "ca-certificates", "sudo"]
 
 # Units that cannot work in a container and would leave systemd "degraded" instead of "running".
 MASKED_UNITS = [

@@ -10,7 +10,7 @@ from pyinfra.api import deploy
 from pyinfra.operations import files
 
 from ops.data import managed_containers, registry_major
-from ops.files import files_in_place
+from ops.files import files_in_place, private_upload_directory
 from ops.hostscripts import (COMMON_LIBRARY, CONTAINER_SCRIPT, HOLD, LOCK, MAINTENANCE_SCRIPT, READ_ONLY_MARK,
                              SERVED_BY)
 from ops.registry_yaml import DATA_ROOT
@@ -75,3 +75,10 @@ def host_tools():
     )
     files_in_place(name="The host scripts, their settings and the probes' client settings are in place",
                    files=host_files(host.name, data))
+
+
+@deploy("Uploads")
+def private_uploads():
+    """First on every host of every entry script: the directory pyinfra stages uploads in is the login
+    user's alone before anything, secret or not, is uploaded."""
+    private_upload_directory(name="pyinfra's upload directory is the login user's alone")

@@ -20,6 +20,7 @@ from pyinfra.api import Config, FileUploadCommand, Inventory, State, StringComma
 from pyinfra.context import ctx_host, ctx_inventory, ctx_state
 
 from dev.operator import group_defaults
+from ops.files import UPLOAD_DIR
 from ops.hostscripts import CONTAINER_SCRIPT, MAINTENANCE_SCRIPT
 from ops.pyinfra_internals import facts_from, plan_commands
 from sandbox.config import ROOT
@@ -73,9 +74,9 @@ class Plan:
 
     def written(self, path: str) -> bytes:
         """The content the plan gives the file at `path`, whether uploaded there or staged beside it first
-        (as `path.next`, or `dir.next/name` for a whole directory)."""
+        (as `path.new` or `path.next`, or `dir.next/name` for a whole directory)."""
         directory, name = path.rsplit("/", 1)
-        for dest in (path, f"{path}.next", f"{directory}.next/{name}"):
+        for dest in (path, f"{path}.new", f"{path}.next", f"{directory}.next/{name}"):
             if dest in self.uploads:
                 return self.uploads[dest]
         raise AssertionError(f"the plan writes no {path}; it uploads {sorted(self.uploads)}")
@@ -126,7 +127,7 @@ def plan(facts: dict, file: str = "deploy.py", groups=None, **data) -> Plan:
     groups = groups or {"registry_hosts": ["planned-host"]}
     names = sorted({name for members in groups.values() for name in members})
     inventory = Inventory((names, plan_data(**data)), **{group: (members, {}) for group, members in groups.items()})
-    state = State(inventory, Config())
+    state = State(inventory, Config(TEMP_DIR=UPLOAD_DIR))  # as config.py sets it
     host = inventory.get_host("planned-host")
 
     def answer(cls, args, kwargs):

@@ -13,14 +13,14 @@ from pyinfra.facts.docker import DockerImage, DockerVolume
 from pyinfra.facts.files import Directory, File, FindInFile, Sha1File
 from pyinfra.facts.rpm import RpmPackages
 from pyinfra.facts.selinux import FileContext, FileContextMapping
-from pyinfra.facts.server import LinuxDistribution, TmpDir, Which
+from pyinfra.facts.server import LinuxDistribution, Which
 from pyinfra.facts.systemd import SystemdEnabled, SystemdStatus
 
 from dev.operator import Data
 from ops.clients import DockerLogins, RegistryAnswers
 from ops.daemon import DaemonJson
 from ops.facts import ConfigFiles, ContainerState, Health, MaintenanceState, SelinuxEnforcing
-from ops.files import FileStates
+from ops.files import UPLOAD_DIR, FileStates, UploadDirectory
 from ops.firewalld import FirewalldPorts
 from ops.hostscripts import COMMON_LIBRARY, CONTAINER_SCRIPT, MAINTENANCE_SCRIPT
 from ops.secrets import SecretStore
@@ -92,7 +92,7 @@ def bare(os_key, **overrides) -> dict:
     data = data_for(os_key, **overrides)
     facts = {
         k(LinuxDistribution): DISTROS[os_key],
-        k(TmpDir): "/tmp",
+        k(UploadDirectory, path=UPLOAD_DIR): "root",  # SUDO_USER or root, then nothing: missing
         service(SystemdStatus, "docker.service"): {},
         service(SystemdEnabled, "docker.service"): {},
         k(SystemdStatus, services=["firewalld.service"]): {"firewalld.service": os_key in HARDENED},
@@ -167,6 +167,7 @@ def in_place(os_key, **overrides) -> dict:
                                         for path, content in _files_in_place(data).items()}
     facts[k(Directory, path=data.registry_config_dir)] = {"mode": 700, "user": "root", "group": "root"}
     facts.update({
+        k(UploadDirectory, path=UPLOAD_DIR): "root 700 root directory",
         service(SystemdStatus, "docker.service"): {"docker.service": True},
         service(SystemdEnabled, "docker.service"): {"docker.service": True},
         k(DockerImage, object_id=data.registry_image): [{"Id": "sha256:" + "a" * 64, "Config": {}}],

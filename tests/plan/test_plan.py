@@ -28,6 +28,7 @@ from ops.facts import (
     StorageHoldings,
     StoresInS3,
 )
+from ops.files import UPLOAD_DIR, UploadDirectory
 from ops.firewalld import FirewalldPorts
 from ops.hostscripts import CONTAINER_SCRIPT, MAINTENANCE_SCRIPT
 from ops.secrets import SecretStore
@@ -215,14 +216,14 @@ def test_daemon_json_that_is_not_json_is_refused_untouched():
 ])
 def test_unsupported_os_is_refused_before_any_command(distro):
     with pytest.raises(DeployError, match=f"Unsupported OS: {distro['name']}"):
-        plan({k(LinuxDistribution): distro})
+        plan({k(LinuxDistribution): distro, k(UploadDirectory, path=UPLOAD_DIR): "root 700 root directory"})
 
 
 def test_debian_docker_io_pin_refreshes_lists_and_installs_the_pinned_version():
     pinned = "20.10.24+dfsg1-1+deb12u1"
     changed = plan(in_place("debian12"), docker_io_version=pinned)
     assert changed.installed() == {f"docker.io={pinned}"}
-    assert changed.index(lambda c: c == "apt-get update") < changed.index(lambda c: " install " in c)
+    assert changed.index(lambda c: c == "apt-get update") < changed.index(lambda c: "apt-get" in c and " install " in c)
     assert changed.index(lambda c: c.endswith("dpkg --configure -a")) == 0, "an interrupted install is finished"
 
 
@@ -326,8 +327,30 @@ def test_a_client_only_host_may_reach_a_plain_http_registry_and_restarts_docker_
     assert client.restarted() == ["docker.service"]
 
 
+@pytest.mark.parametrize("file,groups", [
+    ("deploy.py", {"registry_hosts": ["planned-host"]}),
+    ("deploy.py", {"registry_hosts": ["registry1"], "registry_clients": ["planned-host"]}),
+    ("gc.py", {"registry_hosts": ["planned-host"]}),
+    ("backup.py", {"registry_hosts": ["planned-host"]}),
+], ids=["registry host", "client", "gc", "backup"])
+def test_the_upload_directory_is_made_the_login_users_alone_before_anything_is_uploaded(file, groups):
+    planned = plan(bare("debian12"), file=file, groups=groups)
+    made_private = planned.index(lambda c: f"chown \"$login\" {UPLOAD_DIR} && chmod 700 {UPLOAD_DIR}" in c)
+    assert made_private == 0 and planned.index(lambda c: c.startswith("upload ")) > made_private
+
+
+def test_every_file_a_plan_uploads_has_its_owner_and_mode_before_its_content():
+    planned = plan(bare("debian12"))
+    staged = [(position, command.removeprefix("upload ")) for position, command in enumerate(planned.commands)
+              if command.startswith("upload ") and command.endswith(".new")]
+    made_first = [shlex.split(planned.commands[position - 1].split("&&")[-1]) for position, _ in staged]
+    assert f"{data_for('debian12').registry_config_dir}/client.curlrc.new" in dict(staged).values()
+    assert made_first == [["install", "-o", "root", "-g", "root", "-m", made[6], "/dev/null", destination]
+                          for made, (_, destination) in zip(made_first, staged)]
+
+
 def test_apt_never_removes_a_package_to_install_the_engine():
-    [install] = [c for c in plan(bare("debian12")).commands if " install " in c]
+    [install] = [c for c in plan(bare("debian12")).commands if "apt-get" in c and " install " in c]
     assert "--no-remove" in shlex.split(install)
 
 
