@@ -31,14 +31,16 @@ docker_log_max_size = "10m"
 docker_log_max_file = 3
 
 # --- Images ----------------------------------------------------------------------------------------
-# The registry image, pinned by a version tag: registry 2 (registry:2.8.3) or 3 (registry:3.1.1). The tag
+# The registry image, pinned by a version tag: registry 2 (registry:2.8.3) or 3 (registry:3.1.1), best with
+# its digest too (registry:3.1.1@sha256:...: pulled by content, a re-pushed tag cannot change it). The tag
 # says which configuration it gets (registry 3 reads /etc/distribution); the host checks the image agrees.
 registry_image = "registry:2.8.3"
 # 2 or 3, for a registry_image whose tag does not say (latest, a digest, a name of your own); None: the tag.
 registry_major_version = None
 # Let a host whose registry data a registry 3 served go back to registry 2 (refused otherwise).
 registry_allow_downgrade = False
-# The Joxit UI image; 2.x tags proxy /v2 via NGINX_PROXY_PASS_URL, the legacy "static" tag via REGISTRY_URL.
+# The Joxit UI image (tag@digest pins it by content); 2.x tags proxy /v2 via NGINX_PROXY_PASS_URL, the legacy
+# "static" tag via REGISTRY_URL.
 ui_image = "joxit/docker-registry-ui:2.6.0"
 # "pull" from the image's registry, or "archives": upload and `docker load` <image_archive_dir>/<image>.tar.
 image_source = "pull"

@@ -44,8 +44,9 @@ SYSTEM_DIRECTORIES = {"/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/l
 
 DOCKER_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
 # An image reference with an explicit tag: [registry/]path:tag (a digest pin is accepted too).
+DIGEST = r"@sha256:[0-9a-f]{64}"
 IMAGE_REF = re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:[._/-][a-z0-9]+)*)?"
-                       r"(?::[\w][\w.-]{0,127}|@sha256:[0-9a-f]{64})")
+                       rf"(?::[\w][\w.-]{{0,127}}(?:{DIGEST})?|{DIGEST})")
 # A tag that says which registry an image is: 2, 2.8, 2.8.3, v3.1.1, 3.0.0-rc.1, 3.1-alpine.
 VERSION_TAG = re.compile(r"v?([0-9]+)(?:[.-][\w.-]*)?")
 # The registry lines the deploy knows how to configure (and the path each one reads its config.yml from).
@@ -85,12 +86,15 @@ def repository_names(value) -> list:
     return list(value or [])
 
 
+def image_tag(image: str) -> str:
+    """An image reference's tag ("" when it has none): registry:3.1.1@sha256:... -> 3.1.1."""
+    return image.split("@", 1)[0].rsplit("/", 1)[-1].partition(":")[2]
+
+
 def tag_major(image: str) -> int | None:
     """The registry line an image's tag names (registry:3.1.1 -> 3), or None when the tag does not tell
-    (latest, a digest, a name of the operator's own)."""
-    reference = image.split("@", 1)[0]
-    tag = reference.rsplit("/", 1)[-1].partition(":")[2]
-    match = VERSION_TAG.fullmatch(tag)
+    (latest, a digest alone, a name of the operator's own)."""
+    match = VERSION_TAG.fullmatch(image_tag(image))
     return int(match.group(1)) if match and int(match.group(1)) in REGISTRY_MAJORS else None
 
 
@@ -339,11 +343,16 @@ def _images(c: _Checker):
     images = ["registry_image"] + (["ui_image"] if c.value("ui_enabled") else [])
     for key in images:
         if not isinstance(c.value(key), str) or not IMAGE_REF.fullmatch(c.value(key)):
-            c.bad(key, "must be an image reference pinned by tag, like registry:2.8.3")
+            c.bad(key, "must be an image reference pinned by tag or digest, like registry:2.8.3 or"
+                       " registry:2.8.3@sha256:<64 hex digits>")
     _registry_major(c)
     if c.value("image_source") == "archives":
         archive_dir = Path(str(c.value("image_archive_dir")))
         for key in images:
+            if "@" in str(c.value(key)):
+                c.bad(key, "must name a tag, not a digest, with image_source = 'archives': an archive holds no"
+                           " registry digest; the image ID inside it is what the host is checked against")
+                continue
             archive = archive_dir / archive_name(str(c.value(key)))
             if not archive.is_file():
                 c.bad(key, f"needs the archive {archive} (image_source is archives)")
@@ -445,6 +454,9 @@ def validate(host) -> None:
                      " inventory")
     elif {"registry_hosts", "registry_lb"} <= set(host.groups):
         found.append("a host is a registry replica or its load balancer (registry_lb), not both")
+    if not isinstance(host.name, str) or not (DNS_NAME.fullmatch(host.name) or is_address(host.name)):
+        found.append(f"the host's name {host.name!r} must be a DNS name or an IP address (it goes into HAProxy's"
+                     " configuration, client settings, certificates and backup names)")
     try:
         name = public_name(host.name, host.data)
     except (TypeError, ValueError, AttributeError):

@@ -7,7 +7,7 @@ from pyinfra.api import deploy
 from pyinfra.api.exceptions import DeployError
 
 from ops.container import GATEWAY_PLACEHOLDER, ContainerSpec, Mount, absent, container
-from ops.data import auth_on, registry_name, scheme, tls_on
+from ops.data import auth_on, image_tag, registry_name, scheme, tls_on
 from ops.facts import HostAddress
 
 from .registry_files import UI_FILES, UI_TLS_CONF, UI_TLS_DIR, config_files, files_hash
@@ -24,7 +24,7 @@ def ui_spec(name: str, data, upstream: str | None = None) -> ContainerSpec:
     env = {"REGISTRY_TITLE": data.ui_title, "DELETE_IMAGES": str(data.ui_delete_images).lower(),
            # The UI would otherwise call out to the internet weekly; registries are often air-gapped.
            "ENABLE_VERSION_NOTIFICATION": "false"}
-    if data.ui_image.rsplit(":", 1)[-1] == "static":
+    if image_tag(data.ui_image) == "static":
         env["REGISTRY_URL"] = upstream  # the 2019 `static` tag proxied to REGISTRY_URL
     else:
         env.update(NGINX_PROXY_PASS_URL=upstream, SINGLE_REGISTRY="true")

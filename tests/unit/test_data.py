@@ -121,6 +121,19 @@ def test_disabled_ui_needs_no_archive(defaults, tmp_path):
     assert problems(defaults) == []
 
 
+def test_images_pinned_by_tag_and_digest_are_accepted_for_pulling(defaults):
+    defaults.update(registry_image="registry:3.1.1@sha256:" + "a" * 64,
+                    ui_image="joxit/docker-registry-ui:2.6.0@sha256:" + "b" * 64)
+    assert problems(defaults) == []
+
+
+def test_a_digest_with_archives_is_refused_as_the_archive_holds_none(defaults, tmp_path):
+    defaults.update(image_source="archives", image_archive_dir=str(tmp_path), ui_enabled=False,
+                    registry_image="registry:2.8.3@sha256:" + "a" * 64)
+    [found] = problems(defaults)
+    assert found.startswith("registry_image=") and "must name a tag, not a digest" in found
+
+
 def test_archive_name_flattens_the_reference():
     assert archive_name("joxit/docker-registry-ui:2.5.7") == "joxit_docker-registry-ui_2.5.7.tar"
 
@@ -187,6 +200,17 @@ def test_a_host_both_replica_and_load_balancer_is_refused(defaults):
     validate(host)
 
 
+@pytest.mark.parametrize("name", ["registry1\n    server evil 10.0.0.1:5000", "r1; touch /tmp/x", "-r1", "r1 r2", "a" * 254])
+def test_a_host_name_that_is_not_a_dns_name_or_address_is_refused(defaults, name):
+    with pytest.raises(DataError, match="must be a DNS name or an IP address"):
+        validate(_host(name, defaults, ["registry_lb"]))
+
+
+@pytest.mark.parametrize("name", ["registry1", "registry.example.com", "10.0.0.5", "fd00::5"])
+def test_a_host_named_by_a_dns_name_or_address_is_accepted(defaults, name):
+    validate(_host(name, defaults, ["registry_lb"]))
+
+
 def test_replicas_share_one_bucket_or_none_uses_s3(defaults, monkeypatch):
     monkeypatch.setenv("REGISTRY_S3_SECRET_KEY", "not-in-the-repo")
     on_disk = Data(defaults)
@@ -207,6 +231,7 @@ def test_replicas_share_one_bucket_or_none_uses_s3(defaults, monkeypatch):
     ("registry:2", 2), ("registry:2.8.3", 2), ("registry:3", 3), ("registry:3.1.1", 3), ("registry:v3.0.0-rc.1", 3),
     ("mirror.local:5000/library/registry:3.0.0", 3), ("mirror.local:5000/registry:2.8", 2),
     ("registry:latest", None), ("registry:4.0.0", None), ("registry@sha256:" + "a" * 64, None), ("ours:prod", None),
+    ("registry:3.1.1@sha256:" + "a" * 64, 3), ("mirror.local:5000/registry:2.8.3@sha256:" + "b" * 64, 2),
 ])
 def test_the_tag_says_which_registry_an_image_is(image, major):
     assert tag_major(image) == major
