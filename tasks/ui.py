@@ -9,17 +9,35 @@ from pyinfra.api.exceptions import DeployError
 from ops.container import GATEWAY_PLACEHOLDER, ContainerSpec, Mount, absent, container
 from ops.data import auth_on, image_tag, registry_name, scheme, tls_on
 from ops.facts import HostAddress
+from ops.files import files_in_place
 
-from .registry_files import UI_FILES, UI_TLS_CONF, UI_TLS_DIR, config_files, files_hash
+from .registry_files import UI_FILES, UI_TLS_CONF, UI_TLS_DIR, config_files, files_hash, private_ca
 
 # Carries the hash of the files the UI reads, so a new certificate recreates it.
 FILES_LABEL = "io.registry-deploy.files-sha256"
+# How the UI's nginx checks the registry (or load balancer) it forwards every browser's credentials to:
+# on the host in the configuration directory, and where nginx includes it at the http level, so it applies
+# to the UI image's own server that proxies /v2.
+UPSTREAM_TLS_FILE = "ui-upstream.conf"
+UPSTREAM_TLS_CONF = "/etc/nginx/conf.d/registry-upstream.conf"
+# The public CAs, where Debian and Alpine (the Joxit image's base) keep them.
+SYSTEM_CAS = "/etc/ssl/certs/ca-certificates.crt"
 
 
-def ui_spec(name: str, data, upstream: str | None = None) -> ContainerSpec:
+def upstream_tls(data, upstream_name: str) -> bytes:
+    """nginx settings that verify the upstream's certificate, against the deploy's CA (or the public ones),
+    for the name the certificate covers (the upstream is reached by address)."""
+    trusted = f"{UI_TLS_DIR}/ca.crt" if private_ca(data) else SYSTEM_CAS
+    return (f"# Managed by the registry deploy: the registry's certificate is checked before a browser's\n"
+            f"# credentials are forwarded to it.\nproxy_ssl_verify on;\nproxy_ssl_verify_depth 3;\n"
+            f"proxy_ssl_trusted_certificate {trusted};\nproxy_ssl_name {upstream_name};\n"
+            f"proxy_ssl_server_name on;\n").encode()
+
+
+def ui_spec(name: str, data, upstream: str | None = None, upstream_conf: bytes = b"") -> ContainerSpec:
     """The UI container; `upstream`: the registry it proxies to, by default the host's own, which containers
     reach through the bridge gateway, read from the host when the operation runs (never a hard-coded
-    172.17.0.1)."""
+    172.17.0.1); `upstream_conf`: upstream_tls's settings, with TLS on."""
     upstream = upstream or f"{scheme(data)}://{GATEWAY_PLACEHOLDER}:{data.registry_port}"
     env = {"REGISTRY_TITLE": data.ui_title, "DELETE_IMAGES": str(data.ui_delete_images).lower(),
            # The UI would otherwise call out to the internet weekly; registries are often air-gapped.
@@ -35,15 +53,19 @@ def ui_spec(name: str, data, upstream: str | None = None) -> ContainerSpec:
         source = data.registry_config_dir
         mounts = (Mount("bind", f"{source}/registry.crt", f"{UI_TLS_DIR}/registry.crt", True),
                   Mount("bind", f"{source}/registry.key", f"{UI_TLS_DIR}/registry.key", True),
-                  Mount("bind", f"{source}/ui-tls.conf", UI_TLS_CONF, True))
-        labels = {FILES_LABEL: files_hash(config_files(name, data), UI_FILES)}
+                  Mount("bind", f"{source}/ui-tls.conf", UI_TLS_CONF, True),
+                  Mount("bind", f"{source}/{UPSTREAM_TLS_FILE}", UPSTREAM_TLS_CONF, True))
+        if private_ca(data):
+            mounts += (Mount("bind", f"{source}/ca.crt", f"{UI_TLS_DIR}/ca.crt", True),)
+        files = {**config_files(name, data), UPSTREAM_TLS_FILE: upstream_conf}
+        labels = {FILES_LABEL: files_hash(files, (*UI_FILES, UPSTREAM_TLS_FILE))}
     return ContainerSpec(name=data.ui_container, image=data.ui_image, env=env,
                          ports={443 if tls_on(data) else 80: data.ui_port}, mounts=mounts, labels=labels)
 
 
-def load_balancer_upstream(data) -> str | None:
-    """With a load balancer in the inventory, its URL by its address as this host resolves it (the UI's
-    nginx checks no certificate, and a container may not resolve the hosts' names); else None."""
+def load_balancer_upstream(data) -> tuple[str, str] | None:
+    """With a load balancer in the inventory, (its URL by its address as this host resolves it, the name its
+    certificate covers): a container may not resolve the hosts' names; else None."""
     balancers = list(inventory.get_group("registry_lb", []))
     if not balancers:
         return None
@@ -52,14 +74,18 @@ def load_balancer_upstream(data) -> str | None:
     if not address:
         raise DeployError(f"{host.name}: the load balancer's name {name} does not resolve here, so the UI cannot"
                           " reach the registry through it (nothing was changed)")
-    return f"{scheme(data)}://{address}:{balancers[0].data.lb_port}"
+    return f"{scheme(data)}://{address}:{balancers[0].data.lb_port}", name
 
 
 @deploy("Registry UI")
 def ui():
     data = host.data
     if data.ui_enabled:
-        container(name="Registry UI container is running",
-                  spec=ui_spec(host.name, data, load_balancer_upstream(data)))
+        upstream, upstream_name = load_balancer_upstream(data) or (None, registry_name(host.name, data))
+        upstream_conf = upstream_tls(data, upstream_name) if tls_on(data) else b""
+        if tls_on(data):
+            files_in_place(name="The UI checks the certificate of the registry it forwards to",
+                           files={f"{data.registry_config_dir}/{UPSTREAM_TLS_FILE}": (upstream_conf, "600")})
+        container(name="Registry UI container is running", spec=ui_spec(host.name, data, upstream, upstream_conf))
     else:
         absent(name="Registry UI container is absent", container_name=data.ui_container)

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from dev.operator import PYINFRA, ROOT, SANDBOX_INVENTORY, deploy
-from ops.secrets import subject_names
+from ops.secrets import SecretStore, subject_names
 from sandbox.config import SECRETS_DIR
 from tests.e2e.conftest import HOST_CURL, catalog, session
 
@@ -84,9 +84,26 @@ def test_the_ui_asks_who_you_are_and_then_lists_the_repositories(registry_and_cl
     assert session(None).get(registry.ui, timeout=10).status_code == 200, "the page itself loads, to ask"
 
 
+def test_the_ui_forwards_credentials_only_to_a_registry_whose_certificate_it_verifies(registry_and_client,
+                                                                                      tmp_path):
+    """The UI's nginx made to trust another CA (as if a stranger answered in the registry's place) refuses
+    to forward; trusting the deploy's CA again, it forwards."""
+    registry, _, _ = registry_and_client
+    trusted = f"{registry.data.registry_config_dir}/ca.crt"
+    stranger = SecretStore(str(tmp_path)).ca()[0].decode()
+    reload_ui = f"docker exec {registry.data.ui_container} nginx -s reload && sleep 1"
+    registry.host.check_output(f"cp {trusted} /root/ca.crt.saved && cat > {trusted} <<'EOF'\n{stranger}EOF\n")
+    try:
+        registry.host.check_output(reload_ui)
+        assert session().get(f"{registry.ui}/v2/_catalog", timeout=10).status_code == 502
+    finally:
+        registry.host.check_output(f"cat /root/ca.crt.saved > {trusted} && rm /root/ca.crt.saved && {reload_ui}")
+    assert "hello" in catalog(registry.ui)
+
+
 @pytest.mark.parametrize("path,mode", [
     ("{dir}", 0o700), ("{dir}/registry.key", 0o600), ("{dir}/htpasswd", 0o600), ("{dir}/client.curlrc", 0o600),
-    ("{dir}/registry.crt", 0o600)])
+    ("{dir}/registry.crt", 0o600), ("{dir}/ui-upstream.conf", 0o600)])
 def test_keys_and_users_on_the_host_are_root_only(registry_and_client, path, mode):
     registry, _, _ = registry_and_client
     file = registry.host.file(path.format(dir=registry.data.registry_config_dir))

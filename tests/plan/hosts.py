@@ -19,6 +19,7 @@ from pyinfra.facts.systemd import SystemdEnabled, SystemdStatus
 from dev.operator import Data
 from ops.clients import DockerLogins, RegistryAnswers
 from ops.daemon import DaemonJson
+from ops.data import registry_name
 from ops.facts import ConfigFiles, ContainerState, Health, MaintenanceState, SelinuxEnforcing
 from ops.files import UPLOAD_DIR, FileStates, UploadDirectory
 from ops.firewalld import FirewalldPorts
@@ -28,7 +29,7 @@ from sandbox.config import ROOT
 from tasks.registry import registry_spec
 from tasks.registry_files import client_curlrc, config_files
 from tasks.tools import template_values
-from tasks.ui import ui_spec
+from tasks.ui import UPSTREAM_TLS_FILE, ui_spec, upstream_tls
 from tests.plan.harness import any_arguments, fact_key, plan_data
 
 DISTROS = {
@@ -72,12 +73,17 @@ def _sha1(content: bytes) -> str:
     return hashlib.sha1(content).hexdigest()
 
 
+def _upstream_conf(data) -> bytes:
+    return upstream_tls(data, registry_name(HOST, data))
+
+
 def _files_in_place(data) -> dict:
     """Every file the deploy writes with files.put/template, and the content it should have."""
     common = jinja2.Template((ROOT / "files/registry-common.sh.j2").read_text()).render(
         **template_values(HOST, data))
     return {
         f"{data.registry_config_dir}/client.curlrc": client_curlrc(HOST, data).encode(),
+        f"{data.registry_config_dir}/{UPSTREAM_TLS_FILE}": _upstream_conf(data),
         COMMON_LIBRARY: (common if common.endswith("\n") else common + "\n").encode(),
         CONTAINER_SCRIPT: (ROOT / "files/registry-container.sh").read_bytes(),
         MAINTENANCE_SCRIPT: (ROOT / "files/registry-maintenance.sh").read_bytes(),
@@ -162,7 +168,8 @@ def in_place(os_key, **overrides) -> dict:
     as specified, registry and UI answering."""
     data = data_for(os_key, **overrides)
     facts = bare(os_key, **overrides)
-    modes = {CONTAINER_SCRIPT: 755, MAINTENANCE_SCRIPT: 755, f"{data.registry_config_dir}/client.curlrc": 600}
+    modes = {CONTAINER_SCRIPT: 755, MAINTENANCE_SCRIPT: 755, f"{data.registry_config_dir}/client.curlrc": 600,
+             f"{data.registry_config_dir}/{UPSTREAM_TLS_FILE}": 600}
     facts[any_arguments(FileStates)] = {path: f"{_sha1(content)} {modes.get(path, 644)} root:root"
                                         for path, content in _files_in_place(data).items()}
     facts[k(Directory, path=data.registry_config_dir)] = {"mode": 700, "user": "root", "group": "root"}
@@ -175,7 +182,7 @@ def in_place(os_key, **overrides) -> dict:
         k(ContainerState, container=data.registry_container, image=data.registry_image, gateway=False):
             container_state(registry_spec(HOST, data), "sha256:" + "a" * 64),
         k(ContainerState, container=data.ui_container, image=data.ui_image, gateway=True):
-            container_state(ui_spec(HOST, data), "sha256:" + "b" * 64),
+            container_state(ui_spec(HOST, data, None, _upstream_conf(data)), "sha256:" + "b" * 64),
         k(DaemonJson): DAEMON_JSON,
         k(MaintenanceState): {"running": None, "read_only": None},
         any_arguments(ConfigFiles): config_files_state(data),

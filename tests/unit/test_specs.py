@@ -10,7 +10,7 @@ from ops.platform import os_family, rpm_manager
 from tasks.engine import daemon_settings
 from tasks.registry import registry_spec
 from tasks.registry_files import config_mount_target
-from tasks.ui import ui_spec
+from tasks.ui import ui_spec, upstream_tls
 
 
 @pytest.mark.parametrize("image,declared,target", [
@@ -54,7 +54,17 @@ def test_ui_2x_proxies_over_https_and_asks_who_you_are(defaults):
     assert spec.ports == {443: 5050}
     assert {m.target for m in spec.mounts} == {
         "/etc/nginx/registry-tls/registry.crt", "/etc/nginx/registry-tls/registry.key",
-        "/etc/nginx/conf.d/registry-tls.conf"}
+        "/etc/nginx/conf.d/registry-tls.conf", "/etc/nginx/conf.d/registry-upstream.conf",
+        "/etc/nginx/registry-tls/ca.crt"}
+
+
+@pytest.mark.parametrize("tls,trusted", [("self-signed", "/etc/nginx/registry-tls/ca.crt"),
+                                         ("provided", "/etc/ssl/certs/ca-certificates.crt")])
+def test_the_ui_verifies_the_upstream_it_forwards_credentials_to(defaults, tls, trusted):
+    defaults.update(registry_tls=tls)
+    lines = upstream_tls(defaults, "registry.example.com").decode().splitlines()
+    assert {"proxy_ssl_verify on;", f"proxy_ssl_trusted_certificate {trusted};",
+            "proxy_ssl_name registry.example.com;"} <= set(lines)
 
 
 def test_ui_without_tls_or_users_is_plain(defaults):
