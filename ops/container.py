@@ -4,8 +4,8 @@ pyinfra's own ``docker.container`` never compares an existing container with the
 (upstream issue #1561), and ``force=True`` recreates it on every run. This one compares the running
 container's ``docker inspect`` with the desired spec and repairs only what differs:
 
-- missing: create; stopped: start; differs in image (by ID), env, ports, mounts, restart policy or
-  labels (our labels carry the hash of every file the container reads): replace, keeping the old one
+- missing: create; stopped: start; differs in image (by ID), env, ports, mounts, restart policy,
+  network mode, user or labels (our labels carry the hash of every file the container reads): replace, keeping the old one
   until the new one runs (``registry-container replace`` on the host, files/registry-container.sh);
   a replacement an interrupted run left aside: adopted or removed; otherwise nothing.
 
@@ -55,10 +55,16 @@ class ContainerSpec:
     restart: str = "always"
     labels: dict = field(default_factory=dict)
     stop_timeout: int | None = None  # seconds `docker stop` waits before SIGKILL (None: Docker's 10)
+    network: str = "default"  # Docker's network mode: "default" (the bridge) or "host"
+    user: str = ""  # the user it runs as ("": the image's)
 
     def create_arguments(self) -> list[str]:
         """`docker create` arguments for this container, all but its name."""
         args = ["--restart", self.restart]
+        if self.network != "default":
+            args += ["--network", self.network]
+        if self.user:
+            args += ["--user", self.user]
         if self.stop_timeout is not None:
             args += ["--stop-timeout", str(self.stop_timeout)]
         for inner, outer in sorted(self.ports.items()):
@@ -156,6 +162,11 @@ def compare(spec: ContainerSpec, current: dict | None, image: dict | None, aside
         reasons.append(f"restart policy: {restart} -> {spec.restart}")
     if config.get("StopTimeout") != spec.stop_timeout:
         reasons.append(f"stop timeout: {config.get('StopTimeout')} -> {spec.stop_timeout}")
+    network = host_config.get("NetworkMode") or "default"
+    if network != spec.network:
+        reasons.append(f"network: {network} -> {spec.network}")
+    if (config.get("User") or "") != spec.user:
+        reasons.append(f"user: {config.get('User') or '(image)'} -> {spec.user or '(image)'}")
 
     labels, base_labels = config.get("Labels") or {}, image_config.get("Labels") or {}
     own_labels = {k: v for k, v in labels.items() if (image and base_labels.get(k) != v) or k in spec.labels}

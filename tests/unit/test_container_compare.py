@@ -70,6 +70,8 @@ DRIFTS = {
                     "image: registry:2.8.3 (222222222222) -> registry:2.8.3 (111111111111)"),
     "restart policy": (lambda d: d["HostConfig"].update(RestartPolicy={"Name": "no"}),
                        "restart policy: no -> always"),
+    "host network": (lambda d: d["HostConfig"].update(NetworkMode="host"), "network: host -> default"),
+    "other user": (lambda d: d["Config"].update(User="0"), "user: 0 -> (image)"),
     "config changed": (lambda d: d["Config"]["Labels"].update({"io.registry-deploy.config-sha256": "old"}),
                        "label io.registry-deploy.config-sha256: old -> abc"),
     "anonymous volume": (lambda d: d["Mounts"].__setitem__(0, {
