@@ -1,4 +1,4 @@
-"""Offline stand-ins for registry:2, the Joxit UI and a hello image, built from Debian packages.
+"""Offline stand-ins for registry:2, haproxy, the Joxit UI and a hello image, built from Debian packages.
 
 No image registry is reachable here, so each image is assembled FROM scratch out of files unpacked from
 Debian's packages, laid out with the real image's container contract, and saved as one `.tar` per image
@@ -20,19 +20,28 @@ RECIPES = Path(__file__).resolve().parent / "image_recipes"
 
 REGISTRY_IMAGE = "registry-sandbox/registry:2.8.2"
 UI_IMAGE = "registry-sandbox/docker-registry-ui:2.6.0"
+HAPROXY_IMAGE = "registry-sandbox/haproxy:2.6"
 HELLO_IMAGE = "registry-sandbox/hello:1"
 # Each image and its recipe folder (registry3 is built from source by sandbox/registry3.py).
-IMAGES = {REGISTRY_IMAGE: "registry", UI_IMAGE: "ui", HELLO_IMAGE: "hello"}
+IMAGES = {REGISTRY_IMAGE: "registry", UI_IMAGE: "ui", HAPROXY_IMAGE: "haproxy", HELLO_IMAGE: "hello"}
 
 PACKAGES = [
-    "docker-registry", "busybox-static", "nginx",
+    "docker-registry", "busybox-static", "nginx", "haproxy",
     "libc6", "libcrypt1", "libpcre2-8-0", "libssl3", "zlib1g",
+    "liblua5.3-0", "libsystemd0", "libopentracing-c-wrapper0", "libopentracing1", "libcap2", "libgcrypt20",
+    "liblzma5", "libzstd1", "liblz4-1", "libstdc++6", "libgcc-s1", "libgpg-error0",
 ]
 GLIBC = ["libc.so.6"]
 NGINX_LIBS = GLIBC + ["libcrypt.so.1", "libpcre2-8.so.0", "libssl.so.3", "libcrypto.so.3", "libz.so.1"]
+HAPROXY_LIBS = GLIBC + [
+    "libcrypt.so.1", "libssl.so.3", "libcrypto.so.3", "liblua5.3.so.0", "libsystemd.so.0", "libpcre2-8.so.0",
+    "libopentracing-c-wrapper.so.0", "libm.so.6", "libcap.so.2", "libgcrypt.so.20", "liblzma.so.5",
+    "libzstd.so.1", "liblz4.so.1", "libopentracing.so.1", "libstdc++.so.6", "libgcc_s.so.1", "libgpg-error.so.0"]
 
 PASSWD = "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"
 GROUP = "root:x:0:\nnogroup:x:65534:\n"
+# The official haproxy image's user.
+HAPROXY_USER = "haproxy:x:99:99:haproxy:/var/lib/haproxy:/bin/false\n"
 
 
 def hash_recipes(digest, recipes):
@@ -105,12 +114,21 @@ def _stage(packages: Path, context: Path, recipe: str):
         (rootfs / "var/log/nginx").mkdir(parents=True)
         (rootfs / "etc/passwd").write_text(PASSWD)
         (rootfs / "etc/group").write_text(GROUP)
+    elif recipe == "haproxy":
+        _with_libs(packages, rootfs, HAPROXY_LIBS)
+        _copy(packages / "usr/sbin/haproxy", rootfs / "usr/sbin/haproxy")
+        _copy(context / "docker-entrypoint.sh", rootfs / "usr/local/bin/docker-entrypoint.sh", 0o755)
+        (rootfs / "usr/local/etc/haproxy").mkdir(parents=True)
+        (rootfs / "var/lib/haproxy").mkdir(parents=True)
+        (rootfs / "etc").mkdir()
+        (rootfs / "etc/passwd").write_text(PASSWD + HAPROXY_USER)
+        (rootfs / "etc/group").write_text(GROUP + "haproxy:x:99:\n")
     else:
         _copy(context / "hello.txt", rootfs / "hello.txt")
 
 
 def build_archives(client, out_dir: Path = IMAGE_DIR):
-    """Build the three images and save each as out_dir/<archive_name>; skipped when up to date."""
+    """Build the images and save each as out_dir/<archive_name>; skipped when up to date."""
     archives = [out_dir / archive_name(image) for image in IMAGES]
     stamp = out_dir / "recipe.sha256"
     wanted = recipe_hash()

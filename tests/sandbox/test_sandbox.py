@@ -1,5 +1,6 @@
 """The sandbox harness itself: hosts that boot and answer, idempotent `up`, a `down` that spares others."""
 
+import bcrypt
 import docker
 import pytest
 
@@ -8,7 +9,7 @@ from sandbox.base import debian_mirror
 from sandbox.config import KEY_FILE, LABEL
 from sandbox.hosts import read_state, sandbox_containers
 from sandbox.local_docker import SandboxError
-from sandbox.offline_images import HELLO_IMAGE, REGISTRY_IMAGE, UI_IMAGE
+from sandbox.offline_images import HAPROXY_IMAGE, HELLO_IMAGE, REGISTRY_IMAGE, UI_IMAGE
 from sandbox.registry3 import REGISTRY3_IMAGE, SOURCE, source_tarball
 
 HOSTS = 2
@@ -139,6 +140,23 @@ def test_legacy_ui_registry_url_sets_the_proxy(client, offline_images):
                                 environment={"REGISTRY_URL": "http://registry.invalid:5000"})
     assert b"proxy_pass http://registry.invalid:5000;" in out
     assert b"client_max_body_size 0;" in out and b"proxy_request_buffering off;" in out
+
+
+def test_haproxy_image_has_the_official_contract_and_checks_a_bcrypt_userlist(client, offline_images, tmp_path):
+    config = client.images.get(HAPROXY_IMAGE).attrs["Config"]
+    assert (config["Entrypoint"], config["Cmd"], config["User"], config["StopSignal"]) == (
+        ["/usr/local/bin/docker-entrypoint.sh"], ["haproxy", "-f", "/usr/local/etc/haproxy/haproxy.cfg"], "haproxy",
+        "SIGUSR1")
+    hashed = bcrypt.hashpw(b"secret", bcrypt.gensalt(4)).decode()
+    (tmp_path / "haproxy.cfg").write_text(
+        f"global\n    user haproxy\nuserlist users\n    user u password {hashed}\n"
+        "defaults\n    mode http\n    timeout connect 1s\n    timeout client 1s\n    timeout server 1s\n"
+        "frontend f\n    bind 127.0.0.1:8080\n    http-request set-var(txn.k) req.hdr(authorization),hmac(sha256,a2V5)\n"
+        "    http-request auth unless { http_auth(users) }\n    http-request return status 200\n")
+    checked = client.containers.run(HAPROXY_IMAGE, ["haproxy", "-c", "-f", "/usr/local/etc/haproxy/haproxy.cfg"],
+                                    remove=True, network_mode="none", user="0",
+                                    volumes={str(tmp_path): {"bind": "/usr/local/etc/haproxy", "mode": "ro"}})
+    assert b"Configuration file is valid" in checked
 
 
 def test_hello_image_prints_its_line(client, offline_images):
