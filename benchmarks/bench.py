@@ -1,7 +1,7 @@
 """Benchmarks on sandbox hosts: medians of several runs, compared as ratios within one run.
 
     python -m benchmarks.bench [--runs N] [--skip-cold] [--skip-deploy] [--skip-gc] [--skip-backup]
-        [--skip-storage] [--skip-lb] [--skip-faults] [--skip-registry3]
+        [--skip-storage] [--skip-lb] [--skip-faults] [--skip-registry3] [--skip-access]
 
 Measures: `sandbox up --hosts 2` cold (base image built) and warm (image cached, new hosts); the first
 deploy on a fresh host with TLS and users (the default) and without; a no-op re-run with and without
@@ -11,7 +11,8 @@ fail; backup and restore of about 400 MB: times, archive size, uploads refused; 
 with the registry on a volume and on S3 (the sandbox's Ceph); pulls through the load balancer against
 straight from a replica, and three hosts pulling at once with 1, 2 and 3 replicas; how long a host takes
 to serve again after its registry crashed, its engine or the host restarted; push, pull, GC and a no-op
-re-run on registry 2.8 against 3.1.1.
+re-run on registry 2.8 against 3.1.1; manifest and blob GETs per second, 1 and 16 clients, with users on
+(through the access proxy) against users off.
 Leaves the sandbox down.
 """
 
@@ -433,6 +434,64 @@ def faults_benchmark(runs: int):
         report(label, (statistics.median(samples), samples))
 
 
+def _load(url: str, auth, clients: int, seconds: float = 3.0) -> tuple[float, float, float]:
+    """`clients` threads, each with its own keep-alive session, GETting `url` for `seconds`:
+    (requests per second, p50 ms, p99 ms)."""
+    deadline = time.monotonic() + seconds
+
+    def client():
+        session = requests.Session()
+        session.trust_env, session.verify, session.auth = False, str(SECRETS_DIR / "ca.crt"), auth
+        latencies = []
+        while time.monotonic() < deadline:
+            started = time.monotonic()
+            assert session.get(url, headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"},
+                               timeout=30).status_code == 200
+            latencies.append(time.monotonic() - started)
+        return latencies
+
+    with concurrent.futures.ThreadPoolExecutor(clients) as pool:
+        latencies = sorted(sum(pool.map(lambda _: client(), range(clients)), []))
+    return (len(latencies) / seconds, latencies[len(latencies) // 2] * 1000,
+            latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000)
+
+
+def access_benchmark(runs: int):
+    """Manifest and blob GETs with 1 and 16 clients: users on (the access proxy, a password checked once
+    and remembered), users on with every request checked (auth_cache_seconds=0: a bcrypt each, as
+    distribution's htpasswd does), and users off, in the same run on one host."""
+    print("# access: authenticated throughput", flush=True)
+    fresh_hosts(1)
+    [host] = read_state()["hosts"]
+    ssh_host(host["ssh_port"]).check_output(
+        "mkdir -p /tmp/small && cd /tmp/small && head -c 1000 /dev/urandom > blob"
+        " && printf 'FROM scratch\\nCOPY blob /blob\\n' > Dockerfile && docker build -q -t localhost:5000/pp:access ."
+        " >/dev/null && docker push -q localhost:5000/pp:access >/dev/null")
+    base = f"https://127.0.0.1:{host['registry_port']}/v2/pp"
+    digest = requests.get(f"{base}/manifests/access", verify=str(SECRETS_DIR / "ca.crt"),
+                          auth=("admin", (SECRETS_DIR / "passwords" / "admin").read_text()),
+                          headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"},
+                          timeout=30).json()["config"]["digest"]
+    admin = ("admin", (SECRETS_DIR / "passwords" / "admin").read_text())
+    modes = {"users on": ((), admin), "users on, every request checked": (("--data", "auth_cache_seconds=0"), admin),
+             "users off": (("--data", "registry_auth=none"), None)}
+    rates = {}
+    for mode, (data, auth) in modes.items():
+        ok_deploy(*data)
+        for what, url in (("manifest", f"{base}/manifests/access"), ("blob", f"{base}/blobs/{digest}")):
+            for clients in (1, 16):
+                samples = [_load(url, auth, clients) for _ in range(runs)]
+                rate = statistics.median(s[0] for s in samples)
+                rates[mode, what, clients] = rate
+                print(f"{mode + ', ' + what + f', {clients} clients':<62} median {rate:7.1f} req/s"
+                      f"   p50 {statistics.median(s[1] for s in samples):6.1f} ms"
+                      f"   p99 {statistics.median(s[2] for s in samples):6.1f} ms", flush=True)
+    for what in ("manifest", "blob"):
+        print(f"  {what}, 16 clients: users on / users off {rates['users on', what, 16] / rates['users off', what, 16]:.2f},"
+              f" every request checked / users off"
+              f" {rates['users on, every request checked', what, 16] / rates['users off', what, 16]:.2f}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
@@ -444,6 +503,7 @@ def main(argv=None):
     parser.add_argument("--skip-lb", action="store_true")
     parser.add_argument("--skip-faults", action="store_true")
     parser.add_argument("--skip-registry3", action="store_true")
+    parser.add_argument("--skip-access", action="store_true")
     args = parser.parse_args(argv)
     client = docker.from_env()
     sandbox("images")
@@ -475,6 +535,8 @@ def main(argv=None):
         faults_benchmark(min(args.runs, 3))
     if not args.skip_registry3:
         registry3_benchmark(min(args.runs, 3))
+    if not args.skip_access:
+        access_benchmark(args.runs)
     sandbox("down")
     return 0
 
