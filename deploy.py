@@ -7,6 +7,7 @@ from pyinfra import host
 
 from ops.data import validate
 from ops.report import reached
+from tasks.access_proxy import access_proxy, proxy_retired
 from tasks.clients import registry_clients
 from tasks.engine import docker_engine
 from tasks.health import health
@@ -26,7 +27,9 @@ if "registry_hosts" in host.groups:
     images()
     host_tools()
     moving = storage()  # (from, to) when the data moves to another place, as asked; else None
+    proxy_retired()  # users off: the registry serves registry_port itself, so the proxy leaves it first
     registry(moving)
+    access_proxy()  # users on: the proxy takes registry_port once the registry has moved behind it
     gc_timer()
     ui()
     health()

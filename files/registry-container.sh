@@ -35,8 +35,9 @@ ui_answers() { [ "$(http_status GET "$UI_URL/")" = 200 ]; }
 # HEALTH_TIMEOUT seconds.
 answers() {
     case $1 in
-        "$REGISTRY_CONTAINER") wait_until "$HEALTH_TIMEOUT" registry_answers ;;
+        "$REGISTRY_CONTAINER") wait_until "$HEALTH_TIMEOUT" registry_serves ;;
         "${UI_CONTAINER:-}") wait_until "$HEALTH_TIMEOUT" ui_answers ;;
+        "${PROXY_CONTAINER:-}") wait_until "$HEALTH_TIMEOUT" proxy_answers ;;
     esac
 }
 
@@ -192,6 +193,7 @@ check() {
 
 checks() {
     check registry "$REGISTRY_URL/v2/" '{}'
+    [ -z "$PROXY_URL" ] || check "access proxy" "$PROXY_URL/v2/" '{}'
     if [ -n "$UI_URL" ]; then
         check UI "$UI_URL/" ''
         check "UI proxy to the registry" "$UI_URL/v2/_catalog" ''

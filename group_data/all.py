@@ -120,9 +120,29 @@ registry_users = ["admin"]
 # Control-machine directory (git-ignored, 0700) for the CA, certificates, passwords and hashes.
 registry_secrets_dir = "inventory/secrets"
 
+# --- Access: who may do what (registry_auth = "htpasswd") -----------------------------------------
+# Rules, each granting a role on the repositories a glob matches: {"users": ["ci"], "repositories":
+# "team-a/*", "role": "push"}. Roles: "pull"; "push" (and pull); "admin" (and delete). A user has what any
+# rule gives them. None: every user of registry_users is admin of every repository. The built-in
+# "registry-pull" user may pull every repository either way.
+registry_access = None
+# Users who may list every repository (/v2/_catalog, the UI's list); None: every user a rule names.
+registry_catalog_users = None
+# The access proxy in front of each registry (HAProxy, in a container on the host's network): it serves
+# TLS on registry_port, checks each user's password (bcrypt) and rights, and passes what is allowed on.
+auth_proxy_image = "haproxy:2.8"
+# Its container's name.
+auth_proxy_container = "registry-auth"
+# The port the registry itself listens on behind the proxy, on 127.0.0.1 only.
+registry_backend_port = 5001
+# Seconds the proxy remembers a verified password (as an HMAC of it, in memory), so a pull costs one
+# bcrypt check instead of one per request; 0: check every request.
+auth_cache_seconds = 300
+
 # --- Clients (hosts in the registry_clients group, and the registry hosts themselves) --------------
-# A user whose credentials registry_clients hosts `docker login` with; None: no login.
-registry_client_login = None
+# A user whose credentials registry_clients hosts `docker login` with: "registry-pull" (pull only), one of
+# registry_users, or None (no login).
+registry_client_login = "registry-pull"
 
 # --- UI --------------------------------------------------------------------------------------------
 # Run the UI (False removes its container).

@@ -2,12 +2,13 @@
 own secrets directory (CA, passwords), under the git-ignored .sandbox."""
 
 from sandbox.config import IMAGE_DIR, SECRETS_DIR, STATE_DIR
-from sandbox.offline_images import REGISTRY_IMAGE, UI_IMAGE
+from sandbox.offline_images import HAPROXY_IMAGE, REGISTRY_IMAGE, UI_IMAGE
 
 image_source = "archives"
 image_archive_dir = str(IMAGE_DIR)
 registry_image = REGISTRY_IMAGE
 ui_image = UI_IMAGE
+auth_proxy_image = HAPROXY_IMAGE
 ui_title = "Sandbox registry"
 # The sandbox hosts answer fast; a failing one should fail the run quickly.
 health_timeout = 30

@@ -11,7 +11,8 @@ registry_hosts = [
     ("registry2.example.internal", {"ssh_user": "centos", "registry_storage": "bind"}),
 ]
 
-# Docker hosts that push and pull: they get the registries' CA (and a login with registry_client_login).
+# Docker hosts that pull (and push): they get the registries' CA and a login as registry_client_login
+# (default registry-pull: pull only).
 registry_clients = [
     ("build1.example.internal", {"ssh_user": "centos"}),
 ]

@@ -18,7 +18,8 @@ from pyinfra.api.exceptions import PyinfraError
 
 from . import registry_yaml
 from .archives import archive_name
-from .secrets import DEPLOY_USER, S3_SECRET_VARIABLE, SecretStore, provided_problems
+from .access import problems as access_problems
+from .secrets import DEPLOY_USER, PULL_USER, S3_SECRET_VARIABLE, SecretStore, provided_problems
 
 CHOICES = {
     "registry_storage": ("volume", "bind", "s3"),
@@ -30,11 +31,11 @@ CHOICES = {
 BOOLEANS = ("registry_delete_enabled", "ui_enabled", "ui_delete_images", "firewalld_open_ports",
             "gc_dry_run", "gc_delete_untagged", "docker_repo_allow_http", "registry_storage_migrate",
             "retention_apply", "restore_force", "registry_s3_redirect", "registry_allow_downgrade")
-PORTS = ("registry_port", "ui_port", "lb_port", "lb_stats_port")
+PORTS = ("registry_port", "ui_port", "lb_port", "lb_stats_port", "registry_backend_port")
 POSITIVE = ("health_timeout", "docker_log_max_file", "maintenance_lock_timeout", "maintenance_timeout",
             "registry_drain_timeout")
 HOST_PATHS = ("registry_bind_path", "registry_config_dir")
-NAMES = ("registry_container", "ui_container", "registry_volume")
+NAMES = ("registry_container", "ui_container", "registry_volume", "auth_proxy_container")
 # Directories a bind path or the configuration directory must never be: the deploy chowns and chmods them.
 SYSTEM_DIRECTORIES = {"/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/libx32",
                       "/media", "/mnt", "/opt", "/proc", "/root", "/run", "/sbin", "/srv", "/sys", "/tmp",
@@ -69,14 +70,23 @@ OWN_DAEMON_KEYS = {"log-driver", "log-opts", "registry-mirrors", "insecure-regis
 TITLE_FORBIDDEN = set('~&<>"\n\r')
 
 
+def proxied(data) -> bool:
+    """Whether an access proxy stands in front of the registry (users on): it serves TLS on registry_port and
+    checks who may do what; the registry itself listens on 127.0.0.1:registry_backend_port only."""
+    return auth_on(data)
+
+
 def managed_containers(data) -> list[str]:
-    """The containers the deploy runs on a host: the registry, and the UI when it is enabled."""
-    return [data.registry_container] + ([data.ui_container] if data.ui_enabled else [])
+    """The containers the deploy runs on a host: the registry, its access proxy with users on, and the UI
+    when it is enabled."""
+    return ([data.registry_container] + ([data.auth_proxy_container] if proxied(data) else [])
+            + ([data.ui_container] if data.ui_enabled else []))
 
 
 def wanted_images(data) -> list[str]:
     """The images those containers run."""
-    return [data.registry_image] + ([data.ui_image] if data.ui_enabled else [])
+    return ([data.registry_image] + ([data.auth_proxy_image] if proxied(data) else [])
+            + ([data.ui_image] if data.ui_enabled else []))
 
 
 def repository_names(value) -> list:
@@ -183,14 +193,22 @@ def _basic(c: _Checker):
             c.bad(key, "must be a port number from 1 to 65535")
     if c.value("ui_enabled") and c.value("registry_port") == c.value("ui_port"):
         c.bad("ui_port", "must differ from registry_port")
+    if c.value("registry_backend_port") in (c.value("registry_port"), c.value("ui_port")):
+        c.bad("registry_backend_port", "must differ from registry_port and ui_port")
+    seconds = c.value("auth_cache_seconds")
+    if not c.is_int("auth_cache_seconds") or not 0 <= seconds <= 3600:
+        c.bad("auth_cache_seconds", "must be a whole number of seconds from 0 to 3600")
     for key in POSITIVE:
         if not c.is_int(key) or c.value(key) < 1:
             c.bad(key, "must be a whole number of at least 1")
     for key in NAMES:
         if not isinstance(c.value(key), str) or not DOCKER_NAME.fullmatch(c.value(key)):
             c.bad(key, "must be a Docker name: letters, digits, '_', '.', '-'")
-    if c.value("ui_enabled") and c.value("ui_container") == c.value("registry_container"):
-        c.bad("ui_container", "must differ from registry_container")
+    containers = [c.value(key) for key in ("registry_container", "auth_proxy_container")] + (
+        [c.value("ui_container")] if c.value("ui_enabled") else [])
+    if len(set(containers)) < len(containers):
+        c.bad("ui_container" if c.value("ui_container") in containers[:2] else "auth_proxy_container",
+              "must differ from the other containers' names (registry_container, auth_proxy_container, ui_container)")
     title = c.value("ui_title")
     if not isinstance(title, str) or TITLE_FORBIDDEN & set(title):
         c.bad("ui_title", "must be a string without ~ & < > \" or a line break (the UI's templating breaks on them)")
@@ -340,7 +358,8 @@ def _config(c: _Checker):
 
 
 def _images(c: _Checker):
-    images = ["registry_image"] + (["ui_image"] if c.value("ui_enabled") else [])
+    images = ["registry_image"] + (["auth_proxy_image"] if proxied(c.data) else []) + (
+        ["ui_image"] if c.value("ui_enabled") else [])
     for key in images:
         if not isinstance(c.value(key), str) or not IMAGE_REF.fullmatch(c.value(key)):
             c.bad(key, "must be an image reference pinned by tag or digest, like registry:2.8.3 or"
@@ -395,8 +414,8 @@ def _security(c: _Checker, public_name: str | None):
     if not isinstance(users, (list, tuple)) or not all(isinstance(u, str) and USER.fullmatch(u) for u in users):
         c.bad("registry_users", "must be a list of user names: lowercase letters, digits, '.', '_', '-'")
         users = []
-    elif DEPLOY_USER in users:
-        c.bad("registry_users", f"must not name {DEPLOY_USER!r}: the deploy's own user")
+    elif {DEPLOY_USER, PULL_USER} & set(users):
+        c.bad("registry_users", f"must not name {DEPLOY_USER!r} or {PULL_USER!r}: the deploy's own users")
     if c.value("registry_auth") == "htpasswd":
         if not users:
             c.bad("registry_users", "must name at least one user while registry_auth is htpasswd"
@@ -404,9 +423,10 @@ def _security(c: _Checker, public_name: str | None):
         if c.value("registry_tls") == "off":
             c.bad("registry_auth", "htpasswd needs TLS: passwords would cross the network in clear"
                                    " (set registry_tls, or registry_auth='none')")
+        c.found += access_problems(c.data)
     login = c.value("registry_client_login")
-    if login is not None and login not in users:
-        c.bad("registry_client_login", "must be None or one of registry_users")
+    if login is not None and login not in [*users, PULL_USER]:
+        c.bad("registry_client_login", f"must be None, {PULL_USER!r} (pull only) or one of registry_users")
     if c.value("registry_tls") == "provided":
         _provided(c, public_name)
     elif c.value("registry_tls") == "self-signed" and c.value("registry_tls_ca"):

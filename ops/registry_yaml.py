@@ -74,10 +74,10 @@ STORAGE_HEALTH = {"storagedriver": {"enabled": True, "interval": "10s", "thresho
 
 
 def writable(config: dict, delete_enabled: bool, drain_seconds: int = 30, secret: str = "",
-             tls_dir: str | None = None, htpasswd: str | None = None, s3: dict | None = None) -> dict:
+             tls_dir: str | None = None, s3: dict | None = None) -> dict:
     """The operator's config with what the deploy owns: the listen address, whether deletes work, how long
     a stopping registry lets requests in flight finish, the secret that signs upload state, and when
-    given, TLS (registry.crt and registry.key in `tls_dir`), htpasswd users (the file `htpasswd`) and S3
+    given, TLS (registry.crt and registry.key in `tls_dir`) and S3
     storage (from s3_storage) in place of the filesystem."""
     if s3:
         config = copy.deepcopy(config)
@@ -90,8 +90,6 @@ def writable(config: dict, delete_enabled: bool, drain_seconds: int = 30, secret
         owned["http"]["secret"] = secret
     if tls_dir:
         owned["http"]["tls"] = {"certificate": f"{tls_dir}/registry.crt", "key": f"{tls_dir}/registry.key"}
-    if htpasswd:
-        owned["auth"] = {"htpasswd": {"realm": "Registry", "path": htpasswd}}
     return _merge(config, owned)
 
 

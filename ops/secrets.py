@@ -9,6 +9,7 @@ every run).
 
 from __future__ import annotations
 
+import base64
 import datetime
 import ipaddress
 import json
@@ -30,6 +31,8 @@ CERT_DAYS = 397
 RENEW_DAYS = 30
 # The user the deploy itself probes and maintains the registry as (never printed, root-only on hosts).
 DEPLOY_USER = "registry-deploy"
+# A user that may pull every repository and nothing else: what registry_clients hosts log in as by default.
+PULL_USER = "registry-pull"
 PASSWORD_ALPHABET = string.ascii_letters + string.digits
 # bcrypt is slow on purpose: within one run, each (password, hash) pair is checked once.
 _checked: dict[tuple[bytes, str], bool] = {}
@@ -164,6 +167,14 @@ class SecretStore:
             _write_private(self.root, path, secrets.token_hex(32).encode())
         return path.read_bytes().strip()
 
+    def auth_cache_key(self) -> str:
+        """The key (base64) the access proxy turns a verified Authorization header into an HMAC with, made
+        once: what it remembers of a password is that HMAC, never the password or the header."""
+        path = self.root / "auth-cache.key"
+        if not path.exists():
+            _write_private(self.root, path, base64.b64encode(secrets.token_bytes(32)))
+        return path.read_text().strip()
+
     def s3_secret_key(self) -> str | None:
         """The object store's secret key: $REGISTRY_S3_SECRET_KEY, else the file s3-secret-key here; None
         when neither is there (the store gives it; it is never made up here)."""
@@ -192,7 +203,7 @@ class SecretStore:
         cache_path = self.root / "htpasswd.json"
         cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
         lines, hashes_now = [], {}
-        for user in sorted(set(users) | {DEPLOY_USER}):
+        for user in sorted(set(users) | {DEPLOY_USER, PULL_USER}):
             password = self.password(user).encode()
             hashed = cache.get(user, "")
             if not _matches(password, hashed):

@@ -7,7 +7,7 @@ from pyinfra.operations import python
 
 from ops.config import registry_config
 from ops.container import ContainerSpec, Mount, container, restarted
-from ops.data import auth_on, registry_major, tls_on
+from ops.data import auth_on, proxied, registry_major, tls_on
 from ops.maintenance import migrated, settled
 from ops.report import log_lines, log_once
 
@@ -30,7 +30,9 @@ def registry_spec(name: str, data) -> ContainerSpec:
         image=data.registry_image,
         # Registry 3.0 exports traces to localhost:4318 by default and logs an error for each; 3.1 is off.
         env={"OTEL_TRACES_EXPORTER": "none"} if registry_major(data) >= 3 else {},
-        ports={5000: published(data.registry_bind_address, data.registry_port)},
+        # Behind the access proxy, on loopback only: no one reaches the registry without passing it.
+        ports={5000: f"127.0.0.1:{data.registry_backend_port}" if proxied(data)
+               else published(data.registry_bind_address, data.registry_port)},
         mounts=tuple(mount for mount in (
             storage_mount(data),
             Mount("bind", data.registry_config_dir, config_mount_target(data), True),

@@ -6,11 +6,11 @@ from __future__ import annotations
 import hashlib
 
 from ops import registry_yaml
-from ops.data import auth_on, public_name, registry_major, registry_name, scheme, tls_on
+from ops.data import auth_on, proxied, public_name, registry_major, registry_name, scheme, tls_on
 from ops.secrets import DEPLOY_USER, SecretStore
 
 # The files of the configuration directory each container reads: a change to them recreates it.
-REGISTRY_FILES = ("writable.yml", "readonly.yml", "registry.crt", "registry.key", "htpasswd")
+REGISTRY_FILES = ("writable.yml", "readonly.yml", "registry.crt", "registry.key")
 UI_FILES = ("registry.crt", "registry.key", "ui-tls.conf")
 # Where the UI's nginx finds its certificate and the server block that serves HTTPS.
 UI_TLS_DIR = "/etc/nginx/registry-tls"
@@ -73,8 +73,9 @@ def server_material(name: str, data) -> tuple[bytes, bytes, bytes | None]:
 
 
 def config_files(name: str, data) -> dict[str, bytes]:
-    """The registry's configuration directory: writable.yml, its read-only twin, and with TLS and users the
-    certificate, its key, the CA and the htpasswd file (all root-only on the host)."""
+    """The registry's configuration directory: writable.yml, its read-only twin, and with TLS the
+    certificate, its key and the CA (all root-only on the host). The users' hashes are the access proxy's
+    (tasks/access_proxy.py), never the registry's."""
     target = config_mount_target(data)
     files = {}
     if tls_on(data):
@@ -84,16 +85,15 @@ def config_files(name: str, data) -> dict[str, bytes]:
         if data.ui_enabled:
             files["ui-tls.conf"] = UI_TLS_SERVER.encode()
     store = SecretStore(data.registry_secrets_dir)
-    if auth_on(data):
-        files["htpasswd"] = store.htpasswd(data.registry_users)
     source = registry_yaml.load(data.registry_config_src)
     s3 = None
     if data.registry_storage == "s3":
         s3 = registry_yaml.s3_storage(data.registry_s3_endpoint, data.registry_s3_bucket, data.registry_s3_region,
                                       data.registry_s3_access_key, store.s3_secret_key(), data.registry_s3_redirect)
+    # Behind the access proxy, the registry serves plain HTTP on loopback and asks no one who they are.
+    own_tls = tls_on(data) and not proxied(data)
     writable = registry_yaml.writable(source, data.registry_delete_enabled, data.registry_drain_timeout,
-                                      store.http_secret(), target if tls_on(data) else None,
-                                      f"{target}/htpasswd" if auth_on(data) else None, s3)
+                                      store.http_secret(), target if own_tls else None, s3)
     files["writable.yml"] = registry_yaml.dump(writable, data.registry_config_src).encode()
     files["readonly.yml"] = registry_yaml.dump(registry_yaml.read_only(writable), data.registry_config_src).encode()
     return files
@@ -107,12 +107,15 @@ def files_hash(files: dict[str, bytes], names) -> str:
     return digest.hexdigest()
 
 
-def probe_urls(name: str, data) -> tuple[str, str]:
-    """How the host reaches its own registry and UI: (registry, UI or "" when the UI is off). The public
-    name is resolved to 127.0.0.1 (client_curlrc), so the certificate is checked as clients check it."""
+def probe_urls(name: str, data) -> tuple[str, str, str]:
+    """How the host reaches its own registry and UI: (registry, its public door, UI or "" when the UI is off).
+    The public name is resolved to 127.0.0.1 (client_curlrc), so the certificate is checked as clients
+    check it. Behind the access proxy, the host's scripts speak to the registry itself, on loopback; the
+    public door is the proxy."""
     host = public_name(name, data) if tls_on(data) else "127.0.0.1"
-    return (f"{scheme(data)}://{host}:{data.registry_port}",
-            f"{scheme(data)}://{host}:{data.ui_port}" if data.ui_enabled else "")
+    public = f"{scheme(data)}://{host}:{data.registry_port}"
+    direct = f"http://127.0.0.1:{data.registry_backend_port}" if proxied(data) else public
+    return direct, public, f"{scheme(data)}://{host}:{data.ui_port}" if data.ui_enabled else ""
 
 
 def _curl_string(text: str) -> str:

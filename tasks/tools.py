@@ -9,7 +9,7 @@ from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.operations import files
 
-from ops.data import managed_containers, registry_major
+from ops.data import managed_containers, proxied, registry_major
 from ops.files import files_in_place, private_upload_directory
 from ops.hostscripts import (COMMON_LIBRARY, CONTAINER_SCRIPT, HOLD, LOCK, MAINTENANCE_SCRIPT, READ_ONLY_MARK,
                              SERVED_BY)
@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def template_values(name: str, data, in_turn: bool = False) -> dict:
     """files/registry-common.sh.j2's settings from a host's name and data, each quoted for the shell;
     `in_turn`: the registry is replaced in turn with other replicas (tasks.lb.replaced_in_turn)."""
-    registry_url, ui_url = probe_urls(name, data)
+    registry_url, public_url, ui_url = probe_urls(name, data)
     values = dict(
         registry_container=data.registry_container,
         registry_image=data.registry_image,
@@ -35,6 +35,8 @@ def template_values(name: str, data, in_turn: bool = False) -> dict:
         registry_major=registry_major(data),
         allow_downgrade=data.registry_allow_downgrade,
         registry_url=registry_url,
+        proxy_url=public_url if proxied(data) else "",
+        proxy_container=data.auth_proxy_container if proxied(data) else "",
         ui_url=ui_url,
         health_timeout=data.health_timeout,
         lock_timeout=data.maintenance_lock_timeout,

@@ -76,7 +76,7 @@ def chore_output(t, started):
     return t.host.check_output(f"journalctl -u {UNIT} --since @{started} --no-pager -o cat")
 
 
-def upload_status(t, url="$REGISTRY_URL"):
+def upload_status(t, url="$CLIENT_URL"):
     """What the registry at `url` answers the host starting an upload: 202 writable, 405 read-only."""
     return t.host.check_output(
         f"{HOST_CURL} -o /dev/null -w '%{{http_code}}' -X POST \"{url}/v2/probe/blobs/uploads/\"")
@@ -84,6 +84,7 @@ def upload_status(t, url="$REGISTRY_URL"):
 
 PULL_LOOP = """
 . /usr/local/lib/registry-deploy/common.sh
+CLIENT_URL=${{PROXY_URL:-$REGISTRY_URL}}
 url={url}/v2
 : > /tmp/pulls.log
 while [ ! -e /tmp/pulls.stop ]; do
@@ -96,7 +97,7 @@ done
 """
 
 
-def start_pull_loop(t, repository, tag, layer, url="$REGISTRY_URL"):
+def start_pull_loop(t, repository, tag, layer, url="$CLIENT_URL"):
     """On the host, pull `repository:tag`'s manifest and `layer` from `url` in a loop, logging each pull."""
     script = PULL_LOOP.format(url=url, accept=ACCEPT, repository=repository, tag=tag, layer=layer)
     t.host.check_output(f"rm -f /tmp/pulls.stop && cat > /tmp/pull-loop.sh <<'EOF'\n{script}\nEOF\n"

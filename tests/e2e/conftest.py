@@ -94,7 +94,9 @@ def session(user: str | None = "admin") -> requests.Session:
 
 
 # On a sandbox host: curl as the deploy's own probes are, with "$REGISTRY_URL" and "$UI_URL" set.
-HOST_CURL = '. /usr/local/lib/registry-deploy/common.sh; curl -s -K "$CURL_CONFIG"'
+# $CLIENT_URL is where clients reach the registry: the access proxy when users are on, else the registry.
+HOST_CURL = ('. /usr/local/lib/registry-deploy/common.sh; CLIENT_URL=${PROXY_URL:-$REGISTRY_URL};'
+             ' curl -s -K "$CURL_CONFIG"')
 # The manifest type every image the tests push has.
 ACCEPT = "application/vnd.docker.distribution.manifest.v2+json"
 

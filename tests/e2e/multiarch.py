@@ -104,18 +104,25 @@ def _address(registry: str) -> str:
     return registry.split("://", 1)[1]
 
 
-def push_multiarch(registry: str, reference: str, tmp: Path) -> MultiArch:
-    """Push a new two-platform image as `reference` (repository:tag) to `registry` (https://host:port)."""
+def push_as(user: str, registry: str, reference: str, tmp: Path) -> tuple[subprocess.CompletedProcess, MultiArch]:
+    """Push a new two-platform image as `reference` (repository:tag) to `registry` (https://host:port) as
+    `user`: (skopeo's result, what it pushed)."""
     repository, tag = reference.split(":")
     layout = tmp / f"layout-{repository.replace('/', '-')}-{tag}-{os.urandom(4).hex()}"
     pushed = write_layout(layout, tag, unique=f"{reference} {os.urandom(8).hex()}")
-    done = _copy(*_credentials(tmp, "dest"), f"oci:{layout}:{tag}", f"docker://{_address(registry)}/{reference}")
+    done = _copy(*_credentials(tmp, "dest", user), f"oci:{layout}:{tag}", f"docker://{_address(registry)}/{reference}")
+    return done, pushed
+
+
+def push_multiarch(registry: str, reference: str, tmp: Path) -> MultiArch:
+    """Push a new two-platform image as `reference` (repository:tag) to `registry` (https://host:port)."""
+    done, pushed = push_as("admin", registry, reference, tmp)
     assert done.returncode == 0, done.stderr
     return pushed
 
 
-def pull_every_platform(registry: str, reference: str, tmp: Path) -> subprocess.CompletedProcess:
-    """`skopeo copy --all` of `reference` (a tag, or repository@digest) into a new OCI layout: succeeds
-    only when the index, every platform's manifest and every blob pull."""
+def pull_every_platform(registry: str, reference: str, tmp: Path, user: str = "admin") -> subprocess.CompletedProcess:
+    """`skopeo copy --all` of `reference` (a tag, or repository@digest) into a new OCI layout as `user`:
+    succeeds only when the index, every platform's manifest and every blob pull."""
     target = tmp / f"pulled-{os.urandom(4).hex()}"
-    return _copy(*_credentials(tmp, "src"), f"docker://{_address(registry)}/{reference}", f"oci:{target}:pulled")
+    return _copy(*_credentials(tmp, "src", user), f"docker://{_address(registry)}/{reference}", f"oci:{target}:pulled")

@@ -31,14 +31,25 @@ def test_registry_storage_exists(target):
 @pytest.mark.parametrize("which", ["registry", "ui"])
 def test_container_runs_with_restart_always_and_published_port(target, which):
     data = target.data
-    name, port, inner = {
-        "registry": (data.registry_container, data.registry_port, "5000/tcp"),
-        "ui": (data.ui_container, data.ui_port, "443/tcp"),  # the UI serves HTTPS itself
+    name, address, port, inner = {
+        # Behind the access proxy (users are on by default), on loopback only.
+        "registry": (data.registry_container, "127.0.0.1", data.registry_backend_port, "5000/tcp"),
+        "ui": (data.ui_container, "", data.ui_port, "443/tcp"),  # the UI serves HTTPS itself
     }[which]
     inspect = target.container(name)
     assert inspect["State"]["Running"], target.logs(name)
     assert inspect["HostConfig"]["RestartPolicy"]["Name"] == "always"
-    assert inspect["HostConfig"]["PortBindings"][inner][0]["HostPort"] == str(port)
+    [binding] = inspect["HostConfig"]["PortBindings"][inner]
+    assert (binding["HostIp"], binding["HostPort"]) == (address, str(port))
+
+
+def test_the_access_proxy_serves_the_registry_port_from_the_hosts_network(target):
+    data = target.data
+    inspect = target.container(data.auth_proxy_container)
+    assert inspect["State"]["Running"], target.logs(data.auth_proxy_container)
+    assert (inspect["HostConfig"]["NetworkMode"], inspect["HostConfig"]["RestartPolicy"]["Name"]) == ("host", "always")
+    assert target.host.socket(f"tcp://0.0.0.0:{data.registry_port}").is_listening
+    assert not target.host.socket(f"tcp://0.0.0.0:{data.registry_backend_port}").is_listening, "loopback only"
 
 
 def test_registry_mounts_its_storage_and_config_read_only(target):

@@ -14,13 +14,14 @@ from tests.e2e.conftest import catalog, pull_back
 
 REGISTRY_OPS = "Registry | Registry container is running"
 UI_OP = "Registry UI | Registry UI container is running"
+PROXY_OP = "Access proxy | Access proxy container is running"
 
 
 def _run_args(t, **overrides):
     """`docker run` arguments for a registry made by hand, as an operator would type them."""
     data = t.data
     args = {
-        "port": data.registry_port,
+        "port": f"127.0.0.1:{data.registry_backend_port}",  # where the deploy publishes it, behind the proxy
         "image": data.registry_image,
         "env": "",
     }
@@ -45,7 +46,12 @@ SCENARIOS = {
     "ui stopped": (0, lambda t: f"docker stop {t.data.ui_container}", UI_OP, "container registry-ui is stopped"),
     "registry by hand with deletes off": (0, lambda t: _run_args(t, env="-e REGISTRY_STORAGE_DELETE_ENABLED=false"),
                                           REGISTRY_OPS, "env REGISTRY_STORAGE_DELETE_ENABLED: false -> (unset)"),
-    "registry on another port": (1, lambda t: _run_args(t, port=5001), REGISTRY_OPS, "port 5000: 5001 -> 5000"),
+    "registry on another port": (1, lambda t: _run_args(t, port=5002), REGISTRY_OPS, "port 5000: 5002 -> 127.0.0.1:5001"),
+    "access proxy removed": (0, lambda t: f"docker rm -f {t.data.auth_proxy_container}", PROXY_OP,
+                             "container registry-auth is missing"),
+    "access rules edited": (1, lambda t: f"sed -i 's/ admin_methods$/ push_methods/' {t.data.registry_config_dir}"
+                                         "/haproxy.cfg", "Access proxy | The access rules are checked and in place",
+                            None),
     "registry from another tag": (1, _build_other_registry_tag, REGISTRY_OPS, "image: "),
     "ui on a wrong registry url": (0, lambda t: (
         f"docker rm -f {t.data.ui_container} && docker run -d --name {t.data.ui_container} --restart always"
@@ -94,7 +100,7 @@ def test_one_run_repairs_everything_that_drifted_at_once(targets, hello_pushed):
         "sed -i 's/\"max-file\": \"3\"/\"max-file\": \"9\"/' /etc/docker/daemon.json",
         f"sed -i 's/enabled: true/enabled: false/' {data.registry_config_dir}/writable.yml",
         f"chmod 0777 {data.registry_bind_path}",
-        _run_args(t, port=5001),
+        _run_args(t, port=5002),
     ]))
     repair = deploy("--limit", t.name)
     assert repair.returncode == 0 and not repair.errors(), repair.stderr[-3000:]
@@ -104,7 +110,7 @@ def test_one_run_repairs_everything_that_drifted_at_once(targets, hello_pushed):
     assert config["storage"]["delete"] == {"enabled": True}
     registry = t.container(data.registry_container)
     assert registry["Config"]["Image"] == data.registry_image
-    assert registry["HostConfig"]["PortBindings"]["5000/tcp"][0]["HostPort"] == str(data.registry_port)
+    assert registry["HostConfig"]["PortBindings"]["5000/tcp"][0]["HostPort"] == str(data.registry_backend_port)
     assert t.host.file(data.registry_bind_path).mode == 0o700
     pull_back(t, hello_pushed)
     assert deploy("--limit", t.name).changed() == []

@@ -58,8 +58,8 @@ def _secrets(t) -> dict[str, str]:
         "TLS private key": (store.root / "hosts" / f"{HOST}.key").read_text().splitlines()[1],
         "deploy user's password": store.password(DEPLOY_USER),
         "http.secret": store.http_secret(),
-        "deploy user's bcrypt hash": t.host.check_output(f"grep '^{DEPLOY_USER}:' {t.data.registry_config_dir}/htpasswd")
-                                     .split(":", 1)[1][7:],
+        "deploy user's bcrypt hash": t.host.check_output(
+            f"grep ' user {DEPLOY_USER} password ' {t.data.registry_config_dir}/haproxy.cfg").split()[-1][7:],
     }
 
 

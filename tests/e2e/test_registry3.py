@@ -17,7 +17,7 @@ from ops.archives import archive_name
 from ops.data import public_urls
 from ops.hostscripts import MAINTENANCE_SCRIPT
 from sandbox.config import IMAGE_DIR, STATE_DIR
-from sandbox.offline_images import REGISTRY_IMAGE, UI_IMAGE
+from sandbox.offline_images import HAPROXY_IMAGE, REGISTRY_IMAGE, UI_IMAGE
 from sandbox.registry3 import REGISTRY3_IMAGE
 from tests.e2e.conftest import Target, catalog, manifest_head, pull_back, push_hello, session
 from tests.e2e.multiarch import ACCEPT_ANY, MANIFEST, pull_every_platform, push_multiarch
@@ -93,7 +93,8 @@ def test_an_image_that_says_it_is_another_registry_is_refused(hosts, tmp_path):
         subprocess.run(["docker", "save", "-o", str(tmp_path / archive_name(unnamed)), unnamed], check=True)
     finally:  # the sandbox saves its archives under an image's first tag: leave it none of ours
         subprocess.run(["docker", "rmi", unnamed], check=True, capture_output=True)
-    (tmp_path / archive_name(UI_IMAGE)).symlink_to(IMAGE_DIR / archive_name(UI_IMAGE))
+    for image in (UI_IMAGE, HAPROXY_IMAGE):
+        (tmp_path / archive_name(image)).symlink_to(IMAGE_DIR / archive_name(image))
     run = deploy("--limit", t.name, "--data", f"image_archive_dir={tmp_path}", "--data", f"registry_image={unnamed}",
                  "--data", "registry_major_version=2")
     assert run.returncode != 0

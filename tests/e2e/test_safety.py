@@ -42,8 +42,11 @@ def test_missing_registry_is_not_made_from_an_image_that_is_no_registry(targets,
 
 def test_registry_that_runs_but_does_not_answer_is_not_swapped_in(targets, hello_pushed):
     t = targets[0]
-    # A real registry, published on an address the deploy's probes (and every client) do not reach.
-    run = deploy("--limit", t.name, "--data", "registry_bind_address=127.0.0.2", "--data", "ui_enabled=False",
+    # Without users (no access proxy in front), a real registry published on an address the deploy's probes
+    # (and every client) do not reach.
+    open_registry = ("--data", "registry_auth=none", "--data", "ui_enabled=False")
+    assert deploy("--limit", t.name, *open_registry).returncode == 0
+    run = deploy("--limit", t.name, *open_registry, "--data", "registry_bind_address=127.0.0.2",
                  "--data", "health_timeout=3")
     assert run.returncode != 0
     assert ("the new registry container did not keep running and answering as the old one did; the old one is"

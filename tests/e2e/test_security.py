@@ -73,7 +73,7 @@ def test_the_client_verifies_the_certificate_it_was_given(registry_and_client):
 def test_plain_http_to_the_tls_port_gets_no_registry(registry_and_client):
     _, client, address = registry_and_client
     answer = client.host.run(f"curl -s http://{address}/v2/_catalog")
-    assert "Client sent an HTTP request to an HTTPS server" in answer.stdout
+    assert answer.rc != 0 and "repositories" not in answer.stdout, "the access proxy speaks TLS only"
 
 
 def test_the_ui_asks_who_you_are_and_then_lists_the_repositories(registry_and_client):
@@ -102,7 +102,8 @@ def test_the_ui_forwards_credentials_only_to_a_registry_whose_certificate_it_ver
 
 
 @pytest.mark.parametrize("path,mode", [
-    ("{dir}", 0o700), ("{dir}/registry.key", 0o600), ("{dir}/htpasswd", 0o600), ("{dir}/client.curlrc", 0o600),
+    ("{dir}", 0o700), ("{dir}/registry.key", 0o600), ("{dir}/haproxy.cfg", 0o600), ("{dir}/auth-proxy.pem", 0o600),
+    ("{dir}/client.curlrc", 0o600),
     ("{dir}/registry.crt", 0o600), ("{dir}/ui-upstream.conf", 0o600)])
 def test_keys_and_users_on_the_host_are_root_only(registry_and_client, path, mode):
     registry, _, _ = registry_and_client
@@ -192,7 +193,7 @@ def test_tls_modes_switch_back_and_forth_and_each_settles(spare, tmp_path):
         if mode == "off":
             assert "WARNING: registry_tls is off" in run.stderr and "WARNING: registry_auth is none" in run.stderr
         # The host's own probe settings: the CA of this mode (verified), the deploy's user.
-        answer = spare.host.check_output(f'{HOST_CURL} -f "$REGISTRY_URL/v2/_catalog"')
+        answer = spare.host.check_output(f'{HOST_CURL} -f "$CLIENT_URL/v2/_catalog"')
         assert "repositories" in json.loads(answer), (mode, answer)
         if mode == "provided":
             client = session()

@@ -9,7 +9,7 @@ import hashlib
 import jinja2
 from pyinfra.facts.apt import AptSources, parse_apt_repo
 from pyinfra.facts.deb import DebPackages
-from pyinfra.facts.docker import DockerImage, DockerVolume
+from pyinfra.facts.docker import DockerContainer, DockerImage, DockerVolume
 from pyinfra.facts.files import Directory, File, FindInFile, Sha1File
 from pyinfra.facts.rpm import RpmPackages
 from pyinfra.facts.selinux import FileContext, FileContextMapping
@@ -19,13 +19,14 @@ from pyinfra.facts.systemd import SystemdEnabled, SystemdStatus
 from dev.operator import Data
 from ops.clients import DockerLogins, RegistryAnswers
 from ops.daemon import DaemonJson
-from ops.data import registry_name
+from ops.data import proxied, registry_name
 from ops.facts import ConfigFiles, ContainerState, Health, MaintenanceState, SelinuxEnforcing
 from ops.files import UPLOAD_DIR, FileStates, UploadDirectory
 from ops.firewalld import FirewalldPorts
 from ops.hostscripts import COMMON_LIBRARY, CONTAINER_SCRIPT, MAINTENANCE_SCRIPT
 from ops.secrets import SecretStore
 from sandbox.config import ROOT
+from tasks.access_proxy import CONFIG, PEM, proxy_config, proxy_spec
 from tasks.registry import registry_spec
 from tasks.registry_files import client_curlrc, config_files
 from tasks.tools import template_values
@@ -81,9 +82,12 @@ def _files_in_place(data) -> dict:
     """Every file the deploy writes with files.put/template, and the content it should have."""
     common = jinja2.Template((ROOT / "files/registry-common.sh.j2").read_text()).render(
         **template_values(HOST, data))
+    files = config_files(HOST, data)
     return {
         f"{data.registry_config_dir}/client.curlrc": client_curlrc(HOST, data).encode(),
         f"{data.registry_config_dir}/{UPSTREAM_TLS_FILE}": _upstream_conf(data),
+        **({f"{data.registry_config_dir}/{PEM}": files["registry.crt"] + files["registry.key"],
+            f"{data.registry_config_dir}/{CONFIG}": proxy_config(HOST, data).encode()} if proxied(data) else {}),
         COMMON_LIBRARY: (common if common.endswith("\n") else common + "\n").encode(),
         CONTAINER_SCRIPT: (ROOT / "files/registry-container.sh").read_bytes(),
         MAINTENANCE_SCRIPT: (ROOT / "files/registry-maintenance.sh").read_bytes(),
@@ -104,7 +108,10 @@ def bare(os_key, **overrides) -> dict:
         k(SystemdStatus, services=["firewalld.service"]): {"firewalld.service": os_key in HARDENED},
         k(DockerImage, object_id=data.registry_image): None,
         k(DockerImage, object_id=data.ui_image): None,
+        k(DockerImage, object_id=data.auth_proxy_image): None,
         k(ContainerState, container=data.registry_container, image=data.registry_image, gateway=False): None,
+        k(ContainerState, container=data.auth_proxy_container, image=data.auth_proxy_image, gateway=False): None,
+        k(DockerContainer, object_id=data.auth_proxy_container): [],
         k(ContainerState, container=data.ui_container, image=data.ui_image, gateway=True):
             {"container": None, "image": None, "aside": False, "gateway": GATEWAY},
         k(DaemonJson): {},
@@ -148,10 +155,10 @@ def container_state(spec, image_id, gateway=GATEWAY) -> dict:
         "Image": image_id,
         "State": {"Running": True},
         "Config": {"Image": spec.image, "Env": [f"{k}={v}" for k, v in spec.env.items()], "Labels": spec.labels,
-                   "StopTimeout": spec.stop_timeout},
+                   "StopTimeout": spec.stop_timeout, "User": spec.user},
         "HostConfig": {"PortBindings": {f"{inner}/tcp": [{"HostIp": "", "HostPort": str(outer)}]
                                         for inner, outer in spec.ports.items()},
-                       "RestartPolicy": {"Name": spec.restart}},
+                       "RestartPolicy": {"Name": spec.restart}, "NetworkMode": spec.network},
         "Mounts": [{"Type": m.type, "Name": m.source, "Source": m.source, "Destination": m.target,
                     "RW": not m.read_only} for m in spec.mounts],
     }}
@@ -169,7 +176,8 @@ def in_place(os_key, **overrides) -> dict:
     data = data_for(os_key, **overrides)
     facts = bare(os_key, **overrides)
     modes = {CONTAINER_SCRIPT: 755, MAINTENANCE_SCRIPT: 755, f"{data.registry_config_dir}/client.curlrc": 600,
-             f"{data.registry_config_dir}/{UPSTREAM_TLS_FILE}": 600}
+             f"{data.registry_config_dir}/{UPSTREAM_TLS_FILE}": 600, f"{data.registry_config_dir}/{PEM}": 600,
+             f"{data.registry_config_dir}/{CONFIG}": 600}
     facts[any_arguments(FileStates)] = {path: f"{_sha1(content)} {modes.get(path, 644)} root:root"
                                         for path, content in _files_in_place(data).items()}
     facts[k(Directory, path=data.registry_config_dir)] = {"mode": 700, "user": "root", "group": "root"}
@@ -179,6 +187,9 @@ def in_place(os_key, **overrides) -> dict:
         service(SystemdEnabled, "docker.service"): {"docker.service": True},
         k(DockerImage, object_id=data.registry_image): [{"Id": "sha256:" + "a" * 64, "Config": {}}],
         k(DockerImage, object_id=data.ui_image): [{"Id": "sha256:" + "b" * 64, "Config": {}}],
+        k(DockerImage, object_id=data.auth_proxy_image): [{"Id": "sha256:" + "c" * 64, "Config": {}}],
+        k(ContainerState, container=data.auth_proxy_container, image=data.auth_proxy_image, gateway=False):
+            container_state(proxy_spec(data), "sha256:" + "c" * 64),
         k(ContainerState, container=data.registry_container, image=data.registry_image, gateway=False):
             container_state(registry_spec(HOST, data), "sha256:" + "a" * 64),
         k(ContainerState, container=data.ui_container, image=data.ui_image, gateway=True):
@@ -186,7 +197,7 @@ def in_place(os_key, **overrides) -> dict:
         k(DaemonJson): DAEMON_JSON,
         k(MaintenanceState): {"running": None, "read_only": None},
         any_arguments(ConfigFiles): config_files_state(data),
-        k(Health): ["ok registry", "ok UI", "ok UI proxy to the registry"],
+        k(Health): ["ok registry", "ok access proxy", "ok UI", "ok UI proxy to the registry"],
     })
     if os_key in ("debian12", "ubuntu2204"):
         installed = {"docker.io": {"20.10.24+dfsg1-1+b3"}} if os_key == "debian12" else {

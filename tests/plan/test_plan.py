@@ -87,13 +87,16 @@ def test_bare_host_gets_daemon_json_and_no_restart_of_an_engine_it_just_started(
 
 
 @pytest.mark.parametrize("os_key", DISTROS)
-def test_bare_host_gets_both_containers_as_specified(os_key):
+def test_bare_host_gets_its_containers_as_specified(os_key):
     data = data_for(os_key)
     containers = plan(bare(os_key), **DATA[os_key]).containers()
     registry, ui = containers[data.registry_container], containers[data.ui_container]
-    assert registry[-1] == data.registry_image and ui[-1] == data.ui_image
-    # With TLS (the default) the UI serves HTTPS itself.
-    assert _arguments(registry, "--publish") == ["5000:5000"] and _arguments(ui, "--publish") == ["5050:443"]
+    proxy = containers[data.auth_proxy_container]
+    assert registry[-1] == data.registry_image and ui[-1] == data.ui_image and proxy[-1] == data.auth_proxy_image
+    # With users (the default) the registry is on loopback only, behind the access proxy on the host's
+    # network; with TLS (the default) the UI serves HTTPS itself.
+    assert _arguments(registry, "--publish") == ["127.0.0.1:5001:5000"] and _arguments(ui, "--publish") == ["5050:443"]
+    assert (_arguments(proxy, "--network"), _arguments(proxy, "--publish")) == (["host"], [])
     storage = (f"type=bind,src={data.registry_bind_path}" if data.registry_storage == "bind"
                else f"type=volume,src={data.registry_volume}") + ",dst=/var/lib/registry"
     assert _arguments(registry, "--mount") == [
@@ -235,6 +238,16 @@ def test_config_edited_on_the_host_is_put_back_and_the_registry_restarted_not_re
     changed = plan(facts)
     assert [dest.rsplit("/", 1)[1] for dest in changed.uploads] == ["writable.yml"]
     assert changed.restarted() == ["registry"] and changed.containers() == {}
+
+
+def test_a_role_given_is_checked_then_reloads_the_access_proxy_and_leaves_the_registry_alone():
+    access = [{"users": ["admin"], "repositories": "team/*", "role": "push"}]
+    changed = plan(in_place("debian12"), registry_access=access)
+    config = f"{data_for('debian12').registry_config_dir}/haproxy.cfg"
+    assert "http-request allow if user3 repository3 push_methods" in changed.written(f"{config}.checked").decode()
+    check, reload = (changed.index(lambda c: " -c -q -f " in c and "haproxy.cfg.checked" in c),
+                     changed.index(lambda c: c == "docker kill --signal USR2 registry-auth"))
+    assert check < reload and changed.containers() == {} and changed.restarted() == []
 
 
 def test_new_config_replaces_the_registry_once_without_a_restart_on_top():

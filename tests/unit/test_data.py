@@ -73,7 +73,15 @@ BAD = [
     ("registry_allow_downgrade", "yes", "must be True or False"),
     ("registry_volume", "../vol", "must be a Docker name"),
     ("registry_container", "registry\n", "must be a Docker name"),
-    ("ui_container", "registry", "must differ from registry_container"),
+    ("ui_container", "registry", "must differ from the other containers' names"),
+    ("auth_proxy_container", "registry", "must differ from the other containers' names"),
+    ("registry_backend_port", 5000, "must differ from registry_port and ui_port"),
+    ("auth_cache_seconds", -1, "must be a whole number of seconds from 0 to 3600"),
+    ("registry_access", "admin", "must be None or a list of rules"),
+    ("registry_access", [{"users": ["admin"], "repositories": "*", "role": "owner"}], "role must be one of pull, push, admin"),
+    ("registry_access", [{"users": ["nobody"], "repositories": "*", "role": "pull"}], "users must be a non-empty list of registry_users"),
+    ("registry_access", [{"users": ["admin"], "repositories": "Team A", "role": "pull"}], "repositories must be a glob"),
+    ("registry_catalog_users", ["nobody"], "must be None or a list of registry_users"),
     ("docker_log_max_size", "10 MB", "must be a size like 10m"),
     ("docker_registry_mirrors", 5, "must be a list of non-empty strings"),
     ("docker_ce_repo_url", "http://download.docker.com", "must be a https:// URL"),
@@ -92,7 +100,7 @@ BAD = [
     ("registry_users", [], "must name at least one user while registry_auth is htpasswd"),
     ("registry_users", ["Admin"], "must be a list of user names"),
     ("registry_users", ["registry-deploy"], "must not name 'registry-deploy'"),
-    ("registry_client_login", "nobody", "must be None or one of registry_users"),
+    ("registry_client_login", "nobody", "must be None, 'registry-pull' (pull only) or one of registry_users"),
     ("registry_bind_address", "localhost", "must be None (all addresses) or an IP address"),
     ("registry_bind_address", "127.0.0.1", "must be None while ui_enabled"),
     ("registry_name", "bad_name!", "must be None or a DNS name or IP address"),
@@ -111,6 +119,7 @@ def test_bad_value_is_named_with_what_is_allowed(defaults, key, value, allowed):
 def test_archives_must_exist_for_every_image(defaults, tmp_path):
     defaults.update(image_source="archives", image_archive_dir=str(tmp_path))
     (tmp_path / archive_name(defaults["registry_image"])).write_bytes(b"")
+    (tmp_path / archive_name(defaults["auth_proxy_image"])).write_bytes(b"")
     found = problems(defaults)
     assert len(found) == 1 and found[0].startswith("ui_image=") and "needs the archive" in found[0]
 
@@ -118,6 +127,7 @@ def test_archives_must_exist_for_every_image(defaults, tmp_path):
 def test_disabled_ui_needs_no_archive(defaults, tmp_path):
     defaults.update(image_source="archives", image_archive_dir=str(tmp_path), ui_enabled=False)
     (tmp_path / archive_name(defaults["registry_image"])).write_bytes(b"")
+    (tmp_path / archive_name(defaults["auth_proxy_image"])).write_bytes(b"")
     assert problems(defaults) == []
 
 
@@ -129,7 +139,7 @@ def test_images_pinned_by_tag_and_digest_are_accepted_for_pulling(defaults):
 
 def test_a_digest_with_archives_is_refused_as_the_archive_holds_none(defaults, tmp_path):
     defaults.update(image_source="archives", image_archive_dir=str(tmp_path), ui_enabled=False,
-                    registry_image="registry:2.8.3@sha256:" + "a" * 64)
+                    registry_image="registry:2.8.3@sha256:" + "a" * 64, registry_auth="none")
     [found] = problems(defaults)
     assert found.startswith("registry_image=") and "must name a tag, not a digest" in found
 

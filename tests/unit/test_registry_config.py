@@ -44,15 +44,20 @@ def test_rendered_files_parse_and_differ_only_in_read_only_mode(defaults):
     assert files == config_files("r1", defaults), "the same data renders the same bytes, keys and hashes"
 
 
-def test_tls_users_and_the_shared_secret_are_in_the_config_the_registry_reads(defaults):
+def test_behind_the_access_proxy_the_registry_serves_plain_http_asking_no_one_but_shares_its_secret(defaults):
     files = config_files("r1", defaults)
     config = yaml.safe_load(files["writable.yml"])
     assert len(config["http"]["secret"]) == 64 and yaml.safe_load(config_files("r2", defaults)["writable.yml"])[
         "http"]["secret"] == config["http"]["secret"], "every host of the inventory signs uploads alike"
+    assert "tls" not in config["http"] and "auth" not in config, "the proxy serves TLS and checks users"
+    assert {"registry.crt", "registry.key", "ca.crt", "ui-tls.conf"} <= files.keys() and "htpasswd" not in files
+
+
+def test_without_users_the_registry_serves_tls_itself(defaults):
+    defaults.update(registry_auth="none")
+    config = yaml.safe_load(config_files("r1", defaults)["writable.yml"])
     assert config["http"]["tls"] == {"certificate": "/etc/docker/registry/registry.crt",
                                      "key": "/etc/docker/registry/registry.key"}
-    assert config["auth"] == {"htpasswd": {"realm": "Registry", "path": "/etc/docker/registry/htpasswd"}}
-    assert {"registry.crt", "registry.key", "ca.crt", "htpasswd", "ui-tls.conf"} <= files.keys()
 
 
 def test_plain_and_open_registry_has_neither(defaults):

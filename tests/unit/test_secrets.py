@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from ops import secrets
-from ops.secrets import DEPLOY_USER, SecretStore, names_in, provided_problems
+from ops.secrets import DEPLOY_USER, PULL_USER, SecretStore, names_in, provided_problems
 
 NAMES = ["registry1", "registry.example.com", "localhost", "127.0.0.1"]
 
@@ -58,7 +58,7 @@ def test_htpasswd_is_rewritten_only_when_a_password_changes(tmp_path, monkeypatc
     store = SecretStore(str(tmp_path / "s"))
     first = store.htpasswd(["admin", "ci"])
     assert store.htpasswd(["admin", "ci"]) == first, "bcrypt salts differ: the old hashes are reused"
-    assert [line.split(":")[0] for line in first.decode().splitlines()] == ["admin", "ci", DEPLOY_USER]
+    assert [line.split(":")[0] for line in first.decode().splitlines()] == ["admin", "ci", DEPLOY_USER, PULL_USER]
     monkeypatch.setenv("REGISTRY_PASSWORD_CI", "new $ecret ' \" \\ : @ # with spaces")
     changed = store.htpasswd(["admin", "ci"]).decode().splitlines()
     assert changed[0] == first.decode().splitlines()[0]

@@ -36,13 +36,15 @@ def test_registry_spec_follows_data(defaults):
     defaults.update(registry_storage="bind", registry_delete_enabled=False, registry_port=5443)
     spec = registry_spec("r1", defaults)
     assert spec.env == {}
-    assert spec.ports == {5000: "5443"}
+    assert spec.ports == {5000: "127.0.0.1:5001"}, "behind the access proxy, on loopback only"
+    defaults.update(registry_auth="none")
+    assert registry_spec("r1", defaults).ports == {5000: "5443"}
     assert spec.mounts[0] == ("bind", "/mnt/registry", "/var/lib/registry", False)
     assert spec.restart == "always"
 
 
 def test_registry_published_on_one_address_when_asked(defaults):
-    defaults.update(registry_bind_address="127.0.0.1", ui_enabled=False)
+    defaults.update(registry_bind_address="127.0.0.1", ui_enabled=False, registry_auth="none")
     assert registry_spec("r1", defaults).ports == {5000: "127.0.0.1:5000"}
 
 
