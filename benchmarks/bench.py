@@ -463,6 +463,7 @@ def access_benchmark(runs: int):
     print("# access: authenticated throughput", flush=True)
     fresh_hosts(1)
     [host] = read_state()["hosts"]
+    ok_deploy()
     ssh_host(host["ssh_port"]).check_output(
         "mkdir -p /tmp/small && cd /tmp/small && head -c 1000 /dev/urandom > blob"
         " && printf 'FROM scratch\\nCOPY blob /blob\\n' > Dockerfile && docker build -q -t localhost:5000/pp:access ."
