@@ -21,7 +21,7 @@ from ops.data import proxied
 from ops.files import checked_file, files_in_place
 from ops.secrets import SecretStore
 
-from .registry_files import config_files
+from .registry_files import server_material
 
 ROOT = Path(__file__).resolve().parent.parent
 # Where the proxy's image reads its configuration (the official haproxy image's path): the host's
@@ -40,7 +40,7 @@ def proxy_config(name: str, data) -> str:
     rules = [{**rule, "regex": access.glob_regex(rule["repositories"])} for rule in access.rules(data)]
     template = jinja2.Template((ROOT / "files/auth-proxy.cfg.j2").read_text(), keep_trailing_newline=True,
                                trim_blocks=True, lstrip_blocks=True)
-    return template.render(users=users, rules=rules, catalog_users=access.catalog_users(data),
+    return template.render(users=users, rules=rules, methods=access.METHODS, catalog_users=access.catalog_users(data),
                            cache_seconds=data.auth_cache_seconds, cache_key=store.auth_cache_key(),
                            max_failures=MAX_FAILURES, bind_address=data.registry_bind_address or "",
                            port=data.registry_port, pem=f"{IMAGE_DIR}/{PEM}", backend_port=data.registry_backend_port)
@@ -74,9 +74,9 @@ def access_proxy():
     data = host.data
     if not proxied(data):
         return
-    files = config_files(host.name, data)
+    certificate, key, _ = server_material(host.name, data)
     pem = files_in_place(name="The proxy's certificate and key are in place", files={
-        f"{data.registry_config_dir}/{PEM}": (files["registry.crt"] + files["registry.key"], "600")})
+        f"{data.registry_config_dir}/{PEM}": (certificate + key, "600")})
     config = checked_file(name="The access rules are checked and in place", path=f"{data.registry_config_dir}/{CONFIG}",
                           content=proxy_config(host.name, data).encode(), mode="600", check=check_command(data))
     running = container(name="Access proxy container is running", spec=proxy_spec(data))
