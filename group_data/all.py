@@ -13,6 +13,10 @@ docker_io_version = None
 docker_ce_version = "18.09.9-3.el7"
 # Base URL of Docker's package repositories (yum/dnf: <url>/linux/centos/..., apt: <url>/linux/<distro>).
 docker_ce_repo_url = "https://download.docker.com"
+# Fingerprints of the keys allowed to sign docker_ce_repo_url's packages (Docker's apt key, then its RPM
+# key, as docs.docker.com prints them). The key file is downloaded, and installed only if every key in
+# it is one of these; a mirror that signs with its own key needs its fingerprint here.
+docker_ce_key_fingerprints = ["9DC858229FC7DD38854AE2D88D81803C0EBFCD88", "060A61C51B558A7F742B77AAC52FEB6B621E9F35"]
 # Allow plain http:// for docker_ce_repo_url and centos_vault_baseurl (packages are still signed;
 # https is the default).
 docker_repo_allow_http = False

@@ -19,6 +19,7 @@ from pyinfra.api.exceptions import PyinfraError
 from . import registry_yaml
 from .archives import archive_name
 from .access import problems as access_problems
+from .signing_keys import normalise
 from .secrets import DEPLOY_USER, PULL_USER, S3_SECRET_VARIABLE, SecretStore, provided_problems
 
 CHOICES = {
@@ -240,6 +241,10 @@ def _urls(c: _Checker):
         parts = urlsplit(url) if isinstance(url, str) else None
         if not parts or parts.scheme not in allowed or not parts.hostname or any(ch.isspace() for ch in url):
             c.bad(key, f"must be a {' or '.join(allowed)}:// URL (plain http:// needs docker_repo_allow_http=True)")
+    fingerprints = c.string_list("docker_ce_key_fingerprints")
+    if fingerprints is not None and (not fingerprints or not all(
+            re.fullmatch(r"[0-9A-F]{40}", normalise(f)) for f in fingerprints)):
+        c.bad("docker_ce_key_fingerprints", "must list at least one key fingerprint of 40 hex digits (spaces allowed)")
     for mirror in c.string_list("docker_registry_mirrors") or []:
         parts = urlsplit(mirror)
         if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):

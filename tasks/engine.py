@@ -16,9 +16,12 @@ from ops.data import registry_name, tls_on
 from ops.firewalld import ports_open
 from ops.packages import deb_pinned, engine_conflicts, rpm_pinned
 from ops.platform import os_family, rpm_manager
+from ops.signing_keys import trusted_key
 
 # Tools the deploy itself uses on the host (the health gate probes with curl).
 TOOLS = ["curl"]
+# yum imports the key from here (not from the network) on the first install of a signed package.
+RPM_KEY = "/etc/pki/rpm-gpg/docker-ce.asc"
 
 
 def plain_http_registries() -> list[str]:
@@ -57,14 +60,16 @@ def _debian(distro):
         deb_pinned(name="Tools the deploy uses are installed", packages=dict.fromkeys(TOOLS))
         return
     if data.docker_package_source == "docker-ce":
+        # Before the key: a minimal Debian or Ubuntu has neither curl nor wget to download it with.
+        deb_pinned(name="Tools the deploy uses are installed", packages=dict.fromkeys(TOOLS))
         flavour = distro["release_meta"]["ID"].lower()
         codename = distro["release_meta"].get("VERSION_CODENAME")
         keyring = "/etc/apt/keyrings/docker.asc"
-        files.download(
-            name="Docker's apt signing key is present",
+        trusted_key(
+            name="Docker's apt signing key is present, checked by its fingerprint",
             src=f"{data.docker_ce_repo_url}/linux/{flavour}/gpg",
             dest=keyring,
-            mode="0644",
+            fingerprints=data.docker_ce_key_fingerprints,
         )
         apt.repo(
             name="Docker's apt repository is configured",
@@ -74,8 +79,8 @@ def _debian(distro):
         version = data.docker_ce_version
         packages = {"docker-ce": version, "docker-ce-cli": version, "containerd.io": None}
     else:
-        packages = {"docker.io": data.docker_io_version}
-    deb_pinned(name="Docker engine packages are installed", packages={**packages, **dict.fromkeys(TOOLS)})
+        packages = {"docker.io": data.docker_io_version, **dict.fromkeys(TOOLS)}
+    deb_pinned(name="Docker engine packages are installed", packages=packages)
 
 
 def _rhel(distro):
@@ -95,17 +100,24 @@ def _rhel(distro):
             baseurl=data.centos_vault_baseurl.rstrip("/"),
             mode="0644",
         )
+    trusted_key(
+        name="Docker's RPM signing key is present, checked by its fingerprint",
+        src=f"{data.docker_ce_repo_url}/linux/centos/gpg",
+        dest=RPM_KEY,
+        fingerprints=data.docker_ce_key_fingerprints,
+    )
     yum.repo(
         name="Docker's yum repository is configured",
         src="docker-ce-stable",
         description="Docker CE Stable",
         baseurl=f"{data.docker_ce_repo_url}/linux/centos/$releasever/$basearch/stable",
         gpgcheck=True,
-        gpgkey=f"{data.docker_ce_repo_url}/linux/centos/gpg",
+        gpgkey=f"file://{RPM_KEY}",
     )
     version = data.docker_ce_version
     rpm_pinned(
         name="Docker engine packages are installed",
+        # curl (a dependency of yum and dnf themselves) already downloaded the key above.
         packages={"docker-ce": version, "docker-ce-cli": version, "containerd.io": None, **dict.fromkeys(TOOLS)},
         manager=rpm_manager(distro),
     )

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from dev.operator import PYINFRA, ROOT, SANDBOX_INVENTORY, deploy
+from dev.operator import PYINFRA, ROOT, SANDBOX_INVENTORY, deploy, upload
 from ops.secrets import SecretStore, subject_names
 from sandbox.config import SECRETS_DIR
 from tests.e2e.conftest import HOST_CURL, catalog, session
@@ -121,6 +121,45 @@ def _secrets():
 
 def _run(*args, env):
     return subprocess.run([PYINFRA, *args], cwd=ROOT, capture_output=True, text=True, env=env, timeout=900)
+
+
+KEY_A, KEY_B = (ROOT / "tests/fixtures/openpgp-a.asc"), (ROOT / "tests/fixtures/openpgp-b.asc")
+FINGERPRINT_A = "69BFCC058EE8AEF5D6C502726ABD8007F89CFF9C"  # as gpg --show-keys prints it
+
+
+def _trust_key(t, src, dest, fingerprint):
+    """The operation that installs Docker's package key, run alone on the host as pyinfra runs any operation."""
+    arguments = json.dumps([[], {"src": f"file://{src}", "dest": dest, "fingerprints": [fingerprint]}])
+    return deploy("--limit", t.name, arguments, file="ops.signing_keys.trusted_key")
+
+
+def test_a_package_key_is_trusted_only_with_a_fingerprint_the_inventory_names(targets):
+    t = targets[0]
+    t.host.check_output("mkdir -p /root/keys")
+    upload(t.data.ssh_port, KEY_A, "/root/keys/a.asc")
+    upload(t.data.ssh_port, KEY_B, "/root/keys/b.asc")
+    dest = "/etc/apt/keyrings/registry-deploy-test.asc"
+    try:
+        installed = _trust_key(t, "/root/keys/a.asc", dest, FINGERPRINT_A)
+        assert installed.returncode == 0 and installed.changed(), installed.stderr[-2000:]
+        assert t.host.file(dest).content == KEY_A.read_bytes() and t.host.file(dest).mode == 0o644
+        again = _trust_key(t, "/root/keys/a.asc", dest, FINGERPRINT_A)
+        assert again.returncode == 0 and again.results and not again.changed(), again.stderr[-2000:]
+
+        t.host.check_output(f"cat /root/keys/b.asc >> {dest}")  # one more key slipped into the file
+        repaired = _trust_key(t, "/root/keys/a.asc", dest, FINGERPRINT_A)
+        assert repaired.returncode == 0 and repaired.changed(), repaired.stderr[-2000:]
+        assert "D5AB057DAC862FACA05A56075ED5FBE83E33CF77, not one of" in repaired.stderr
+        assert t.host.file(dest).content == KEY_A.read_bytes()
+
+        t.host.check_output(f"rm -f {dest}")
+        refused = _trust_key(t, "/root/keys/b.asc", dest, FINGERPRINT_A)  # the mirror serves another key
+        assert refused.returncode != 0
+        assert f"file:///root/keys/b.asc is not trusted: it holds D5AB057DAC862FACA05A56075ED5FBE83E33CF77" \
+               in refused.stderr
+        assert not t.host.file(dest).exists and t.host.file(f"{dest}.new").content == KEY_B.read_bytes()
+    finally:
+        t.host.check_output(f"rm -rf /root/keys {dest} {dest}.new")
 
 
 def test_no_secret_reaches_the_output(targets):

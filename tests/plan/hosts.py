@@ -16,7 +16,7 @@ from pyinfra.facts.selinux import FileContext, FileContextMapping
 from pyinfra.facts.server import LinuxDistribution, Which
 from pyinfra.facts.systemd import SystemdEnabled, SystemdStatus
 
-from dev.operator import Data
+from dev.operator import Data, group_defaults
 from ops.clients import DockerLogins, RegistryAnswers
 from ops.daemon import DaemonJson
 from ops.data import proxied, registry_name
@@ -25,7 +25,9 @@ from ops.files import UPLOAD_DIR, FileStates, UploadDirectory
 from ops.firewalld import FirewalldPorts
 from ops.hostscripts import COMMON_LIBRARY, CONTAINER_SCRIPT, MAINTENANCE_SCRIPT
 from ops.secrets import SecretStore
+from ops.signing_keys import KeyFileBytes
 from sandbox.config import ROOT
+from tasks.engine import RPM_KEY
 from tasks.access_proxy import CONFIG, PEM, proxy_config, proxy_spec
 from tasks.registry import registry_spec
 from tasks.registry_files import client_curlrc, config_files
@@ -41,13 +43,22 @@ DISTROS = {
     "ubuntu2204": {"name": "Ubuntu", "major": 22,
                    "release_meta": {"ID": "ubuntu", "ID_LIKE": "debian", "VERSION_CODENAME": "jammy"}},
 }
+# The key a deployed docker-ce host holds: test key A stands for Docker's (whose bytes are not in the
+# project); DATA trusts it beside Docker's own fingerprints.
+SIGNING_KEY = (ROOT / "tests/fixtures/openpgp-a.asc").read_bytes()
+SIGNING_KEY_FINGERPRINT = "69BFCC058EE8AEF5D6C502726ABD8007F89CFF9C"  # as gpg --show-keys prints it
+OTHER_KEY = (ROOT / "tests/fixtures/openpgp-b.asc").read_bytes()  # trusted by no one
+DOCKER_KEYS = {"docker_ce_key_fingerprints": [SIGNING_KEY_FINGERPRINT, *group_defaults()["docker_ce_key_fingerprints"]]}
 # What an operator sets for each (group_data/<inventory>.py); CentOS 7 keeps the defaults' 18.09 pin.
 DATA = {
-    "centos7": {"centos_vault_baseurl": "https://vault.mirror.internal/centos/7.9.2009", "registry_storage": "bind"},
-    "rocky9": {"docker_ce_version": "3:24.0.9-1.el9"},
+    "centos7": {"centos_vault_baseurl": "https://vault.mirror.internal/centos/7.9.2009", "registry_storage": "bind",
+                **DOCKER_KEYS},
+    "rocky9": {"docker_ce_version": "3:24.0.9-1.el9", **DOCKER_KEYS},
     "debian12": {},
-    "ubuntu2204": {"docker_package_source": "docker-ce", "docker_ce_version": "5:24.0.9-1~ubuntu.22.04~jammy"},
+    "ubuntu2204": {"docker_package_source": "docker-ce", "docker_ce_version": "5:24.0.9-1~ubuntu.22.04~jammy",
+                   **DOCKER_KEYS},
 }
+APT_KEY = "/etc/apt/keyrings/docker.asc"
 # RHEL-family installs come with SELinux enforcing and firewalld running.
 HARDENED = {"centos7", "rocky9"}
 GATEWAY = "172.17.0.1"
@@ -125,15 +136,17 @@ def bare(os_key, **overrides) -> dict:
         any_arguments(RegistryAnswers): True,
         any_arguments(FileStates): {},
         any_arguments(DockerLogins): [],
+        any_arguments(KeyFileBytes): None,
     }
     if os_key in ("debian12", "ubuntu2204"):
         facts[k(DebPackages)] = {}
     else:
         facts[k(RpmPackages)] = {}
+        facts[k(Which, command="curl")] = "/usr/bin/curl"  # yum and dnf need it
         facts[k(Directory, path="/etc/yum.repos.d")] = {"mode": 755, "user": "root", "group": "root"}
     if os_key == "ubuntu2204":
         facts[k(AptSources)] = []
-        facts[k(Which, command="curl")] = "/usr/bin/curl"
+        facts[k(Which, command="curl")] = facts[k(Which, command="wget")] = None  # the deploy installs curl
     if os_key in HARDENED:
         facts[k(FirewalldPorts)] = {"runtime": ["22/tcp"], "permanent": ["22/tcp"]}
     if data.registry_storage == "volume":
@@ -208,6 +221,7 @@ def in_place(os_key, **overrides) -> dict:
         version = data.docker_ce_version.split(":")[-1]  # rpm -qa prints no epoch
         facts[k(RpmPackages)] = {"docker-ce": {version}, "docker-ce-cli": {version},
                                  "containerd.io": {"1.2.13-3.1.el7"}, "curl": {"7.29.0-59.el7"}}
+        facts[k(KeyFileBytes, path=RPM_KEY)] = SIGNING_KEY
         repo = "/etc/yum.repos.d/docker-ce-stable.repo"
         facts[k(File, path=repo)] = ROOT_FILE
         facts[k(Sha1File, path=repo)] = _sha1(_yum_repo(data).encode())
@@ -216,7 +230,7 @@ def in_place(os_key, **overrides) -> dict:
             facts[k(File, path=base)] = ROOT_FILE
             facts[k(Sha1File, path=base)] = _sha1(_vault_repo(data).encode())
     if os_key == "ubuntu2204":
-        facts[k(File, path="/etc/apt/keyrings/docker.asc")] = ROOT_FILE
+        facts[k(KeyFileBytes, path=APT_KEY)] = SIGNING_KEY
         facts[k(AptSources)] = [parse_apt_repo(DOCKER_APT_SOURCE)]
     if os_key in HARDENED:
         facts[k(FirewalldPorts)] = {"runtime": ["22/tcp", "5000/tcp", "5050/tcp"],
@@ -235,7 +249,7 @@ def _yum_repo(data) -> str:
     """Docker's yum repository file as it should be (yum.repo's format: name, baseurl, flags)."""
     url = data.docker_ce_repo_url
     return (f"[docker-ce-stable]\nname=Docker CE Stable\nbaseurl={url}/linux/centos/$releasever/$basearch/stable\n"
-            f"enabled=1\ngpgcheck=1\ngpgkey={url}/linux/centos/gpg\n")
+            f"enabled=1\ngpgcheck=1\ngpgkey=file://{RPM_KEY}\n")
 
 
 def _vault_repo(data) -> str:

@@ -14,7 +14,7 @@ import yaml
 from pyinfra.api.exceptions import DeployError
 from pyinfra.facts.deb import DebPackages
 from pyinfra.facts.rpm import RpmPackages
-from pyinfra.facts.server import LinuxDistribution
+from pyinfra.facts.server import LinuxDistribution, Which
 from pyinfra.facts.systemd import SystemdStatus
 
 from ops.daemon import DaemonJson
@@ -32,14 +32,19 @@ from ops.files import UPLOAD_DIR, UploadDirectory
 from ops.firewalld import FirewalldPorts
 from ops.hostscripts import CONTAINER_SCRIPT, MAINTENANCE_SCRIPT
 from ops.secrets import SecretStore
+from ops.signing_keys import KeyFileBytes
+from tasks.engine import RPM_KEY
 from tasks.registry import CONFIG_LABEL, registry_spec
 from tests.plan.harness import any_arguments, plan, plan_data
 from tests.plan.hosts import (
+    APT_KEY,
     DAEMON_JSON,
     DATA,
     DISTROS,
     GATEWAY,
     HARDENED,
+    OTHER_KEY,
+    SIGNING_KEY,
     bare,
     config_files_state,
     data_for,
@@ -152,9 +157,42 @@ def test_centos7_bind_storage_is_root_only_and_labelled_for_containers():
 
 def test_ubuntu_uses_dockers_signed_apt_repository():
     ubuntu = plan(bare("ubuntu2204"), **DATA["ubuntu2204"])
-    assert any("https://download.docker.com/linux/ubuntu/gpg" in c for c in ubuntu.commands)
     line = "deb [signed-by=/etc/apt/keyrings/docker.asc] https://download.docker.com/linux/ubuntu jammy stable"
     assert any(line in c and "/etc/apt/sources.list.d/docker.list" in c for c in ubuntu.commands)
+
+
+def _key_checked_then_installed(key_plan, url, dest):
+    """The key is downloaded beside `dest`, checked on the control machine, and only then moved into place;
+    returns the position of the move."""
+    downloaded = key_plan.index(lambda c: "curl -sSLf" in c and url in c)
+    checked = key_plan.index(lambda c: c.startswith("FunctionCommand(_check_download") and f"'{dest}.new'" in c)
+    moved = key_plan.index(lambda c: c == f"mv -f {dest}.new {dest}")
+    assert downloaded < checked < moved
+    return moved
+
+
+@pytest.mark.parametrize("os_key,url,dest", [
+    ("ubuntu2204", "https://download.docker.com/linux/ubuntu/gpg", APT_KEY),
+    ("centos7", "https://download.docker.com/linux/centos/gpg", RPM_KEY),
+])
+def test_bare_host_trusts_dockers_key_only_after_checking_its_fingerprint(os_key, url, dest):
+    bare_plan = plan(bare(os_key), **DATA[os_key])
+    moved = _key_checked_then_installed(bare_plan, url, dest)
+    assert moved < bare_plan.index(lambda c: "install" in c and "docker-ce" in c)
+    if os_key == "ubuntu2204":  # the key is downloaded with curl, installed first on a minimal Ubuntu
+        assert bare_plan.index(lambda c: "install" in c and " curl" in c) < moved
+    else:
+        assert f"gpgkey=file://{RPM_KEY}\n" in bare_plan.written("/etc/yum.repos.d/docker-ce-stable.repo").decode()
+
+
+@pytest.mark.parametrize("os_key,dest", [("ubuntu2204", APT_KEY), ("rocky9", RPM_KEY)])
+def test_a_key_in_place_that_is_not_trusted_is_removed_and_downloaded_again(os_key, dest):
+    facts = in_place(os_key)
+    facts[k(KeyFileBytes, path=dest)] = SIGNING_KEY + OTHER_KEY  # one more key appended
+    facts[k(Which, command="curl")] = "/usr/bin/curl"
+    drifted = plan(facts, **DATA[os_key])
+    removed = drifted.index(lambda c: c == f"rm -f {dest} {dest}.new")
+    assert removed < _key_checked_then_installed(drifted, "/gpg", dest)
 
 
 @pytest.mark.parametrize("installed,planned", [

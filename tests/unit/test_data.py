@@ -85,6 +85,8 @@ BAD = [
     ("docker_log_max_size", "10 MB", "must be a size like 10m"),
     ("docker_registry_mirrors", 5, "must be a list of non-empty strings"),
     ("docker_ce_repo_url", "http://download.docker.com", "must be a https:// URL"),
+    ("docker_ce_key_fingerprints", [], "must list at least one key fingerprint of 40 hex digits"),
+    ("docker_ce_key_fingerprints", ["0EBFCD88"], "must list at least one key fingerprint of 40 hex digits"),
     ("docker_daemon_options", {"log-driver": "journald"}, "must not set log-driver"),
     ("docker_daemon_options", ["data-root"], "must be a mapping of daemon.json keys"),
     ("health_timeout", 0, "must be a whole number of at least 1"),
