@@ -27,8 +27,8 @@ if "registry_hosts" in host.groups:
     images()
     host_tools()
     moving = storage()  # (from, to) when the data moves to another place, as asked; else None
-    proxy_retired()  # users off: the registry serves registry_port itself, so the proxy leaves it first
     registry(moving)
+    proxy_retired()  # users off: the registry took registry_port from the proxy, which goes
     access_proxy()  # users on: the proxy takes registry_port once the registry has moved behind it
     gc_timer()
     ui()

@@ -2,7 +2,11 @@
 # Managed by the registry deploy (files/registry-container.sh): how the deploy changes containers and the
 # registry's configuration on this host without taking a working registry down.
 #
-#   registry-container replace NAME DOCKER-CREATE-ARGUMENTS...
+#   registry-container replace NAME [--displaces OTHER] [--restore-config] DOCKER-CREATE-ARGUMENTS...
+#                                   OTHER (a container serving the port NAME is to serve) is stopped for
+#                                   the swap, removed once NAME serves, started again if NAME is kept;
+#                                   --restore-config: if NAME is kept, with the configuration files
+#                                   install-config replaced (the old container was made for those)
 #   registry-container restart NAME
 #   registry-container try-config DIR               start a throwaway registry on the files in DIR
 #   registry-container install-config DIR [FILE...] move the FILEs from DIR into the configuration
@@ -20,6 +24,8 @@ usage() {
 
 exists() { docker container inspect "$1" >/dev/null 2>&1; }
 
+PREVIOUS_CONFIG="${CONFIG_DIR%/}.previous"
+
 # The image ID container $1 runs ("" when there is no such container).
 container_image() { docker inspect --format '{{.Image}}' "$1" 2>/dev/null || true; }
 
@@ -30,6 +36,10 @@ kept_running() {
 }
 
 ui_answers() { [ "$(http_status GET "$UI_URL/")" = 200 ]; }
+
+# The registry's port answers as a registry, whoever serves it: the access proxy asks who you are only
+# while the registry behind it answers.
+port_served() { case $(http_status GET "$REGISTRY_URL/v2/") in 200 | 401) ;; *) return 1 ;; esac; }
 
 # True once container $1 (the registry, the UI, or another) answers on its published port, within
 # HEALTH_TIMEOUT seconds.
@@ -84,6 +94,17 @@ served() {
 replace() {
     name=$1
     shift
+    displaced=
+    if [ "${1:-}" = --displaces ]; then
+        displaced=$2
+        shift 2
+        exists "$displaced" || displaced=
+    fi
+    restore=
+    if [ "${1:-}" = --restore-config ]; then
+        restore=yes
+        shift
+    fi
     next="$name-next"
     take_lock "registry-container replace $name"
     # Left by a replace that was interrupted: adopted when the old container is already gone.
@@ -112,18 +133,29 @@ replace() {
     fi
     # Nothing to keep: the health gate at the end of the deploy proves the new one.
     if ! exists "$name"; then
+        if [ -n "$displaced" ]; then
+            docker rm --force "$displaced" >/dev/null
+            say "removed $displaced: $name serves its port now"
+        fi
         docker create --name "$name" "$@" >/dev/null
         docker start "$name" >/dev/null
+        rm -rf "$PREVIOUS_CONFIG"
         [ "$name" != "$REGISTRY_CONTAINER" ] || served
         say "created $name"
         return
     fi
     docker create --name "$next" "$@" >/dev/null
     docker stop "$name" >/dev/null
+    [ -z "$displaced" ] || docker stop "$displaced" >/dev/null
     if docker start "$next" >/dev/null && serves "$name" "$next" && same_tags "$upgrade"; then
         docker rm "$name" >/dev/null
         docker rename "$next" "$name"
+        rm -rf "$PREVIOUS_CONFIG"
         say "replaced $name"
+        if [ -n "$displaced" ]; then
+            docker rm --force "$displaced" >/dev/null
+            say "removed $displaced: $name serves its port now"
+        fi
         if [ "$name" = "$REGISTRY_CONTAINER" ]; then
             served
             [ "$READMIT_SECONDS" = 0 ] || say "waiting ${READMIT_SECONDS}s for the load balancers to send it requests again"
@@ -135,15 +167,39 @@ replace() {
     echo "the new $name container did not keep running and answering as the old one did; the old one is kept:" >&2
     show_logs "$next"
     docker rm --force "$next" >/dev/null 2>&1 || true
+    [ -z "$restore" ] || restore_config
     docker start "$name" >/dev/null
-    answers "$name" || echo "and the old $name container does not answer either" >&2
+    if [ -n "$displaced" ]; then
+        # The probes' settings describe the new registry: through the old path, the port must answer.
+        docker start "$displaced" >/dev/null
+        wait_until "$HEALTH_TIMEOUT" port_served ||
+            echo "and the old $name container behind $displaced does not serve the port again either" >&2
+    else
+        answers "$name" || echo "and the old $name container does not answer either" >&2
+    fi
     exit 1
 }
 
 restart() {
     take_lock "registry-container restart $1"
     docker restart "$1" >/dev/null
+    [ "$1" != "$REGISTRY_CONTAINER" ] || rm -rf "$PREVIOUS_CONFIG"
     say "restarted $1"
+}
+
+# Put back the files the last install-config replaced (and remove the ones it added).
+restore_config() {
+    [ -d "$PREVIOUS_CONFIG" ] || return 0
+    for saved in "$PREVIOUS_CONFIG"/*; do
+        [ -e "$saved" ] || continue
+        file=$(basename "$saved")
+        case $file in
+            *.absent) rm -f "$CONFIG_DIR/${file%.absent}" ;;
+            *) mv -f "$saved" "$CONFIG_DIR/$file" ;;
+        esac
+    done
+    rm -rf "$PREVIOUS_CONFIG"
+    say "the configuration files the old container was made for are back"
 }
 
 # A throwaway registry (no port, no data) on the configuration in DIR must keep running.
@@ -167,7 +223,15 @@ install_config() {
     staged=$1
     shift
     take_lock "registry-container install-config"
+    # The replaced files are kept until the registry made for the new ones serves (replace --restore-config).
+    rm -rf "$PREVIOUS_CONFIG"
+    mkdir -m 700 "$PREVIOUS_CONFIG"
     for file in "$@"; do
+        if [ -e "$CONFIG_DIR/$file" ]; then
+            cp -p "$CONFIG_DIR/$file" "$PREVIOUS_CONFIG/$file"
+        else
+            : >"$PREVIOUS_CONFIG/$file.absent"
+        fi
         chown root:root "$staged/$file"
         chmod 600 "$staged/$file"
         mv -f "$staged/$file" "$CONFIG_DIR/$file"

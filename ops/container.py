@@ -77,9 +77,12 @@ class ContainerSpec:
             args += ["--label", f"{key}={value}"]
         return args + [self.image]
 
-    def replace_command(self) -> str:
-        """Create this container, or swap the existing one for it without losing a working one."""
-        return shlex.join([CONTAINER_SCRIPT, "replace", self.name, *self.create_arguments()])
+    def replace_command(self, displaces: str | None = None, restore_config: bool = False) -> str:
+        """Create this container, or swap the existing one for it without losing a working one;
+        `displaces`: a container serving the port this one takes, stopped for the swap and removed after;
+        `restore_config`: a kept old container gets back the configuration files it was made for."""
+        options = (["--displaces", displaces] if displaces else []) + (["--restore-config"] if restore_config else [])
+        return shlex.join([CONTAINER_SCRIPT, "replace", self.name, *options, *self.create_arguments()])
 
     def needs_gateway(self) -> bool:
         return any(GATEWAY_PLACEHOLDER in value for value in self.env.values())
@@ -182,12 +185,16 @@ def compare(spec: ContainerSpec, current: dict | None, image: dict | None, aside
 
 
 @operation()
-def container(spec: ContainerSpec):
+def container(spec: ContainerSpec, displaces: str | None = None, restore_config: bool = False):
     """
     Ensure a container runs exactly as `spec` says, repairing only what differs.
 
     + spec: the desired container; env values may use `{bridge_gateway}`, read from the host when
       the operation runs (the Docker bridge's gateway address, see facts.BridgeGateway)
+    + displaces: the container that serves the port `spec` publishes until it is (re)created, if any:
+      stopped only for the swap, removed once the new one serves, started again if it does not
+    + restore_config: the configuration files changed in this run: if the new container does not serve,
+      the old one is started on the files it was made for
     """
     state = host.get_fact(ContainerState, container=spec.name, image=spec.image, gateway=spec.needs_gateway()) or {}
     if spec.needs_gateway():
@@ -201,7 +208,7 @@ def container(spec: ContainerSpec):
         log_once(f"{spec.name}: {reason}")
 
     if action in ("create", "recreate"):
-        yield spec.replace_command()
+        yield spec.replace_command(displaces, restore_config)
         return
     if action in ("start", "tidy") and state.get("aside"):
         yield shlex.join(["docker", "rm", "--force", f"{spec.name}-next"])
@@ -221,6 +228,8 @@ def restarted(container_name: str):
 def absent(container_name: str):
     """Ensure no container of this name exists (its image and any volumes stay)."""
     if host.get_fact(DockerContainer, object_id=container_name):
-        yield shlex.join(["docker", "rm", "--force", container_name])
+        # Removed since the fact was read (registry-container replace --displaces): nothing to do then.
+        quoted = shlex.quote(container_name)
+        yield f"docker rm --force {quoted} >/dev/null 2>&1 || ! docker container inspect {quoted} >/dev/null 2>&1"
     else:
         host.noop(f"container {container_name} is absent")

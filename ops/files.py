@@ -63,7 +63,7 @@ class FileStates(FactBase):
         return states
 
 
-def _in_place(state: str | None, content: bytes, mode: str) -> bool:
+def in_place(state: str | None, content: bytes, mode: str) -> bool:
     """Whether a FileStates entry says the file holds `content`, root-owned, with `mode`."""
     return state == f"{hashlib.sha1(content).hexdigest()} {mode} root:root"
 
@@ -88,7 +88,7 @@ def files_in_place(files: dict):
     current = host.get_fact(FileStates, paths=sorted(files)) or {}
     changed = False
     for path, (content, mode) in sorted(files.items()):
-        if _in_place(current.get(path), content, mode):
+        if in_place(current.get(path), content, mode):
             continue
         changed = True
         yield from _write(path, content, mode)
@@ -107,7 +107,7 @@ def checked_file(path: str, content: bytes, mode: str, check: str):
     + mode: an octal string like "644"
     + check: a command with "{}" where the new file's path goes, e.g. "haproxy -c -f {}"
     """
-    if _in_place((host.get_fact(FileStates, paths=[path]) or {}).get(path), content, mode):
+    if in_place((host.get_fact(FileStates, paths=[path]) or {}).get(path), content, mode):
         host.noop(f"{path} is in place")
         return
     staged = f"{path}.checked"

@@ -6,6 +6,7 @@ on the old process); the registry is never restarted for it."""
 
 from __future__ import annotations
 
+import hashlib
 import shlex
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from pyinfra.operations.util import any_changed
 from ops import access
 from ops.container import ContainerSpec, Mount, absent, container
 from ops.data import proxied
-from ops.files import checked_file, files_in_place
+from ops.files import FileStates, checked_file, files_in_place, in_place
 from ops.secrets import SecretStore
 
 from .registry_files import server_material
@@ -28,6 +29,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # configuration directory is mounted there, read-only, so a file replaced on the host is seen on reload.
 IMAGE_DIR = "/usr/local/etc/haproxy"
 CONFIG, PEM = "haproxy.cfg", "auth-proxy.pem"
+# What the running proxy loaded (the SHA-1s of its configuration and PEM), written once it has: a run
+# interrupted after a file changed and before the reload leaves it stale, and the next run reloads.
+LOADED = "auth-proxy.loaded"
 # Wrong passwords an address may send in a minute before it is refused without a check.
 MAX_FAILURES = 30
 
@@ -63,7 +67,8 @@ def check_command(data) -> str:
 
 @deploy("Access proxy retired")
 def proxy_retired():
-    """With users off, before the registry: the proxy leaves registry_port to the registry."""
+    """With users off, after the registry: the registry's replacement removed the proxy once it served
+    registry_port itself; this removes one left by a run interrupted after that."""
     if not proxied(host.data):
         absent(name="No access proxy runs (registry_auth is none)", container_name=host.data.auth_proxy_container)
 
@@ -75,11 +80,23 @@ def access_proxy():
     if not proxied(data):
         return
     certificate, key, _ = server_material(host.name, data)
+    rules = proxy_config(host.name, data).encode()
     pem = files_in_place(name="The proxy's certificate and key are in place", files={
         f"{data.registry_config_dir}/{PEM}": (certificate + key, "600")})
     config = checked_file(name="The access rules are checked and in place", path=f"{data.registry_config_dir}/{CONFIG}",
-                          content=proxy_config(host.name, data).encode(), mode="600", check=check_command(data))
+                          content=rules, mode="600", check=check_command(data))
     running = container(name="Access proxy container is running", spec=proxy_spec(data))
+    record = f"{data.registry_config_dir}/{LOADED}"
+    loaded = f"{hashlib.sha1(rules).hexdigest()} {hashlib.sha1(certificate + key).hexdigest()}"
+    stale = not in_place((host.get_fact(FileStates, paths=[record]) or {}).get(record), f"{loaded}\n".encode(), "600")
+    new_record = shlex.quote(f"{record}.new")
+    write_record = (f"(umask 077 && printf '%s\\n' {shlex.quote(loaded)} > {new_record})"
+                    f" && mv -f {new_record} {shlex.quote(record)}")
+    # Files changed this run, or changed by a run that never reached the reload (or edited by hand).
+    changed = any_changed(pem, config)
     server.shell(name="The access proxy reloads its rules and certificate (transfers in flight finish)",
-                 commands=[shlex.join(["docker", "kill", "--signal", "USR2", data.auth_proxy_container])],
-                 _if=[any_changed(pem, config), running.did_not_change])
+                 commands=[shlex.join(["docker", "kill", "--signal", "USR2", data.auth_proxy_container]),
+                           write_record],
+                 _if=[running.did_not_change, lambda: stale or changed()])
+    server.shell(name="What the new access proxy loaded is recorded", commands=[write_record],
+                 _if=[running.did_change, lambda: stale or changed()])

@@ -67,8 +67,11 @@ def registry(switch=None):
                          source=switch[0], destination=switch[1], spec=registry_spec(host.name, data))
         python.call(name="Say what the move did", function=log_lines, op=moved, _if=moved.did_change)
     # Replicas behind load balancers so that clients always have one (registry-container waits for each).
+    # Users turned off: the access proxy gives registry_port up to the new registry only for the swap,
+    # and takes it back if the new registry does not serve.
     running = container(name="Registry container is running", spec=registry_spec(host.name, data),
-                        _serial=replaced_in_turn(data))
+                        displaces=None if proxied(data) else data.auth_proxy_container,
+                        restore_config=config.will_change, _serial=replaced_in_turn(data))
     python.call(name="Say what replacing the registry checked", function=log_lines, op=running,
                 _if=running.did_change)
     restarted(

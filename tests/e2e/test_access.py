@@ -8,9 +8,10 @@ import json
 
 import pytest
 
-from dev.operator import deploy
+from dev.operator import Data, deploy, upload
 from ops.secrets import PULL_USER
 from sandbox.config import SECRETS_DIR
+from tasks.access_proxy import CONFIG, proxy_config
 from tests.e2e.conftest import session
 from tests.e2e.multiarch import INDEX, pull_every_platform, push_as
 
@@ -143,6 +144,31 @@ def test_a_role_taken_away_is_refused_on_the_next_run_without_restarting_the_reg
     try:
         assert session("ci").get(f"{t.registry}/v2/hello/tags/list", timeout=10).status_code == 403
         assert _started(t) == started
+    finally:
+        assert deploy("--limit", t.name, *_roles(ACCESS)).returncode == 0
+
+
+def test_rules_moved_in_by_a_run_that_never_reloaded_are_loaded_by_the_next(roles, tmp_path):
+    """The state a run killed (or whose SSH session dropped) between moving the new rules in and reloading
+    the proxy leaves: the new file on the host, the old rules live. The next run must not take the file
+    being in place for the rules being in force."""
+    t, _, _, _ = roles
+    without_ci = [rule for rule in ACCESS if rule["users"] != ["ci"]]
+    data = Data({**vars(t.data), "registry_users": USERS, "registry_access": without_ci,
+                 "registry_catalog_users": CATALOG})
+    rules = tmp_path / CONFIG
+    rules.write_text(proxy_config(t.name, data))
+    live = f"{t.data.registry_config_dir}/{CONFIG}"
+    upload(t.data.ssh_port, rules, f"{live}.new")
+    t.host.check_output(f"chmod 600 {live}.new && mv {live}.new {live}")
+    try:
+        assert session("ci").get(f"{t.registry}/v2/hello/tags/list", timeout=10).status_code == 200, \
+            "the old rules are still live"
+        run = deploy("--limit", t.name, *_roles(without_ci))
+        assert run.returncode == 0, run.stderr[-3000:]
+        assert ("Access proxy | The access proxy reloads its rules and certificate (transfers in flight finish)",
+                t.name) in run.changed()
+        assert session("ci").get(f"{t.registry}/v2/hello/tags/list", timeout=10).status_code == 403
     finally:
         assert deploy("--limit", t.name, *_roles(ACCESS)).returncode == 0
 

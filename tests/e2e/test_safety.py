@@ -59,6 +59,23 @@ def test_registry_that_runs_but_does_not_answer_is_not_swapped_in(targets, hello
     pull_back(t, hello_pushed)
 
 
+def test_users_turned_off_with_a_registry_that_does_not_answer_leave_the_proxy_serving(targets, hello_pushed):
+    """The access proxy gives registry_port up only for the swap: when the registry that would serve the
+    port itself does not answer, the old registry and the proxy in front of it serve again, users on."""
+    t = targets[0]
+    run = deploy("--limit", t.name, "--data", "registry_auth=none", "--data", "ui_enabled=False",
+                 "--data", "registry_bind_address=127.0.0.2", "--data", "health_timeout=3")
+    assert run.returncode != 0
+    assert "the new registry container did not keep running and answering as the old one did; the old one is" \
+           " kept" in run.stderr
+    assert t.container(t.data.auth_proxy_container)["State"]["Running"]
+    assert session(None).get(f"{t.registry}/v2/", timeout=10).status_code == 401, "users are still on"
+    assert session().get(f"{t.registry}/v2/", timeout=10).json() == {}
+    repair = deploy("--limit", t.name)
+    assert repair.returncode == 0 and not repair.errors(), repair.stderr[-2000:]
+    pull_back(t, hello_pushed)
+
+
 def test_unhealthy_host_fails_the_gate_and_shows_the_containers_logs(targets, hello_pushed):
     t = targets[0]
     t.host.check_output(f"docker pause {t.data.registry_container}")

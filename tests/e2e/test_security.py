@@ -112,11 +112,14 @@ def test_keys_and_users_on_the_host_are_root_only(registry_and_client, path, mod
 
 
 def _secrets():
-    """Every secret the sandbox deploy holds: plain passwords and the body lines of each private key."""
+    """Every secret the sandbox deploy holds: plain passwords, their bcrypt hashes, the registry's http.secret,
+    the proxy's cache key, the backup key and the body lines of each private key."""
     found = [path.read_text() for path in (SECRETS_DIR / "passwords").iterdir()] + [SPECIAL_PASSWORD]
+    found += list(json.loads((SECRETS_DIR / "htpasswd.json").read_text()).values())
+    found += [(SECRETS_DIR / name).read_text().strip() for name in ("http.secret", "auth-cache.key", "backup.key")]
     for key in [SECRETS_DIR / "ca.key", *(SECRETS_DIR / "hosts").glob("*.key")]:
         found += [line for line in key.read_text().splitlines() if line and not line.startswith("-----")]
-    return found
+    return [secret for secret in found if secret]
 
 
 def _run(*args, env):
@@ -163,19 +166,26 @@ def test_a_package_key_is_trusted_only_with_a_fingerprint_the_inventory_names(ta
 
 
 def test_no_secret_reaches_the_output(targets):
+    """At -vvv pyinfra prints every command and its output: runs that upload the TLS key, the proxy's PEM
+    and the probes' credentials (removed from the host first) and add and remove a user print none of them."""
     target = targets[1]
+    config = target.data.registry_config_dir
+    uploaded = [f"{config}/registry.key", f"{config}/auth-proxy.pem", f"{config}/client.curlrc"]
     env = dict(os.environ, REGISTRY_PASSWORD_SPECIAL=SPECIAL_PASSWORD)
     users = ["--data", 'registry_users=["admin", "special"]', "--limit", target.name]
+    target.host.check_output(f"rm -f {' '.join(uploaded)}")
     runs = [
-        _run("-y", "-v", SANDBOX_INVENTORY, "deploy.py", *users, env=env),  # adds a user: uploads htpasswd
-        _run("-y", "-v", "--json", SANDBOX_INVENTORY, "deploy.py", *users, env=env),
-        _run("-y", "-v", SANDBOX_INVENTORY, "deploy.py", "--limit", target.name, env=env),  # and removes it
+        _run("-y", "-vvv", SANDBOX_INVENTORY, "deploy.py", *users, env=env),  # adds a user: uploads htpasswd
+        _run("-y", "-vvv", "--json", SANDBOX_INVENTORY, "deploy.py", *users, env=env),
+        _run("-y", "-vvv", SANDBOX_INVENTORY, "deploy.py", "--limit", target.name, env=env),  # and removes it
     ]
+    assert all(path in runs[0].stderr and target.host.file(path).exists for path in uploaded), \
+        "the first run put the keys back, and said where"
     for run in runs:
         assert run.returncode == 0, run.stderr[-3000:]
         output = run.stdout + run.stderr
-        leaked = [secret for secret in _secrets() if secret in output]
-        assert leaked == [], "a secret was printed"
+        leaked = sum(secret in output for secret in _secrets())  # a count: a failure must not print them
+        assert leaked == 0, "secrets were printed"
 
 
 def test_a_password_with_shell_and_url_characters_works(targets):

@@ -28,7 +28,7 @@ from ops.secrets import SecretStore
 from ops.signing_keys import KeyFileBytes
 from sandbox.config import ROOT
 from tasks.engine import RPM_KEY
-from tasks.access_proxy import CONFIG, PEM, proxy_config, proxy_spec
+from tasks.access_proxy import CONFIG, LOADED, PEM, proxy_config, proxy_spec
 from tasks.registry import registry_spec
 from tasks.registry_files import client_curlrc, config_files
 from tasks.tools import template_values
@@ -94,11 +94,13 @@ def _files_in_place(data) -> dict:
     common = jinja2.Template((ROOT / "files/registry-common.sh.j2").read_text()).render(
         **template_values(HOST, data))
     files = config_files(HOST, data)
+    pem, rules = files["registry.crt"] + files["registry.key"], proxy_config(HOST, data).encode()
     return {
         f"{data.registry_config_dir}/client.curlrc": client_curlrc(HOST, data).encode(),
         f"{data.registry_config_dir}/{UPSTREAM_TLS_FILE}": _upstream_conf(data),
-        **({f"{data.registry_config_dir}/{PEM}": files["registry.crt"] + files["registry.key"],
-            f"{data.registry_config_dir}/{CONFIG}": proxy_config(HOST, data).encode()} if proxied(data) else {}),
+        **({f"{data.registry_config_dir}/{PEM}": pem, f"{data.registry_config_dir}/{CONFIG}": rules,
+            f"{data.registry_config_dir}/{LOADED}": f"{_sha1(rules)} {_sha1(pem)}\n".encode()}
+           if proxied(data) else {}),
         COMMON_LIBRARY: (common if common.endswith("\n") else common + "\n").encode(),
         CONTAINER_SCRIPT: (ROOT / "files/registry-container.sh").read_bytes(),
         MAINTENANCE_SCRIPT: (ROOT / "files/registry-maintenance.sh").read_bytes(),
@@ -190,7 +192,7 @@ def in_place(os_key, **overrides) -> dict:
     facts = bare(os_key, **overrides)
     modes = {CONTAINER_SCRIPT: 755, MAINTENANCE_SCRIPT: 755, f"{data.registry_config_dir}/client.curlrc": 600,
              f"{data.registry_config_dir}/{UPSTREAM_TLS_FILE}": 600, f"{data.registry_config_dir}/{PEM}": 600,
-             f"{data.registry_config_dir}/{CONFIG}": 600}
+             f"{data.registry_config_dir}/{CONFIG}": 600, f"{data.registry_config_dir}/{LOADED}": 600}
     facts[any_arguments(FileStates)] = {path: f"{_sha1(content)} {modes.get(path, 644)} root:root"
                                         for path, content in _files_in_place(data).items()}
     facts[k(Directory, path=data.registry_config_dir)] = {"mode": 700, "user": "root", "group": "root"}

@@ -13,6 +13,7 @@ import pytest
 import yaml
 from pyinfra.api.exceptions import DeployError
 from pyinfra.facts.deb import DebPackages
+from pyinfra.facts.docker import DockerContainer
 from pyinfra.facts.rpm import RpmPackages
 from pyinfra.facts.server import LinuxDistribution, Which
 from pyinfra.facts.systemd import SystemdStatus
@@ -28,11 +29,12 @@ from ops.facts import (
     StorageHoldings,
     StoresInS3,
 )
-from ops.files import UPLOAD_DIR, UploadDirectory
+from ops.files import UPLOAD_DIR, FileStates, UploadDirectory
 from ops.firewalld import FirewalldPorts
 from ops.hostscripts import CONTAINER_SCRIPT, MAINTENANCE_SCRIPT
 from ops.secrets import SecretStore
 from ops.signing_keys import KeyFileBytes
+from tasks.access_proxy import LOADED
 from tasks.engine import RPM_KEY
 from tasks.registry import CONFIG_LABEL, registry_spec
 from tests.plan.harness import any_arguments, plan, plan_data
@@ -288,12 +290,48 @@ def test_a_role_given_is_checked_then_reloads_the_access_proxy_and_leaves_the_re
     assert check < reload and changed.containers() == {} and changed.restarted() == []
 
 
+def test_rules_in_place_but_never_loaded_reload_the_access_proxy_and_say_so():
+    """A run interrupted after the new rules were moved in and before the reload: the record of what the
+    proxy loaded is older than the files, and the next run reloads it."""
+    facts = in_place("debian12")
+    record = f"{data_for('debian12').registry_config_dir}/{LOADED}"
+    states = dict(facts[any_arguments(FileStates)])
+    states[record] = "0" * 40 + " 600 root:root"
+    facts[any_arguments(FileStates)] = states
+    reloaded = plan(facts)
+    reload = reloaded.index(lambda c: c == "docker kill --signal USR2 registry-auth")
+    assert reloaded.commands[reload + 1].endswith(f"mv -f {record}.new {record}")
+    assert reloaded.uploads == {} and reloaded.containers() == {} and reloaded.restarted() == []
+
+
+def test_a_new_access_proxy_is_not_reloaded_but_what_it_loaded_is_recorded():
+    bare_plan = plan(bare("debian12"))
+    created = bare_plan.index(lambda c: c.startswith(f"{CONTAINER_SCRIPT} replace registry-auth "))
+    recorded = bare_plan.index(lambda c: c.endswith(f"/{LOADED}") and "printf" in c)
+    assert created < recorded and "docker kill --signal USR2 registry-auth" not in bare_plan.commands
+
+
+def test_users_turned_off_the_proxy_gives_the_port_up_only_for_the_registrys_swap():
+    """The proxy is not removed before the registry: if the new registry does not serve, registry-container
+    starts the old one on its old configuration files and the proxy again, and registry_port keeps being
+    served."""
+    facts = in_place("debian12")
+    facts[k(DockerContainer, object_id="registry-auth")] = [{"Name": "/registry-auth"}]
+    switched = plan(facts, registry_auth="none")
+    arguments = switched.containers()["registry"]
+    assert arguments[:3] == ["--displaces", "registry-auth", "--restore-config"]
+    assert "5000:5000" in _arguments(arguments, "--publish")
+    swap = switched.index(lambda c: c.startswith(f"{CONTAINER_SCRIPT} replace registry "))
+    assert swap < switched.index(lambda c: c.startswith("docker rm --force registry-auth"))
+
+
 def test_new_config_replaces_the_registry_once_without_a_restart_on_top():
     changed = plan(in_place("debian12"), registry_delete_enabled=False)
     assert sorted(dest.rsplit("/", 1)[1] for dest in changed.uploads) == ["readonly.yml", "writable.yml"]
     registry = changed.containers()["registry"]
     label = registry_spec("planned-host", data_for("debian12", registry_delete_enabled=False)).labels[CONFIG_LABEL]
     assert f"{CONFIG_LABEL}={label}" in _arguments(registry, "--label")
+    assert registry[0] == "--restore-config", "a registry kept after a failed swap gets its old files back"
     assert changed.restarted() == []
 
 
