@@ -1,16 +1,17 @@
 # The two commands: `make demo` (one sandbox host, deployed, URLs printed) and `make test` (everything).
+# While editing: `make check` (lint, unit and plan tests: no host, under a minute).
 VENV := .venv
 PY := $(VENV)/bin/python
 PYINFRA := $(VENV)/bin/pyinfra
 
-.PHONY: demo demo-cluster test down bench venv
+.PHONY: demo demo-cluster test check lint down bench venv
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -r requirements.txt
+	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
 	touch $@
 
 demo: venv
@@ -33,6 +34,14 @@ demo-cluster: venv
 
 test: venv
 	$(PY) -m pytest
+
+# ruff on the Python; shellcheck on the host scripts as the deploy renders them (tests/unit/test_scripts.py).
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -q tests/unit/test_scripts.py
+
+check: lint
+	$(PY) -m pytest -q tests/unit tests/plan
 
 down: venv
 	$(PY) -m sandbox down

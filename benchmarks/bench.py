@@ -25,6 +25,7 @@ import statistics
 import subprocess
 import sys
 import time
+from functools import partial
 
 import docker
 import requests
@@ -171,7 +172,7 @@ def gc_benchmark(runs: int):
         host.check_output(DELETE_TAG.replace("{tag}", str(run + 1)))
         gc, window = probed(host, "repo1:t" + str(run + 4), lambda: deploy("--limit", name, file="gc.py"))
         assert gc.returncode == 0, gc.stderr[-2000:]
-        for samples, value in zip((refused, read_only, failed_pulls, pulls), window):
+        for samples, value in zip((refused, read_only, failed_pulls, pulls), window, strict=True):
             samples.append(value)
         seconds = [line for line in gc.stderr.splitlines() if "garbage collected in" in line]
         gc_times.append(float(seconds[-1].rsplit(" ", 1)[1].removesuffix("ms")) / 1000)
@@ -253,9 +254,9 @@ def storage_benchmark(runs: int):
         pushes, pulls = [], []
         for run in range(runs):
             host.check_output(PUSH_PULL.format(run=run))
-            pushes.append(timed(lambda: host.check_output(f"docker push -q localhost:5000/pp:{run}")))
+            pushes.append(timed(partial(host.check_output, f"docker push -q localhost:5000/pp:{run}")))
             host.check_output(f"docker rmi -f localhost:5000/pp:{run} >/dev/null")
-            pulls.append(timed(lambda: host.check_output(f"docker pull -q localhost:5000/pp:{run}")))
+            pulls.append(timed(partial(host.check_output, f"docker pull -q localhost:5000/pp:{run}")))
         medians[label] = (report(f"push, registry on {label}", (statistics.median(pushes), pushes)),
                           report(f"pull, registry on {label}", (statistics.median(pulls), pulls)))
     print(f"  s3 / volume: push {medians['s3'][0] / medians['volume'][0]:.2f},"
@@ -280,9 +281,9 @@ def registry3_benchmark(runs: int):
         host.check_output(PUSH.format(port=5000, tags="1 2 3"))
         for run in range(runs):
             host.check_output(PUSH_PULL.format(run=run))
-            pushes.append(timed(lambda: host.check_output(f"docker push -q localhost:5000/pp:{run}")))
+            pushes.append(timed(partial(host.check_output, f"docker push -q localhost:5000/pp:{run}")))
             host.check_output(f"docker rmi -f localhost:5000/pp:{run} >/dev/null")
-            pulls.append(timed(lambda: host.check_output(f"docker pull -q localhost:5000/pp:{run}")))
+            pulls.append(timed(partial(host.check_output, f"docker pull -q localhost:5000/pp:{run}")))
             host.check_output(PUSH.format(port=5000, tags=str(run + 4)))
             host.check_output(DELETE_TAG.replace("{tag}", str(run + 1)))
             gc = ok_deploy(*args, file="gc.py")
@@ -292,10 +293,10 @@ def registry3_benchmark(runs: int):
                           report(f"pull 100 MB, registry {label}", (statistics.median(pulls), pulls)),
                           report(f"GC of 50 repos x 3 tags (collector), registry {label}",
                                  (statistics.median(collections), collections)),
-                          report(f"no-op re-run, registry {label}", median_of(runs, lambda: ok_deploy(*args))))
-    ratios = [new / old for new, old in zip(medians["3.1.1"], medians["2.8"])]
+                          report(f"no-op re-run, registry {label}", median_of(runs, partial(ok_deploy, *args))))
+    ratios = [new / old for new, old in zip(medians["3.1.1"], medians["2.8"], strict=True)]
     print("  3.1.1 / 2.8: " + ", ".join(f"{what} {ratio:.2f}" for what, ratio in
-                                        zip(("push", "pull", "GC", "no-op run"), ratios)), flush=True)
+                                        zip(("push", "pull", "GC", "no-op run"), ratios, strict=True)), flush=True)
 
 
 def _with_cluster(names: list[str], action):
@@ -488,7 +489,8 @@ def access_benchmark(runs: int):
                       f"   p50 {statistics.median(s[1] for s in samples):6.1f} ms"
                       f"   p99 {statistics.median(s[2] for s in samples):6.1f} ms", flush=True)
     for what in ("manifest", "blob"):
-        print(f"  {what}, 16 clients: users on / users off {rates['users on', what, 16] / rates['users off', what, 16]:.2f},"
+        ratio = rates["users on", what, 16] / rates["users off", what, 16]
+        print(f"  {what}, 16 clients: users on / users off {ratio:.2f},"
               f" every request checked / users off"
               f" {rates['users on, every request checked', what, 16] / rates['users off', what, 16]:.2f}")
 

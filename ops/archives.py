@@ -41,4 +41,5 @@ def loaded_from_archive(image: str, archive: str):
     remote, name = shlex.quote(remote), shlex.quote(image)
     yield (f"docker load --input {remote}; status=$?; rm -f {remote}; [ $status = 0 ] || exit $status;"
            f" loaded=$(docker image inspect --format '{{{{.Id}}}}' {name});"
-           f' [ "$loaded" = {wanted} ] || {{ echo "{image} is $loaded after loading the archive of {wanted}" >&2; exit 1; }}')
+           f' [ "$loaded" = {wanted} ] ||'
+           f' {{ echo "{image} is $loaded after loading the archive of {wanted}" >&2; exit 1; }}')

@@ -5,8 +5,8 @@ pyinfra's own ``docker.container`` never compares an existing container with the
 container's ``docker inspect`` with the desired spec and repairs only what differs:
 
 - missing: create; stopped: start; differs in image (by ID), env, ports, mounts, restart policy,
-  network mode, user or labels (our labels carry the hash of every file the container reads): replace, keeping the old one
-  until the new one runs (``registry-container replace`` on the host, files/registry-container.sh);
+  network mode, user or labels (our labels carry the hash of every file the container reads): replace,
+  keeping the old one until the new one runs (``registry-container replace`` on the host, files/registry-container.sh);
   a replacement an interrupted run left aside: adopted or removed; otherwise nothing.
 
 What drifted is logged once per run, one line per difference, so ``--dry`` names it.

@@ -17,10 +17,10 @@ import yaml
 from pyinfra.api.exceptions import PyinfraError
 
 from . import registry_yaml
-from .archives import archive_name
 from .access import problems as access_problems
-from .signing_keys import normalise
+from .archives import archive_name
 from .secrets import DEPLOY_USER, PULL_USER, S3_SECRET_VARIABLE, SecretStore, provided_problems
+from .signing_keys import normalise
 
 CHOICES = {
     "registry_storage": ("volume", "bind", "s3"),

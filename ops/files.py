@@ -73,7 +73,8 @@ def _write(path: str, content: bytes, mode: str):
     mode before it holds a byte (a secret is never readable by others, not even for a moment), then moved in
     place at once (a reader sees the old file or the new one, never half of one)."""
     new = shlex.quote(f"{path}.new")
-    yield f"mkdir -p {shlex.quote(posixpath.dirname(path))} && rm -f {new} && install -o root -g root -m {mode} /dev/null {new}"
+    yield (f"mkdir -p {shlex.quote(posixpath.dirname(path))} && rm -f {new}"
+           f" && install -o root -g root -m {mode} /dev/null {new}")
     yield FileUploadCommand(BytesIO(content), f"{path}.new")
     yield f"mv {new} {shlex.quote(path)}"
 

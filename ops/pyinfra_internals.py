@@ -12,12 +12,16 @@ and no public way to plan a deploy against a table of facts. If an upgrade break
   It relies on `State.get_op_order`, `State.get_op_data_for_host`, `StateOperationHostData
   .command_generator`, `OperationMeta.set_complete`, `State.is_executing` and on `Host.get_fact` being
   the one door facts come through (`facts_from`).
+- `inventory_argument`: the INVENTORY argument of pyinfra's CLI, read from its click context while
+  config.py runs. If the parameter is renamed, `pyinfra inventory deploy.py` falls back to pyinfra's own
+  traceback: tests/unit/test_entry.py fails.
 """
 
 from __future__ import annotations
 
 from contextlib import contextmanager
 
+import click
 from pyinfra import context
 from pyinfra.api.host import Host
 from pyinfra.connectors.util import CommandOutput
@@ -59,3 +63,9 @@ def plan_commands(state, host) -> list:
         op_data.operation_meta.set_complete(True, planned, CommandOutput([]))
         commands += planned
     return commands
+
+
+def inventory_argument() -> str | None:
+    """The inventory pyinfra's CLI was given (None outside the CLI)."""
+    context = click.get_current_context(silent=True)
+    return context.params.get("inventory") if context else None

@@ -63,7 +63,7 @@ def _write_private(root: Path, path: Path, content: bytes) -> None:
 
 
 def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
+    return datetime.datetime.now(datetime.UTC)
 
 
 def _key_pem(key) -> bytes:

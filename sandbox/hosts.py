@@ -3,7 +3,6 @@
 import hashlib
 import json
 import logging
-import socket
 import time
 
 import paramiko
@@ -144,7 +143,7 @@ def _ssh_ready(port):
         )
         _, stdout, _ = client.exec_command("systemctl is-system-running")
         return stdout.read().decode().strip()
-    except (paramiko.SSHException, socket.error, EOFError):
+    except (OSError, paramiko.SSHException, EOFError):
         return None
     finally:
         client.close()

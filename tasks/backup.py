@@ -50,7 +50,8 @@ def archive_tags(path: Path) -> list[dict]:
     """The tags a backup archive holds, from its tags.txt ("pushed repository tag digest" lines)."""
     with tarfile.open(path) as archive:
         lines = archive.extractfile("tags.txt").read().decode().splitlines()
-    return [dict(zip(("pushed", "repository", "tag", "digest"), line.split(" "))) for line in lines if line]
+    fields = ("pushed", "repository", "tag", "digest")
+    return [dict(zip(fields, line.split(" "), strict=True)) for line in lines if line]
 
 
 def without_secrets(value):
@@ -83,7 +84,7 @@ def write_manifest(archive: Path, host_name: str, data, made) -> None:
         "archive": archive.name,
         "sha256": said[-1],
         "host": host_name,
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "tags": archive_tags(archive),
         "config": public_config(host_name, data),
     }
@@ -98,7 +99,7 @@ def write_manifest(archive: Path, host_name: str, data, made) -> None:
 @deploy("Backup")
 def backup():
     data = host.data
-    name = f"{host.name}-{datetime.datetime.now(datetime.timezone.utc):%Y%m%dT%H%M%SZ}.tar"
+    name = f"{host.name}-{datetime.datetime.now(datetime.UTC):%Y%m%dT%H%M%SZ}.tar"
     remote_dir = data.backup_host_dir or REMOTE_DIR
     remote = f"{remote_dir}/{name}"
     made = run_chore("The registry's data is archived on the host", "backup", remote)

@@ -11,8 +11,7 @@ from pyinfra.operations import files
 
 from ops.data import managed_containers, proxied, registry_major
 from ops.files import files_in_place, private_upload_directory
-from ops.hostscripts import (COMMON_LIBRARY, CONTAINER_SCRIPT, HOLD, LOCK, MAINTENANCE_SCRIPT, READ_ONLY_MARK,
-                             SERVED_BY)
+from ops.hostscripts import COMMON_LIBRARY, CONTAINER_SCRIPT, HOLD, LOCK, MAINTENANCE_SCRIPT, READ_ONLY_MARK, SERVED_BY
 from ops.registry_yaml import DATA_ROOT
 
 from .lb import READMIT_SECONDS, replaced_in_turn

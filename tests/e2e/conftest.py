@@ -132,7 +132,7 @@ def wait_for(check, seconds=120, every=0.25) -> float:
         try:
             if check():
                 return time.monotonic() - started
-        except Exception:  # noqa: BLE001 - not answering yet, in any of the ways a host can
+        except Exception:  # not answering yet, in any of the ways a host can
             pass
         time.sleep(every)
     raise AssertionError(f"not recovered within {seconds}s")

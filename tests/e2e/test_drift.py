@@ -46,7 +46,8 @@ SCENARIOS = {
     "ui stopped": (0, lambda t: f"docker stop {t.data.ui_container}", UI_OP, "container registry-ui is stopped"),
     "registry by hand with deletes off": (0, lambda t: _run_args(t, env="-e REGISTRY_STORAGE_DELETE_ENABLED=false"),
                                           REGISTRY_OPS, "env REGISTRY_STORAGE_DELETE_ENABLED: false -> (unset)"),
-    "registry on another port": (1, lambda t: _run_args(t, port=5002), REGISTRY_OPS, "port 5000: 5002 -> 127.0.0.1:5001"),
+    "registry on another port": (1, lambda t: _run_args(t, port=5002), REGISTRY_OPS,
+                                 "port 5000: 5002 -> 127.0.0.1:5001"),
     "access proxy removed": (0, lambda t: f"docker rm -f {t.data.auth_proxy_container}", PROXY_OP,
                              "container registry-auth is missing"),
     "access rules edited": (1, lambda t: f"sed -i 's/ admin_methods$/ push_methods/' {t.data.registry_config_dir}"

@@ -44,7 +44,8 @@ def deployed_with_sudo(first_run):
         " && install -d -o deployer -m 700 /home/deployer/.ssh"
         " && install -o deployer -m 600 /root/.ssh/authorized_keys /home/deployer/.ssh/"
         f" && install -d -o intruder -m 700 {LOOT} && echo decoy > /tmp/decoy-readable-by-all"
-        f" && systemd-run --unit=intruder --uid=intruder --collect --quiet sh -c {shlex.quote(_copy_everything_readable())}")
+        " && systemd-run --unit=intruder --uid=intruder --collect --quiet"
+        f" sh -c {shlex.quote(_copy_everything_readable())}")
     run = deploy(*AS_DEPLOYER)
     t.host.check_output("systemctl stop intruder")
     yield t, run

@@ -1,9 +1,9 @@
 """Registry 3 (distribution 3.1.1, built offline from its source) and multi-arch images: registry 2's
 collector is never asked to delete untagged manifests (it would break every multi-arch image); a host
 holding images upgrades from 2 to 3 in place with every tag proved; on 3 the collector keeps an index's
-platform manifests, retention deletes an index with
-its platforms, and a backup restores every platform; going back to 2 is refused unless the operator says so; an image that says it is
-another registry than its tag is refused; drift on 3 is repaired and a second run changes nothing.
+platform manifests, retention deletes an index with its platforms, and a backup restores every platform;
+going back to 2 is refused unless the operator says so; an image that says it is another registry than its
+tag is refused; drift on 3 is repaired and a second run changes nothing.
 Runs on hosts of its own (registry-sandbox-3 on bind storage, -4 on the volume), made and removed here."""
 
 import json

@@ -4,7 +4,8 @@ balancer; a second run changes nothing; a missing bucket is refused before anyth
 repository deletion and pruning run across the replicas with no pull through the load balancer failing,
 and a run killed in the middle is healed by the next; the gateway restarting heals without a redeploy;
 the replicas upgrade to registry 3 one at a time with no pull through the load balancer failing, and its
-collector keeps every platform of a multi-arch image. Runs on hosts of its own (replicas registry-sandbox-3 and -4, load balancer -5), made and removed here."""
+collector keeps every platform of a multi-arch image. Runs on hosts of its own (replicas registry-sandbox-3
+and -4, load balancer -5), made and removed here."""
 
 import json
 import os
@@ -313,7 +314,8 @@ def test_replicas_upgrade_to_registry_3_one_at_a_time_and_no_pull_fails(cluster,
     assert log.count(" ok") > 20 and " failed" not in log, "no pull through the load balancer fails"
     for replica in replicas:
         assert replica.container(replica.data.registry_container)["Config"]["Image"] == REGISTRY3_IMAGE
-        assert re.search(rf"\[{replica.name}\] every one of the \d+ tags answers with its digest from the new", run.stderr)
+        answered = rf"\[{replica.name}\] every one of the \d+ tags answers with its digest from the new"
+        assert re.search(answered, run.stderr)
     first, second = (datetime.fromisoformat(replica.container(replica.data.registry_container)["State"]["StartedAt"]
                                             [:26]) for replica in replicas)
     # pyinfra picks the order; the one started later waited for the other to be back in the balance.

@@ -158,7 +158,7 @@ def test_a_package_key_is_trusted_only_with_a_fingerprint_the_inventory_names(ta
         t.host.check_output(f"rm -f {dest}")
         refused = _trust_key(t, "/root/keys/b.asc", dest, FINGERPRINT_A)  # the mirror serves another key
         assert refused.returncode != 0
-        assert f"file:///root/keys/b.asc is not trusted: it holds D5AB057DAC862FACA05A56075ED5FBE83E33CF77" \
+        assert "file:///root/keys/b.asc is not trusted: it holds D5AB057DAC862FACA05A56075ED5FBE83E33CF77" \
                in refused.stderr
         assert not t.host.file(dest).exists and t.host.file(f"{dest}.new").content == KEY_B.read_bytes()
     finally:
@@ -206,7 +206,7 @@ def test_a_password_with_shell_and_url_characters_works(targets):
 def _provided_certificate(tmp_path, names):
     """A CA of the test's own and a certificate it signed for `names`: what an operator brings."""
     ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Operator CA")])
     ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
           .serial_number(1).not_valid_before(now - datetime.timedelta(days=1))

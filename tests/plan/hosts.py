@@ -27,8 +27,8 @@ from ops.hostscripts import COMMON_LIBRARY, CONTAINER_SCRIPT, MAINTENANCE_SCRIPT
 from ops.secrets import SecretStore
 from ops.signing_keys import KeyFileBytes
 from sandbox.config import ROOT
-from tasks.engine import RPM_KEY
 from tasks.access_proxy import CONFIG, LOADED, PEM, proxy_config, proxy_spec
+from tasks.engine import RPM_KEY
 from tasks.registry import registry_spec
 from tasks.registry_files import client_curlrc, config_files
 from tasks.tools import template_values

@@ -65,7 +65,7 @@ ENGINE_PACKAGES = {
 
 
 def _arguments(words: list[str], flag: str) -> list[str]:
-    return [value for option, value in zip(words, words[1:]) if option == flag]
+    return [value for option, value in zip(words, words[1:], strict=False) if option == flag]
 
 
 @pytest.mark.parametrize("os_key", DISTROS)
@@ -435,7 +435,7 @@ def test_every_file_a_plan_uploads_has_its_owner_and_mode_before_its_content():
     made_first = [shlex.split(planned.commands[position - 1].split("&&")[-1]) for position, _ in staged]
     assert f"{data_for('debian12').registry_config_dir}/client.curlrc.new" in dict(staged).values()
     assert made_first == [["install", "-o", "root", "-g", "root", "-m", made[6], "/dev/null", destination]
-                          for made, (_, destination) in zip(made_first, staged)]
+                          for made, (_, destination) in zip(made_first, staged, strict=True)]
 
 
 def test_apt_never_removes_a_package_to_install_the_engine():

@@ -151,7 +151,8 @@ def test_haproxy_image_has_the_official_contract_and_checks_a_bcrypt_userlist(cl
     (tmp_path / "haproxy.cfg").write_text(
         f"global\n    user haproxy\nuserlist users\n    user u password {hashed}\n"
         "defaults\n    mode http\n    timeout connect 1s\n    timeout client 1s\n    timeout server 1s\n"
-        "frontend f\n    bind 127.0.0.1:8080\n    http-request set-var(txn.k) req.hdr(authorization),hmac(sha256,a2V5)\n"
+        "frontend f\n    bind 127.0.0.1:8080\n"
+        "    http-request set-var(txn.k) req.hdr(authorization),hmac(sha256,a2V5)\n"
         "    http-request auth unless { http_auth(users) }\n    http-request return status 200\n")
     checked = client.containers.run(HAPROXY_IMAGE, ["haproxy", "-c", "-f", "/usr/local/etc/haproxy/haproxy.cfg"],
                                     remove=True, network_mode="none", user="0",

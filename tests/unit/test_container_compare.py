@@ -109,7 +109,7 @@ def test_replace_command_holds_every_setting_as_separate_words():
     words = shlex.split(SPEC.replace_command())
     assert words[:3] == ["/usr/local/sbin/registry-container", "replace", "registry"]
     arguments = words[3:]
-    pairs = set(zip(arguments, arguments[1:]))
+    pairs = set(zip(arguments, arguments[1:], strict=False))
     for pair in [("--restart", "always"), ("--publish", "5000:5000"), ("--env", "REGISTRY_STORAGE_DELETE_ENABLED=true"),
                  ("--mount", "type=volume,src=registry-vol,dst=/var/lib/registry"),
                  ("--mount", "type=bind,src=/etc/registry,dst=/etc/docker/registry,readonly"),

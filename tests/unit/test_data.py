@@ -78,9 +78,12 @@ BAD = [
     ("registry_backend_port", 5000, "must differ from registry_port and ui_port"),
     ("auth_cache_seconds", -1, "must be a whole number of seconds from 0 to 3600"),
     ("registry_access", "admin", "must be None or a list of rules"),
-    ("registry_access", [{"users": ["admin"], "repositories": "*", "role": "owner"}], "role must be one of pull, push, admin"),
-    ("registry_access", [{"users": ["nobody"], "repositories": "*", "role": "pull"}], "users must be a non-empty list of registry_users"),
-    ("registry_access", [{"users": ["admin"], "repositories": "Team A", "role": "pull"}], "repositories must be a glob"),
+    ("registry_access", [{"users": ["admin"], "repositories": "*", "role": "owner"}],
+     "role must be one of pull, push, admin"),
+    ("registry_access", [{"users": ["nobody"], "repositories": "*", "role": "pull"}],
+     "users must be a non-empty list of registry_users"),
+    ("registry_access", [{"users": ["admin"], "repositories": "Team A", "role": "pull"}],
+     "repositories must be a glob"),
     ("registry_catalog_users", ["nobody"], "must be None or a list of registry_users"),
     ("docker_log_max_size", "10 MB", "must be a size like 10m"),
     ("docker_registry_mirrors", 5, "must be a list of non-empty strings"),
@@ -212,7 +215,8 @@ def test_a_host_both_replica_and_load_balancer_is_refused(defaults):
     validate(host)
 
 
-@pytest.mark.parametrize("name", ["registry1\n    server evil 10.0.0.1:5000", "r1; touch /tmp/x", "-r1", "r1 r2", "a" * 254])
+@pytest.mark.parametrize("name", ["registry1\n    server evil 10.0.0.1:5000", "r1; touch /tmp/x", "-r1", "r1 r2",
+                                  "a" * 254])
 def test_a_host_name_that_is_not_a_dns_name_or_address_is_refused(defaults, name):
     with pytest.raises(DataError, match="must be a DNS name or an IP address"):
         validate(_host(name, defaults, ["registry_lb"]))

