@@ -1,20 +1,23 @@
-"""Offline stand-ins for registry:2, haproxy, the Joxit UI and a hello image, built from Debian packages.
+"""Offline images for registry:2, haproxy, the Joxit UI and a hello image, built from Debian packages.
 
 No image registry is reachable here, so each image is assembled FROM scratch out of files unpacked from
 Debian's packages, laid out with the real image's container contract, and saved as one `.tar` per image
-in IMAGE_DIR, named as the deploy expects (see ops/images.py: archive_name).
+in IMAGE_DIR, named as the deploy expects (see ops/images.py: archive_name). The UI is the real one: the
+released docker-registry-ui 2.6.0 (its page, nginx server and start script, read from SOURCES_DIR) on
+Debian's nginx.
 """
 
 import hashlib
 import shutil
 import subprocess
+import tarfile
 import tempfile
 from pathlib import Path
 
 from ops.archives import archive_name
 
-from .config import IMAGE_DIR, LABEL
-from .local_docker import apt_update
+from .config import IMAGE_DIR, LABEL, SOURCES_DIR
+from .local_docker import SandboxError, apt_update
 
 RECIPES = Path(__file__).resolve().parent / "image_recipes"
 
@@ -38,6 +41,13 @@ HAPROXY_LIBS = GLIBC + [
     "libopentracing-c-wrapper.so.0", "libm.so.6", "libcap.so.2", "libgcrypt.so.20", "liblzma.so.5",
     "libzstd.so.1", "liblz4.so.1", "libopentracing.so.1", "libstdc++.so.6", "libgcc_s.so.1", "libgpg-error.so.0"]
 
+# The UI's released files: what the release's Dockerfile copies into nginx:alpine-slim.
+UI_SOURCE = "docker-registry-ui-2.6.0.tar.gz"
+UI_SOURCE_SHA256 = "7d4f7c5470227b56fcc14b87f032710ecb074bdd8c0800512215c72a9500cc0e"
+UI_RELEASE_FILES = {"dist": "usr/share/nginx/html", "favicon.ico": "usr/share/nginx/html/favicon.ico",
+                    "nginx/default.conf": "etc/nginx/conf.d/default.conf",
+                    "bin/90-docker-registry-ui.sh": "docker-entrypoint.d/90-docker-registry-ui.sh"}
+
 PASSWD = "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"
 GROUP = "root:x:0:\nnogroup:x:65534:\n"
 # The official haproxy image's user.
@@ -55,8 +65,24 @@ def hash_recipes(digest, recipes):
 
 def recipe_hash():
     digest = hashlib.sha256(Path(__file__).read_bytes())
-    digest.update(" ".join(PACKAGES).encode())
+    digest.update(" ".join(PACKAGES).encode() + UI_SOURCE_SHA256.encode())
     return hash_recipes(digest, IMAGES.values()).hexdigest()
+
+
+def _ui_release(workdir: Path) -> Path:
+    """The UI's release unpacked into workdir, after its sha256 is checked against the released one."""
+    tarball = SOURCES_DIR / UI_SOURCE
+    if not tarball.is_file():
+        raise SandboxError(f"the UI image is built from its released files: put {UI_SOURCE} (sha256"
+                           f" {UI_SOURCE_SHA256}) in {SOURCES_DIR}, or point $SANDBOX_SOURCES at its folder")
+    with tarball.open("rb") as source:
+        found = hashlib.file_digest(source, "sha256").hexdigest()
+    if found != UI_SOURCE_SHA256:
+        raise SandboxError(f"{tarball} has sha256 {found}, not the released {UI_SOURCE_SHA256}")
+    with tarfile.open(tarball) as archive:
+        archive.extractall(workdir / "ui-release", filter="data")
+    [release] = (workdir / "ui-release").iterdir()
+    return release
 
 
 def _unpack_packages(workdir: Path) -> Path:
@@ -107,13 +133,21 @@ def _stage(packages: Path, context: Path, recipe: str):
     elif recipe == "ui":
         _with_libs(packages, rootfs, NGINX_LIBS)
         _copy(packages / "usr/sbin/nginx", rootfs / "usr/sbin/nginx")
-        _copy(context / "entrypoint.sh", rootfs / "entrypoint.sh", 0o755)
-        _copy(context / "index.html.in", rootfs / "usr/share/nginx/index.html.in")
-        (rootfs / "usr/share/nginx/html").mkdir(parents=True)
-        (rootfs / "etc/nginx/conf.d").mkdir(parents=True)
-        (rootfs / "var/log/nginx").mkdir(parents=True)
-        (rootfs / "etc/passwd").write_text(PASSWD)
-        (rootfs / "etc/group").write_text(GROUP)
+        _copy(context / "docker-entrypoint.sh", rootfs / "docker-entrypoint.sh", 0o755)
+        _copy(context / "printenv", rootfs / "usr/bin/printenv", 0o755)
+        _copy(context / "nginx.conf", rootfs / "etc/nginx/nginx.conf")
+        _copy(context / "mime.types", rootfs / "etc/nginx/mime.types")
+        release = _ui_release(context.parent)
+        for source, target in UI_RELEASE_FILES.items():
+            if (release / source).is_dir():
+                shutil.copytree(release / source, rootfs / target)
+            else:
+                _copy(release / source, rootfs / target)
+        (rootfs / "docker-entrypoint.d/90-docker-registry-ui.sh").chmod(0o755)
+        for directory in ("var/cache/nginx", "var/log/nginx", "run"):
+            (rootfs / directory).mkdir(parents=True)
+        (rootfs / "etc/passwd").write_text(PASSWD + "nginx:x:101:101:nginx:/nonexistent:/bin/false\n")
+        (rootfs / "etc/group").write_text(GROUP + "nginx:x:101:\n")
     elif recipe == "haproxy":
         _with_libs(packages, rootfs, HAPROXY_LIBS)
         _copy(packages / "usr/sbin/haproxy", rootfs / "usr/sbin/haproxy")

@@ -2,12 +2,14 @@
 with a load balancer in the inventory, to the load balancer), and with TLS on, serving HTTPS itself with
 the registry's certificate."""
 
+from urllib.parse import urlsplit
+
 from pyinfra import host, inventory
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import DeployError
 
 from ops.container import GATEWAY_PLACEHOLDER, ContainerSpec, Mount, absent, container
-from ops.data import auth_on, image_tag, registry_name, scheme, tls_on
+from ops.data import auth_on, image_tag, public_urls, registry_name, scheme, tls_on
 from ops.facts import HostAddress
 from ops.files import files_in_place
 
@@ -34,10 +36,12 @@ def upstream_tls(data, upstream_name: str) -> bytes:
             f"proxy_ssl_server_name on;\n").encode()
 
 
-def ui_spec(name: str, data, upstream: str | None = None, upstream_conf: bytes = b"") -> ContainerSpec:
+def ui_spec(name: str, data, upstream: str | None = None, upstream_conf: bytes = b"",
+            pull_from: str | None = None) -> ContainerSpec:
     """The UI container; `upstream`: the registry it proxies to, by default the host's own, which containers
     reach through the bridge gateway, read from the host when the operation runs (never a hard-coded
-    172.17.0.1); `upstream_conf`: upstream_tls's settings, with TLS on."""
+    172.17.0.1); `upstream_conf`: upstream_tls's settings, with TLS on; `pull_from`: the registry's address
+    (host:port) in the `docker pull` lines the UI offers to copy, by default the host's public one."""
     upstream = upstream or f"{scheme(data)}://{GATEWAY_PLACEHOLDER}:{data.registry_port}"
     env = {"REGISTRY_TITLE": data.ui_title, "DELETE_IMAGES": str(data.ui_delete_images).lower(),
            # The UI would otherwise call out to the internet weekly; registries are often air-gapped.
@@ -45,7 +49,9 @@ def ui_spec(name: str, data, upstream: str | None = None, upstream_conf: bytes =
     if image_tag(data.ui_image) == "static":
         env["REGISTRY_URL"] = upstream  # the 2019 `static` tag proxied to REGISTRY_URL
     else:
-        env.update(NGINX_PROXY_PASS_URL=upstream, SINGLE_REGISTRY="true")
+        # Without it the UI offers `docker pull <the UI's own host:port>/...`, which no client can pull.
+        env.update(NGINX_PROXY_PASS_URL=upstream, SINGLE_REGISTRY="true",
+                   PULL_URL=pull_from or urlsplit(public_urls(name, data)[0]).netloc)
     if auth_on(data):
         env["REGISTRY_SECURED"] = "true"  # the browser asks for the registry's users; nginx passes them on
     mounts, labels = (), {}
@@ -63,29 +69,34 @@ def ui_spec(name: str, data, upstream: str | None = None, upstream_conf: bytes =
                          ports={443 if tls_on(data) else 80: data.ui_port}, mounts=mounts, labels=labels)
 
 
-def load_balancer_upstream(data) -> tuple[str, str] | None:
+def load_balancer_upstream(data) -> tuple[str, str, str] | None:
     """With a load balancer in the inventory, (its URL by its address as this host resolves it, the name its
-    certificate covers): a container may not resolve the hosts' names; else None."""
+    certificate covers, the host:port clients pull from): a container may not resolve the hosts' names;
+    else None."""
     balancers = list(inventory.get_group("registry_lb", []))
     if not balancers:
         return None
     name = registry_name(balancers[0].name, balancers[0].data)
+    public = balancers[0].data.registry_public_url
+    pull_from = urlsplit(public).netloc if public else f"{name}:{balancers[0].data.lb_port}"
     address = host.get_fact(HostAddress, hostname=name)
     if not address:
         raise DeployError(f"{host.name}: the load balancer's name {name} does not resolve here, so the UI cannot"
                           " reach the registry through it (nothing was changed)")
-    return f"{scheme(data)}://{address}:{balancers[0].data.lb_port}", name
+    return f"{scheme(data)}://{address}:{balancers[0].data.lb_port}", name, pull_from
 
 
 @deploy("Registry UI")
 def ui():
     data = host.data
     if data.ui_enabled:
-        upstream, upstream_name = load_balancer_upstream(data) or (None, registry_name(host.name, data))
+        balancer = load_balancer_upstream(data)
+        upstream, upstream_name, pull_from = balancer or (None, registry_name(host.name, data), None)
         upstream_conf = upstream_tls(data, upstream_name) if tls_on(data) else b""
         if tls_on(data):
             files_in_place(name="The UI checks the certificate of the registry it forwards to",
                            files={f"{data.registry_config_dir}/{UPSTREAM_TLS_FILE}": (upstream_conf, "600")})
-        container(name="Registry UI container is running", spec=ui_spec(host.name, data, upstream, upstream_conf))
+        container(name="Registry UI container is running",
+                  spec=ui_spec(host.name, data, upstream, upstream_conf, pull_from))
     else:
         absent(name="Registry UI container is absent", container_name=data.ui_container)

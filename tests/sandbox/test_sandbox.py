@@ -9,7 +9,7 @@ from sandbox.base import debian_mirror
 from sandbox.config import KEY_FILE, LABEL
 from sandbox.hosts import read_state, sandbox_containers
 from sandbox.local_docker import SandboxError
-from sandbox.offline_images import HAPROXY_IMAGE, HELLO_IMAGE, REGISTRY_IMAGE, UI_IMAGE
+from sandbox.offline_images import HAPROXY_IMAGE, HELLO_IMAGE, REGISTRY_IMAGE, UI_IMAGE, UI_SOURCE, _ui_release
 from sandbox.registry3 import REGISTRY3_IMAGE, SOURCE, source_tarball
 
 HOSTS = 2
@@ -97,7 +97,7 @@ def test_down_removes_only_what_the_sandbox_created(client, hosts):
 
 @pytest.mark.parametrize("image,entrypoint,cmd,port", [
     (REGISTRY_IMAGE, ["/entrypoint.sh"], ["/etc/docker/registry/config.yml"], "5000/tcp"),
-    (UI_IMAGE, ["/entrypoint.sh"], None, "80/tcp"),
+    (UI_IMAGE, ["/docker-entrypoint.sh"], ["nginx", "-g", "daemon off;"], "80/tcp"),
 ])
 def test_offline_images_keep_the_official_container_contract(client, offline_images, image, entrypoint, cmd, port):
     config = client.images.get(image).attrs["Config"]
@@ -132,14 +132,26 @@ def test_registry_image_runs_garbage_collect_from_its_shell(client, offline_imag
     assert client.containers.run(REGISTRY_IMAGE, ["sh", "-c", script], remove=True).endswith(b"collected\n")
 
 
-def test_legacy_ui_registry_url_sets_the_proxy(client, offline_images):
-    # A stand-in nginx on PATH prints the configuration the entrypoint rendered, instead of serving it.
-    fake_nginx = ("mkdir /tmp/bin && printf '#!/bin/sh\\ncat /etc/nginx/nginx.conf\\n' > /tmp/bin/nginx"
-                  " && chmod +x /tmp/bin/nginx && PATH=/tmp/bin:$PATH exec /entrypoint.sh")
-    out = client.containers.run(UI_IMAGE, remove=True, entrypoint=["sh", "-c", fake_nginx],
-                                environment={"REGISTRY_URL": "http://registry.invalid:5000"})
-    assert b"proxy_pass http://registry.invalid:5000;" in out
-    assert b"client_max_body_size 0;" in out and b"proxy_request_buffering off;" in out
+def test_ui_image_is_the_released_ui_and_its_start_script_renders_the_page_and_proxy(client, offline_images):
+    # The command replaced by `cat`: the release's start script has run, and shows what nginx would serve.
+    out = client.containers.run(
+        UI_IMAGE, ["sh", "-c", "cat /etc/nginx/conf.d/default.conf index.html version.json; echo"], remove=True,
+        network_mode="none", environment={"NGINX_PROXY_PASS_URL": "https://172.17.0.1:5000", "SINGLE_REGISTRY": "true",
+                                          "REGISTRY_TITLE": "Team registry", "PULL_URL": "registry.example.com:5000"},
+    ).decode()
+    assert "proxy_pass https://172.17.0.1:5000;" in out and 'proxy_set_header Host "$http_host";' in out
+    assert 'name="Team registry"' in out and 'pull-url="registry.example.com:5000"' in out
+    assert '{"version":"2.6.0"' in out
+    assert client.images.get(UI_IMAGE).attrs["Config"]["WorkingDir"] == "/usr/share/nginx/html/"
+
+
+def test_a_missing_or_altered_ui_release_is_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setattr("sandbox.offline_images.SOURCES_DIR", tmp_path)
+    with pytest.raises(SandboxError, match=f"put {UI_SOURCE} .* in {tmp_path}, or point .SANDBOX_SOURCES"):
+        _ui_release(tmp_path)
+    (tmp_path / UI_SOURCE).write_bytes(b"not the release")
+    with pytest.raises(SandboxError, match="has sha256 .*, not the released"):
+        _ui_release(tmp_path)
 
 
 def test_haproxy_image_has_the_official_contract_and_checks_a_bcrypt_userlist(client, offline_images, tmp_path):

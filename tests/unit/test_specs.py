@@ -69,6 +69,13 @@ def test_the_ui_verifies_the_upstream_it_forwards_credentials_to(defaults, tls, 
             "proxy_ssl_name registry.example.com;"} <= set(lines)
 
 
+def test_the_uis_pull_lines_name_the_registry_not_the_ui(defaults):
+    assert ui_spec("r1", defaults).env["PULL_URL"] == "r1:5000"
+    defaults.update(registry_public_url="https://registry.example.com")
+    assert ui_spec("r1", defaults).env["PULL_URL"] == "registry.example.com"
+    assert ui_spec("r1", defaults, pull_from="lb.example.com:5000").env["PULL_URL"] == "lb.example.com:5000"
+
+
 def test_ui_without_tls_or_users_is_plain(defaults):
     defaults.update(registry_tls="off", registry_auth="none")
     spec = ui_spec("r1", defaults)
