@@ -18,8 +18,7 @@ demo: venv
 	$(PY) -m sandbox images
 	$(PY) -m sandbox up --hosts 1
 	$(PYINFRA) -y inventory/sandbox.py deploy.py
-	@echo "Sandbox hosts (registry and UI URLs):"
-	@$(PY) -m sandbox status
+	@$(PY) -m dev.demo
 
 # Fresh hosts: a demo host's registry holds data on its own disk, which the deploy never moves into S3.
 demo-cluster: venv

@@ -1,6 +1,6 @@
 """Every tunable of the deploy, with its default. Override per inventory (group_data/<inventory>.py),
-per host (in the inventory) or per run (`--data key=value`). The README's table is generated from this file
-(`python -m dev.variables`): each variable's comment is its description there."""
+per host (in the inventory) or per run (`--data key=value`). docs/variables.md's table is generated from
+this file (`python -m dev.variables`): each variable's comment is its description there."""
 
 # --- Docker engine ---------------------------------------------------------------------------------
 # Debian/Ubuntu: "distribution" (the release's docker.io) or "docker-ce" (Docker's apt repo); the RHEL

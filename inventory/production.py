@@ -1,7 +1,7 @@
 """An example production inventory: CentOS 7 hosts running Docker CE 18.09 (the original target).
 
 Copy it, replace the placeholder hosts with yours, and run `pyinfra inventory/<yours>.py deploy.py`.
-Per-host data overrides group_data/all.py (see the README's table), e.g. registry_storage="bind".
+Per-host data overrides group_data/all.py (see docs/variables.md), e.g. registry_storage="bind".
 Reach the hosts as you normally do: an SSH user with sudo (`--sudo`), keys from your agent.
 """
 

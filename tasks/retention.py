@@ -38,7 +38,7 @@ def retention():
     data = host.data
     rules = [Rule.from_data(rule) for rule in data.retention_rules]
     if not rules:
-        raise DeployError("No retention_rules: nothing would be kept or deleted (see the README's Retention)")
+        raise DeployError("No retention_rules: nothing would be kept or deleted (see docs/retention-and-backup.md)")
     if data.registry_storage == "s3":
         raise DeployError(f"{host.name}: retention does not run on S3 storage yet (it needs every replica"
                           f" read-only); nothing was done")

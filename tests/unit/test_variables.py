@@ -1,14 +1,14 @@
-"""The README's table of variables is group_data/all.py's, and every variable there says what it is for."""
+"""docs/variables.md's table of variables is group_data/all.py's, and every variable there says what it is for."""
 
 import pytest
 
-from dev.variables import README, SOURCE, START, UndocumentedVariable, table, variables, with_table
+from dev.variables import DOC, SOURCE, START, UndocumentedVariable, table, variables, with_table
 
 
-def test_readme_lists_every_variable_as_group_data_defines_it():
-    readme = README.read_text()
-    assert START in readme, "the README has lost its table's markers"
-    assert with_table(readme, SOURCE.read_text()) == readme, "run: python -m dev.variables --write"
+def test_the_document_lists_every_variable_as_group_data_defines_it():
+    doc = DOC.read_text()
+    assert START in doc, "docs/variables.md has lost its table's markers"
+    assert with_table(doc, SOURCE.read_text()) == doc, "run: python -m dev.variables --write"
 
 
 def test_every_variable_is_in_the_table_with_its_default():

@@ -1,0 +1,70 @@
+"""The end of `make demo`: a sample image pushed to each sandbox registry (so the UI's first screen is not
+empty), then what a new user needs, printed as commands that work as they are.
+
+    python -m dev.demo
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from dev.operator import inventory_hosts, ssh_host, upload
+from ops.archives import archive_name
+from ops.data import public_urls
+from sandbox.config import IMAGE_DIR, ROOT, SECRETS_DIR
+from sandbox.offline_images import HELLO_IMAGE
+
+SAMPLE = "hello:1"
+
+
+def _shown(path: Path) -> str:
+    """A path as typed from the repository's folder, where make runs."""
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def push_sample(name: str, data) -> None:
+    """Load the offline hello image on the host and push it to its own registry (the host's Docker is logged
+    in as registry_client_login, admin in the sandbox)."""
+    upload(data.ssh_port, IMAGE_DIR / archive_name(HELLO_IMAGE), "/tmp/hello.tar")
+    reference = f"localhost:{data.registry_port}/{SAMPLE}"
+    ssh_host(data.ssh_port).check_output(f"docker load -q -i /tmp/hello.tar >/dev/null && rm -f /tmp/hello.tar"
+                                         f" && docker tag {HELLO_IMAGE} {reference} && docker push -q {reference}")
+
+
+def instructions(hosts: list[tuple[str, object]]) -> list[str]:
+    ca, password = _shown(SECRETS_DIR / "ca.crt"), _shown(SECRETS_DIR / "passwords" / "admin")
+    lines = []
+    for name, data in hosts:
+        registry, ui = public_urls(name, data)
+        lines += [f"{name}:", f"  registry  {registry}  (holds {SAMPLE})", f"  UI        {ui}"]
+    address = urlsplit(public_urls(*hosts[0])[0]).netloc
+    image = archive_name(HELLO_IMAGE)
+    lines += [
+        f"User admin, its password in {password}; trust the CA {ca} in your browser.",
+        "Push from this machine's Docker:",
+        f"  mkdir -p /etc/docker/certs.d/{address} && cp {ca} /etc/docker/certs.d/{address}/",
+        f"  docker login {address} -u admin --password-stdin < {password}",
+        f"  docker load -i {_shown(IMAGE_DIR / image)} && docker tag {HELLO_IMAGE} {address}/hello:2"
+        f" && docker push {address}/hello:2",
+    ]
+    return lines
+
+
+def main() -> int:
+    # Each sandbox host has a new SSH host key on a reused port: paramiko's warning says nothing here.
+    warnings.filterwarnings("ignore", "Unknown ssh-ed25519 host key")
+    hosts = inventory_hosts()
+    if not hosts:
+        print("no sandbox host: run `python -m sandbox up --hosts 1` first", file=sys.stderr)
+        return 1
+    for name, data in hosts:
+        push_sample(name, data)
+    print("\n".join(instructions(hosts)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
