@@ -3,7 +3,7 @@ archive per host with its manifest and checksum), or `--data backup_host_dir=/pa
 
 from pyinfra import host
 
-from ops.data import validate
+from core.data import validate
 from tasks.backup import backup
 from tasks.tools import host_tools, private_uploads
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pyinfra import config
 
-from ops.data import validate
+from core.data import validate
 from ops.files import UPLOAD_DIR
 from ops.pyinfra_internals import check_data_before_connect, inventory_argument
 

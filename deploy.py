@@ -5,7 +5,7 @@ the registry hosts and the hosts in registry_clients trust both."""
 
 from pyinfra import host
 
-from ops.data import validate
+from core.data import validate
 from ops.report import reached
 from tasks.access_proxy import access_proxy, proxy_retired
 from tasks.clients import registry_clients

@@ -3,7 +3,7 @@
 
 from pyinfra import host
 
-from ops.data import validate
+from core.data import validate
 from tasks.maintenance import prune_repositories
 from tasks.tools import host_tools, private_uploads
 

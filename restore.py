@@ -3,7 +3,7 @@
 
 from pyinfra import host
 
-from ops.data import validate
+from core.data import validate
 from tasks.backup import restore
 from tasks.tools import host_tools, private_uploads
 

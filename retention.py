@@ -4,7 +4,7 @@
 
 from pyinfra import host
 
-from ops.data import validate
+from core.data import validate
 from tasks.retention import retention
 from tasks.tools import host_tools, private_uploads
 

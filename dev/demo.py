@@ -11,9 +11,9 @@ import warnings
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from core.archives import archive_name
+from core.data import public_urls
 from dev.operator import inventory_hosts, ssh_host, upload
-from ops.archives import archive_name
-from ops.data import public_urls
 from sandbox.config import IMAGE_DIR, ROOT, SECRETS_DIR
 from sandbox.offline_images import HELLO_IMAGE
 

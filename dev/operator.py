@@ -49,6 +49,18 @@ class Run:
     def errors(self) -> list[tuple[str, str]]:
         return [(op["name"], h) for op in self.results for h in op["error"]]
 
+    def changes(self) -> list[tuple[str, str]]:
+        """changed(), from a run that succeeded on every host: raises when pyinfra failed or printed no
+        results, so that an aborted run never reads as "nothing changed"."""
+        if self.returncode != 0 or not self.results:
+            raise RunFailed(f"pyinfra exited {self.returncode} with {len(self.results)} results:\n"
+                            + self.stderr[-3000:])
+        return self.changed()
+
+
+class RunFailed(AssertionError):
+    pass
+
 
 def sandbox(*args: str) -> str:
     done = subprocess.run([sys.executable, "-m", "sandbox", *args], cwd=ROOT, check=True,

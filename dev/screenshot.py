@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import sys
 
+from core.data import public_urls
 from dev.browser import ui_page
 from dev.operator import inventory_hosts
-from ops.data import public_urls
 from sandbox.config import ROOT, SECRETS_DIR
 
 OUTPUT = ROOT / "docs/ui.png"

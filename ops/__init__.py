@@ -1,1 +1,1 @@
-"""Our own pyinfra facts and operations, and the deploy's data validation, where pyinfra falls short."""
+"""pyinfra facts and operations where pyinfra falls short; the pure logic they use is in core/."""

@@ -10,8 +10,9 @@ import shlex
 
 from pyinfra.api import FactBase
 
+from core.retention_rules import Tag, children
+
 from .hostscripts import CONTAINER_SCRIPT, LOCK, MAINTENANCE_SCRIPT, READ_ONLY_MARK
-from .retention import Tag, children
 
 
 class BridgeGateway(FactBase):

@@ -23,8 +23,11 @@ from contextlib import contextmanager
 
 import click
 from pyinfra import context
+from pyinfra.api.exceptions import PyinfraError
 from pyinfra.api.host import Host
 from pyinfra.connectors.util import CommandOutput
+
+from core.data import DataError
 
 
 def check_data_before_connect(check) -> None:
@@ -37,7 +40,10 @@ def check_data_before_connect(check) -> None:
     def init_then_check(inventory, *args, **kwargs):
         init(inventory, *args, **kwargs)
         for host in inventory:
-            check(host)
+            try:
+                check(host)
+            except DataError as e:  # said as pyinfra says its own errors: one message, no traceback
+                raise PyinfraError(str(e)) from None
 
     state.init = init_then_check
 

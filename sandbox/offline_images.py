@@ -14,7 +14,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from ops.archives import archive_name
+from core.archives import archive_name
 
 from .config import IMAGE_DIR, LABEL, SOURCES_DIR
 from .local_docker import SandboxError, apt_update

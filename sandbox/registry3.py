@@ -13,7 +13,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from ops.archives import archive_name
+from core.archives import archive_name
 
 from .base import debootstrapped_image
 from .config import IMAGE_DIR, LABEL, SOURCES_DIR

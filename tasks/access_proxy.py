@@ -16,11 +16,11 @@ from pyinfra.api import deploy
 from pyinfra.operations import server
 from pyinfra.operations.util import any_changed
 
-from ops import access
+from core import access
+from core.data import proxied
+from core.secrets import SecretStore
 from ops.container import ContainerSpec, Mount, absent, container
-from ops.data import proxied
 from ops.files import FileStates, checked_file, files_in_place, in_place
-from ops.secrets import SecretStore
 
 from .registry_files import server_material
 

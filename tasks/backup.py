@@ -25,7 +25,7 @@ from pyinfra.api import deploy
 from pyinfra.api.exceptions import DeployError
 from pyinfra.operations import files, python, server
 
-from ops.secrets import SecretStore
+from core.secrets import SecretStore
 
 from .maintenance import run_chore
 from .registry_files import config_files

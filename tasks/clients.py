@@ -7,11 +7,11 @@ from pyinfra import host, inventory
 from pyinfra.api import deploy
 from pyinfra.operations import systemd
 
+from core.data import auth_on, registry_name, tls_on
+from core.secrets import SecretStore
 from ops.clients import logged_in
 from ops.daemon import daemon_json
-from ops.data import auth_on, registry_name, tls_on
 from ops.files import files_in_place
-from ops.secrets import SecretStore
 
 from .engine import plain_http_registries
 from .registry_files import registry_ca

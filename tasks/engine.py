@@ -11,8 +11,8 @@ from pyinfra.facts.systemd import SystemdStatus
 from pyinfra.operations import apt, files, systemd, yum
 from pyinfra.operations.util import any_changed
 
+from core.data import registry_name, tls_on
 from ops.daemon import daemon_json
-from ops.data import registry_name, tls_on
 from ops.firewalld import ports_open
 from ops.packages import deb_pinned, engine_conflicts, rpm_pinned
 from ops.platform import os_family, rpm_manager

@@ -6,9 +6,9 @@ from pathlib import Path
 from pyinfra import host
 from pyinfra.api import deploy
 
-from ops.data import auth_on, public_urls
+from core.data import auth_on, public_urls
+from core.secrets import SecretStore, password_variable
 from ops.health import healthy
-from ops.secrets import SecretStore, password_variable
 
 
 def how_to_reach(name: str, data) -> str:

@@ -6,8 +6,9 @@ from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.operations import docker
 
-from ops.archives import archive_name, loaded_from_archive
-from ops.data import wanted_images
+from core.archives import archive_name
+from core.data import wanted_images
+from ops.archives import loaded_from_archive
 
 
 @deploy("Images")

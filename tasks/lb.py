@@ -14,7 +14,7 @@ from pyinfra.facts.server import LinuxDistribution
 from pyinfra.operations import systemd
 from pyinfra.operations.util import any_changed
 
-from ops.data import registry_name, scheme, tls_on
+from core.data import registry_name, scheme, tls_on
 from ops.facts import (
     SESSIONS_COLUMN,
     STATUS_COLUMN,

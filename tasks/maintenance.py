@@ -17,7 +17,7 @@ from pyinfra.api.exceptions import DeployError
 from pyinfra.operations import files, python, server, systemd
 from pyinfra.operations.util import any_changed
 
-from ops.data import repository_names
+from core.data import repository_names
 from ops.facts import CalendarExpression
 from ops.files import FileStates
 from ops.hostscripts import MAINTENANCE_SCRIPT

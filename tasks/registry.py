@@ -5,9 +5,9 @@ from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.operations import python
 
+from core.data import auth_on, proxied, registry_major, tls_on
 from ops.config import registry_config
 from ops.container import ContainerSpec, Mount, container, restarted
-from ops.data import auth_on, proxied, registry_major, tls_on
 from ops.maintenance import migrated, settled
 from ops.report import log_lines, log_once
 

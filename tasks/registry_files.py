@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import hashlib
 
-from ops import registry_yaml
-from ops.data import auth_on, proxied, public_name, registry_major, registry_name, scheme, tls_on
-from ops.secrets import DEPLOY_USER, SecretStore
+from core import registry_yaml
+from core.data import auth_on, proxied, public_name, registry_major, registry_name, scheme, tls_on
+from core.secrets import DEPLOY_USER, SecretStore
 
 # The files of the configuration directory each container reads: a change to them recreates it.
 REGISTRY_FILES = ("writable.yml", "readonly.yml", "registry.crt", "registry.key")

@@ -1,7 +1,7 @@
 """Retention: keep the tags the rules say, delete the rest by digest, then collect their garbage.
 
 What the registry stores is read once from the host (`registry-maintenance tags`: each tag's digest and
-push time, each manifest); the decision is made here (ops/retention.py), and carried out on the host under
+push time, each manifest); the decision is made here (core/retention_rules.py), and carried out on the host under
 the maintenance lock (`registry-maintenance delete-manifests`, then the same read-only GC as gc.py).
 """
 
@@ -13,9 +13,9 @@ from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import DeployError
 
+from core.retention_rules import Rule, decide, rule_for
 from ops.facts import StoredTags
 from ops.report import log_once
-from ops.retention import Rule, decide, rule_for
 
 from .maintenance import run_chore
 

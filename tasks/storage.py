@@ -7,9 +7,9 @@ from pyinfra.api import deploy
 from pyinfra.api.exceptions import DeployError
 from pyinfra.operations import docker, files, selinux, server
 
+from core.registry_yaml import DATA_ROOT
 from ops.container import Mount
 from ops.facts import ContainerState, HttpCode, SelinuxEnforcing, StorageHoldings, StoresInS3, http_status_command
-from ops.registry_yaml import DATA_ROOT
 
 # Only root (the registry runs as root in its container) may read the stored images.
 BIND_MODE = "0700"

@@ -9,10 +9,10 @@ from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.operations import files
 
-from ops.data import managed_containers, proxied, registry_major
+from core.data import managed_containers, proxied, registry_major
+from core.registry_yaml import DATA_ROOT
 from ops.files import files_in_place, private_upload_directory
 from ops.hostscripts import COMMON_LIBRARY, CONTAINER_SCRIPT, HOLD, LOCK, MAINTENANCE_SCRIPT, READ_ONLY_MARK, SERVED_BY
-from ops.registry_yaml import DATA_ROOT
 
 from .lb import READMIT_SECONDS, replaced_in_turn
 from .registry_files import client_curlrc, config_mount_target, probe_urls, s3_curlrc

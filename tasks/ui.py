@@ -8,8 +8,8 @@ from pyinfra import host, inventory
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import DeployError
 
+from core.data import auth_on, image_tag, public_urls, registry_name, scheme, tls_on
 from ops.container import GATEWAY_PLACEHOLDER, ContainerSpec, Mount, absent, container
-from ops.data import auth_on, image_tag, public_urls, registry_name, scheme, tls_on
 from ops.facts import HostAddress
 from ops.files import files_in_place
 

@@ -111,7 +111,8 @@ def stop_pull_loop(t) -> str:
 
 
 def pull_outages(log: str) -> list[float]:
-    """Seconds from each failed pull to the next good one, for each run of failures."""
+    """Seconds from each failed pull to the next good one, for each run of failures; infinity for failures
+    the log ends with (pulls that never came back)."""
     samples = [(float(when), result) for when, result in (line.split() for line in log.splitlines())]
     outages, failing_since = [], None
     for when, result in samples:
@@ -120,4 +121,4 @@ def pull_outages(log: str) -> list[float]:
         elif result == "ok" and failing_since is not None:
             outages.append(round(when - failing_since, 2))
             failing_since = None
-    return outages
+    return outages + ([float("inf")] if failing_since is not None else [])

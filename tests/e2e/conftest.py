@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import pytest
 import requests
 
+from core.archives import archive_name
+from core.data import public_urls
 from dev.operator import deploy, inventory_hosts, sandbox, ssh_host, upload
-from ops.archives import archive_name
-from ops.data import public_urls
 from sandbox.config import IMAGE_DIR, SECRETS_DIR
 from sandbox.offline_images import HELLO_IMAGE
 

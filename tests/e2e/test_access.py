@@ -8,8 +8,8 @@ import json
 
 import pytest
 
+from core.secrets import PULL_USER
 from dev.operator import Data, deploy, upload
-from ops.secrets import PULL_USER
 from sandbox.config import SECRETS_DIR
 from tasks.access_proxy import CONFIG, proxy_config
 from tests.e2e.conftest import session
@@ -67,7 +67,7 @@ def test_giving_roles_changed_nothing_on_the_registry_itself(roles):
     t, _, run, started = roles
     assert _started(t) == started, "the registry was not restarted"
     assert ("Registry | Registry container is running", t.name) not in run.changed()
-    assert deploy("--limit", t.name, *_roles(ACCESS)).changed() == [], "a second run changes nothing"
+    assert deploy("--limit", t.name, *_roles(ACCESS)).changes() == [], "a second run changes nothing"
 
 
 @pytest.mark.parametrize("user,repository,allowed", [

@@ -14,14 +14,17 @@ from dev.operator import PYINFRA, ROOT, SANDBOX_INVENTORY, deploy
 from ops.hostscripts import LOCK, READ_ONLY_MARK
 from tests.e2e.chores import (
     chore_output,
+    pause_collections,
     push_unique,
     release_chore,
+    resume_collections,
     signal_chore,
     start_chore,
     upload_status,
     wait_for_chore,
+    wait_for_pause,
 )
-from tests.e2e.conftest import pull_back
+from tests.e2e.conftest import pull_back, wait_for
 
 
 @pytest.mark.parametrize("signal", ["HUP", "INT", "TERM"])
@@ -65,7 +68,7 @@ def test_sigkill_while_read_only_is_repaired_by_the_next_run(targets, hello_push
     assert upload_status(t) == "202" and not t.host.file(READ_ONLY_MARK).exists
     push_unique(t, f"after-kill-{next_run.removesuffix('.py')}:1")
     pull_back(t, hello_pushed)
-    assert deploy("--limit", t.name).changed() == []
+    assert deploy("--limit", t.name).changes() == []
 
 
 def test_a_chore_waits_for_the_lock_then_fails_naming_its_real_holder(targets):
@@ -85,15 +88,28 @@ def test_a_chore_waits_for_the_lock_then_fails_naming_its_real_holder(targets):
 
 
 def test_two_gc_runs_at_once_take_turns_and_lose_nothing(targets, hello_pushed):
+    """The first holds the lock inside its read-only window (paused before collecting); the second waits on
+    the lock, never reaching the collector meanwhile, and collects once the first is writable again."""
     t = targets[0]
     push_unique(t, "together:1")
     command = [PYINFRA, "-y", SANDBOX_INVENTORY, "gc.py", "--limit", t.name]
-    runs = [subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            for _ in range(2)]
-    for run in runs:
-        _, stderr = run.communicate(timeout=300)
-        assert run.returncode == 0, stderr[-3000:]
-        assert "writable again: a test upload was accepted" in stderr or "nothing to collect" in stderr
+    pause_collections(t)
+    try:
+        first = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        wait_for_pause(t)
+        t.host.check_output("rm -f /tmp/chore.paused")
+        second = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        wait_for(lambda: t.host.run("pgrep -f 'flock -w'").rc == 0, seconds=120)  # the second waits on the lock
+        assert first.poll() is None and second.poll() is None
+        assert not t.host.file("/tmp/chore.paused").exists, "only the first reached the collector"
+        release_chore(t)
+        (_, first_said), (_, second_said) = (run.communicate(timeout=300) for run in (first, second))
+    finally:
+        resume_collections(t)
+    assert first.returncode == 0 and second.returncode == 0, (first_said + second_said)[-3000:]
+    assert "writable again: a test upload was accepted" in first_said
+    assert re.search(r"waiting up to \d+s for the maintenance lock, held by registry-maintenance gc", second_said)
+    assert "writable again: a test upload was accepted" in second_said or "nothing to collect" in second_said
     assert upload_status(t) == "202"
     pull_back(t, "together:1")
     pull_back(t, hello_pushed)

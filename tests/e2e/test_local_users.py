@@ -7,11 +7,11 @@ import shlex
 
 import pytest
 
+from core.data import public_urls
+from core.secrets import DEPLOY_USER, SecretStore
 from dev.operator import deploy, inventory_hosts, sandbox, ssh_host
-from ops.data import public_urls
 from ops.files import UPLOAD_DIR
 from ops.hostscripts import LOCK
-from ops.secrets import DEPLOY_USER, SecretStore
 from tests.e2e.conftest import Target
 
 HOST = "registry-sandbox-3"
@@ -68,7 +68,7 @@ def test_a_first_deploy_as_a_sudo_user_succeeds_and_a_second_changes_nothing(dep
     _, run = deployed_with_sudo
     assert run.returncode == 0, run.stderr[-3000:]
     again = deploy(*AS_DEPLOYER)
-    assert again.returncode == 0 and again.results and again.changed() == [], again.changed()
+    assert again.returncode == 0 and again.results and again.changes() == [], again.changed()
 
 
 def test_another_local_user_copying_throughout_the_deploy_got_no_secret(deployed_with_sudo):

@@ -12,9 +12,9 @@ import time
 
 import pytest
 
+from core.archives import archive_name
+from core.data import public_urls
 from dev.operator import deploy, inventory_hosts, sandbox, ssh_host
-from ops.archives import archive_name
-from ops.data import public_urls
 from ops.hostscripts import MAINTENANCE_SCRIPT
 from sandbox.config import IMAGE_DIR, STATE_DIR
 from sandbox.offline_images import HAPROXY_IMAGE, REGISTRY_IMAGE, UI_IMAGE
@@ -33,7 +33,7 @@ def on_hosts(*args, **options):
 def assert_unchanged(run):
     """The run succeeded, reported its results, and changed nothing."""
     assert run.returncode == 0 and run.results, run.stderr[-3000:]
-    assert run.changed() == []
+    assert run.changes() == []
 
 
 def index_head(t, path) -> int:

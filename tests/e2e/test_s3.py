@@ -15,8 +15,8 @@ from datetime import datetime
 import docker
 import pytest
 
+from core.data import public_urls
 from dev.operator import deploy, inventory_hosts, sandbox, ssh_host, start_deploy
-from ops.data import public_urls
 from ops.hostscripts import MAINTENANCE_SCRIPT
 from sandbox.object_store import NAME as STORE
 from sandbox.object_store import SECRET_KEY_FILE
@@ -101,7 +101,7 @@ def test_a_stopped_replica_costs_no_pull_through_the_load_balancer_and_a_run_rep
     repaired = cluster_deploy()
     assert repaired.returncode == 0 and ("Registry | Registry container is running", HOSTS[1]) in repaired.changed()
     assert manifest_head(replicas[1], "via-lb:1")[0] == 200
-    assert cluster_deploy().changed() == []
+    assert cluster_deploy().changes() == []
 
 
 def test_a_replica_left_out_of_the_inventory_leaves_the_load_balancer(cluster):
@@ -124,7 +124,7 @@ def test_a_replica_left_out_of_the_inventory_leaves_the_load_balancer(cluster):
 
 def test_a_second_run_changes_nothing_and_prints_no_store_secret(replicas):
     run = cluster_deploy("-v")
-    assert run.returncode == 0 and run.changed() == [], run.changed()
+    assert run.returncode == 0 and run.changes() == [], run.changed()
     assert SECRET_KEY_FILE.read_text().strip() not in run.stdout + run.stderr
 
 
@@ -239,7 +239,7 @@ def test_a_gc_across_replicas_killed_while_it_collects_is_healed_by_the_next_run
     assert [upload_status(replica) for replica in replicas] == ["202", "202"]
     assert [upload_status(replicas[0], LB_URL)] == ["202"]
     assert all("writable" in replica.host.check_output(f"{MAINTENANCE_SCRIPT} status") for replica in replicas)
-    assert cluster_deploy().changed() == []
+    assert cluster_deploy().changes() == []
 
 
 def test_delete_repos_across_replicas_is_gone_from_every_catalog_and_keeps_the_nested_one(cluster):
@@ -286,7 +286,7 @@ def test_a_replica_left_drained_is_put_back_by_the_next_run(cluster):
     run = cluster_deploy()
     assert ("Load balancer | No replica is left drained", LB) in run.changed()
     wait_for(lambda: lb.host.check_output(states).split() == ["UP", "UP"], seconds=10)
-    assert cluster_deploy().changed() == []
+    assert cluster_deploy().changes() == []
 
 
 def test_the_ui_reads_the_registry_through_the_load_balancer(cluster):
@@ -327,7 +327,7 @@ def test_replicas_upgrade_to_registry_3_one_at_a_time_and_no_pull_fails(cluster,
     for digest in pushed.platforms.values():
         assert pull_every_platform(lb.registry, f"multi@{digest}", tmp_path).returncode == 0
     second = cluster_deploy(*ON_3)
-    assert second.returncode == 0 and second.results and second.changed() == []
+    assert second.returncode == 0 and second.results and second.changes() == []
 
 
 def test_gc_of_untagged_manifests_across_replicas_on_3_keeps_every_platform(cluster, tmp_path):

@@ -100,7 +100,7 @@ def test_ui_can_be_switched_off_and_back_on(targets, hello_pushed):
     on = deploy("--limit", t.name)
     assert on.returncode == 0 and ("Registry UI | Registry UI container is running", t.name) in on.changed()
     assert hello_pushed in catalog(t.ui)
-    assert deploy("--limit", t.name).changed() == []
+    assert deploy("--limit", t.name).changes() == []
 
 
 def test_config_that_cannot_start_never_replaces_the_working_one(targets, hello_pushed, tmp_path):
@@ -117,4 +117,4 @@ def test_config_that_cannot_start_never_replaces_the_working_one(targets, hello_
     assert not t.host.file(f"{t.data.registry_config_dir}.next").exists
     assert session().get(f"{t.registry}/v2/", timeout=10).json() == {}
     pull_back(t, hello_pushed)
-    assert deploy("--limit", t.name).changed() == []
+    assert deploy("--limit", t.name).changes() == []

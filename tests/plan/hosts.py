@@ -16,15 +16,15 @@ from pyinfra.facts.selinux import FileContext, FileContextMapping
 from pyinfra.facts.server import LinuxDistribution, Which
 from pyinfra.facts.systemd import SystemdEnabled, SystemdStatus
 
+from core.data import proxied, registry_name
+from core.secrets import SecretStore
 from dev.operator import Data, group_defaults
 from ops.clients import DockerLogins, RegistryAnswers
 from ops.daemon import DaemonJson
-from ops.data import proxied, registry_name
 from ops.facts import ConfigFiles, ContainerState, Health, MaintenanceState, SelinuxEnforcing
 from ops.files import UPLOAD_DIR, FileStates, UploadDirectory
 from ops.firewalld import FirewalldPorts
 from ops.hostscripts import COMMON_LIBRARY, CONTAINER_SCRIPT, MAINTENANCE_SCRIPT
-from ops.secrets import SecretStore
 from ops.signing_keys import KeyFileBytes
 from sandbox.config import ROOT
 from tasks.access_proxy import CONFIG, LOADED, PEM, proxy_config, proxy_spec

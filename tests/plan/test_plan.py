@@ -18,6 +18,7 @@ from pyinfra.facts.rpm import RpmPackages
 from pyinfra.facts.server import LinuxDistribution, Which
 from pyinfra.facts.systemd import SystemdStatus
 
+from core.secrets import SecretStore
 from ops.daemon import DaemonJson
 from ops.facts import (
     CalendarExpression,
@@ -32,7 +33,6 @@ from ops.facts import (
 from ops.files import UPLOAD_DIR, FileStates, UploadDirectory
 from ops.firewalld import FirewalldPorts
 from ops.hostscripts import CONTAINER_SCRIPT, MAINTENANCE_SCRIPT
-from ops.secrets import SecretStore
 from ops.signing_keys import KeyFileBytes
 from tasks.access_proxy import LOADED
 from tasks.engine import RPM_KEY

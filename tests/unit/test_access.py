@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from ops.access import catalog_users, glob_regex, rules
-from ops.secrets import DEPLOY_USER, PULL_USER
+from core.access import catalog_users, glob_regex, rules
+from core.secrets import DEPLOY_USER, PULL_USER
 from tasks.access_proxy import proxy_config
 
 

@@ -6,7 +6,7 @@ import json
 import pytest
 from pyinfra.api.exceptions import DeployError
 
-from ops.secrets import SecretStore
+from core.secrets import SecretStore
 from tasks.backup import checked_archive, sha256_of, signature, without_secrets
 
 

@@ -4,10 +4,10 @@ from types import SimpleNamespace
 
 import pytest
 
+from core.archives import archive_name
+from core.data import DataError, problems, registry_major, tag_major, validate
 from dev.operator import Data
 from dev.refused import BAD
-from ops.archives import archive_name
-from ops.data import DataError, problems, registry_major, tag_major, validate
 
 
 def test_defaults_are_valid(defaults):

@@ -4,8 +4,8 @@ the read-only twin maintenance switches to."""
 import pytest
 import yaml
 
-from ops import registry_yaml
-from ops.data import problems
+from core import registry_yaml
+from core.data import problems
 from tasks.registry_files import config_files
 
 OPERATOR_CONFIG = {

@@ -2,7 +2,7 @@
 
 import json
 
-from ops.retention import Rule, Tag, children, decide, rule_for
+from core.retention_rules import Rule, Tag, children, decide, rule_for
 
 NOW = 1_800_000_000.0
 HOUR = 3600

@@ -11,8 +11,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from ops import secrets
-from ops.secrets import DEPLOY_USER, PULL_USER, SecretStore, names_in, provided_problems
+from core import secrets
+from core.secrets import DEPLOY_USER, PULL_USER, SecretStore, names_in, provided_problems
 
 NAMES = ["registry1", "registry.example.com", "localhost", "127.0.0.1"]
 

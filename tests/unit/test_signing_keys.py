@@ -4,7 +4,7 @@ every primary key in it is one the inventory names."""
 
 import pytest
 
-from ops.signing_keys import _dearmor, key_fingerprints, normalise, untrusted
+from core.openpgp import _dearmor, key_fingerprints, normalise, untrusted
 from sandbox.config import ROOT
 
 KEY_A = (ROOT / "tests/fixtures/openpgp-a.asc").read_bytes()  # RSA 3072 with an encryption subkey

@@ -14,13 +14,12 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
 import yaml
-from pyinfra.api.exceptions import PyinfraError
 
 from . import registry_yaml
 from .access import problems as access_problems
 from .archives import archive_name
+from .openpgp import normalise
 from .secrets import DEPLOY_USER, PULL_USER, S3_SECRET_VARIABLE, SecretStore, provided_problems
-from .signing_keys import normalise
 
 CHOICES = {
     "registry_storage": ("volume", "bind", "s3"),
@@ -154,8 +153,9 @@ def is_address(value) -> bool:
         return False
 
 
-class DataError(PyinfraError):
-    """The deploy's data is invalid; nothing was changed on any host."""
+class DataError(ValueError):
+    """The deploy's data is invalid; nothing was changed on any host (pyinfra says so as its own error:
+    ops/pyinfra_internals.py)."""
 
 
 class _Checker:
