@@ -144,6 +144,8 @@ def _stage(packages: Path, context: Path, recipe: str):
             else:
                 _copy(release / source, rootfs / target)
         (rootfs / "docker-entrypoint.d/90-docker-registry-ui.sh").chmod(0o755)
+        # nginx:alpine's error page, which the release's default.conf serves for 5xx (keeping their status).
+        _copy(context / "50x.html", rootfs / "usr/share/nginx/html/50x.html")
         for directory in ("var/cache/nginx", "var/log/nginx", "run"):
             (rootfs / directory).mkdir(parents=True)
         (rootfs / "etc/passwd").write_text(PASSWD + "nginx:x:101:101:nginx:/nonexistent:/bin/false\n")
