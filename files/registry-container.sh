@@ -89,6 +89,13 @@ served() {
     echo "$REGISTRY_MAJOR" >"$SERVED_BY"
 }
 
+# The container `replace --displaces` stopped, once NAME serves the port it served.
+remove_displaced() {
+    [ -n "$displaced" ] || return 0
+    docker rm --force "$displaced" >/dev/null
+    say "removed $displaced: $name serves its port now"
+}
+
 # Make NAME a container created with the given arguments. A running one is kept until its replacement,
 # created aside as NAME-next, keeps running; otherwise the old one is started again.
 replace() {
@@ -133,10 +140,7 @@ replace() {
     fi
     # Nothing to keep: the health gate at the end of the deploy proves the new one.
     if ! exists "$name"; then
-        if [ -n "$displaced" ]; then
-            docker rm --force "$displaced" >/dev/null
-            say "removed $displaced: $name serves its port now"
-        fi
+        remove_displaced
         docker create --name "$name" "$@" >/dev/null
         docker start "$name" >/dev/null
         rm -rf "$PREVIOUS_CONFIG"
@@ -152,10 +156,7 @@ replace() {
         docker rename "$next" "$name"
         rm -rf "$PREVIOUS_CONFIG"
         say "replaced $name"
-        if [ -n "$displaced" ]; then
-            docker rm --force "$displaced" >/dev/null
-            say "removed $displaced: $name serves its port now"
-        fi
+        remove_displaced
         if [ "$name" = "$REGISTRY_CONTAINER" ]; then
             served
             [ "$READMIT_SECONDS" = 0 ] || say "waiting ${READMIT_SECONDS}s for the load balancers to send it requests again"

@@ -87,16 +87,12 @@ def access_proxy():
                           content=rules, mode="600", check=check_command(data))
     running = container(name="Access proxy container is running", spec=proxy_spec(data))
     record = f"{data.registry_config_dir}/{LOADED}"
-    loaded = f"{hashlib.sha1(rules).hexdigest()} {hashlib.sha1(certificate + key).hexdigest()}"
-    stale = not in_place((host.get_fact(FileStates, paths=[record]) or {}).get(record), f"{loaded}\n".encode(), "600")
-    new_record = shlex.quote(f"{record}.new")
-    write_record = (f"(umask 077 && printf '%s\\n' {shlex.quote(loaded)} > {new_record})"
-                    f" && mv -f {new_record} {shlex.quote(record)}")
+    loaded = f"{hashlib.sha1(rules).hexdigest()} {hashlib.sha1(certificate + key).hexdigest()}\n".encode()
+    stale = not in_place((host.get_fact(FileStates, paths=[record]) or {}).get(record), loaded, "600")
     # Files changed this run, or changed by a run that never reached the reload (or edited by hand).
     changed = any_changed(pem, config)
     server.shell(name="The access proxy reloads its rules and certificate (transfers in flight finish)",
-                 commands=[shlex.join(["docker", "kill", "--signal", "USR2", data.auth_proxy_container]),
-                           write_record],
+                 commands=[shlex.join(["docker", "kill", "--signal", "USR2", data.auth_proxy_container])],
                  _if=[running.did_not_change, lambda: stale or changed()])
-    server.shell(name="What the new access proxy loaded is recorded", commands=[write_record],
-                 _if=[running.did_change, lambda: stale or changed()])
+    # Only once the proxy runs on these files: a failed reload or start stops the host before this.
+    files_in_place(name="What the access proxy loaded is recorded", files={record: (loaded, "600")})

@@ -300,14 +300,16 @@ def test_rules_in_place_but_never_loaded_reload_the_access_proxy_and_say_so():
     facts[any_arguments(FileStates)] = states
     reloaded = plan(facts)
     reload = reloaded.index(lambda c: c == "docker kill --signal USR2 registry-auth")
-    assert reloaded.commands[reload + 1].endswith(f"mv -f {record}.new {record}")
-    assert reloaded.uploads == {} and reloaded.containers() == {} and reloaded.restarted() == []
+    assert reload < reloaded.index(lambda c: c == f"upload {record}.new") < reloaded.index(
+        lambda c: c == f"mv {record}.new {record}")
+    assert set(reloaded.uploads) == {f"{record}.new"}, "only the record is written"
+    assert reloaded.containers() == {} and reloaded.restarted() == []
 
 
 def test_a_new_access_proxy_is_not_reloaded_but_what_it_loaded_is_recorded():
     bare_plan = plan(bare("debian12"))
     created = bare_plan.index(lambda c: c.startswith(f"{CONTAINER_SCRIPT} replace registry-auth "))
-    recorded = bare_plan.index(lambda c: c.endswith(f"/{LOADED}") and "printf" in c)
+    recorded = bare_plan.index(lambda c: c == f"upload {data_for('debian12').registry_config_dir}/{LOADED}.new")
     assert created < recorded and "docker kill --signal USR2 registry-auth" not in bare_plan.commands
 
 
