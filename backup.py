@@ -3,13 +3,14 @@ archive per host with its manifest and checksum), or `--data backup_host_dir=/pa
 
 from pyinfra import host
 
+from core import topology
 from core.data import validate
 from tasks.backup import backup
-from tasks.tools import host_tools, private_uploads
+from tasks.host_scripts import host_scripts, private_uploads
 
 validate(host)
 private_uploads()
 
-if "registry_hosts" in host.groups:  # clients and load balancers hold no registry
-    host_tools()
+if topology.is_registry(host):  # clients and load balancers hold no registry
+    host_scripts()
     backup()

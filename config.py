@@ -19,4 +19,5 @@ if _given and Path(_given).is_dir():
     sys.exit(f"{_given} is a folder: name one inventory file in it ({names})")
 
 check_data_before_connect(validate)
-config.TEMP_DIR = UPLOAD_DIR  # made private by every entry script's first operation (tasks.tools.private_uploads)
+# Made private by every entry script's first operation (tasks.host_scripts.private_uploads).
+config.TEMP_DIR = UPLOAD_DIR

@@ -3,13 +3,14 @@
 
 from pyinfra import host
 
+from core import topology
 from core.data import validate
+from tasks.host_scripts import host_scripts, private_uploads
 from tasks.maintenance import prune_repositories
-from tasks.tools import host_tools, private_uploads
 
 validate(host)
 private_uploads()
 
-if "registry_hosts" in host.groups:
-    host_tools()
+if topology.is_registry(host):
+    host_scripts()
 prune_repositories()  # on S3 storage across the replicas, the load balancers draining each in turn

@@ -4,13 +4,14 @@
 
 from pyinfra import host
 
+from core import topology
 from core.data import validate
+from tasks.host_scripts import host_scripts, private_uploads
 from tasks.retention import retention
-from tasks.tools import host_tools, private_uploads
 
 validate(host)
 private_uploads()
 
-if "registry_hosts" in host.groups:  # clients and load balancers hold no registry
-    host_tools()
+if topology.is_registry(host):  # clients and load balancers hold no registry
+    host_scripts()
     retention()

@@ -32,9 +32,9 @@ import requests
 
 from dev.operator import PYINFRA, SANDBOX_INVENTORY, deploy, sandbox, ssh_host
 from sandbox.base import image_tag
-from sandbox.config import ROOT, SECRETS_DIR, STATE_DIR
 from sandbox.hosts import read_state
 from sandbox.registry3 import REGISTRY3_IMAGE
+from sandbox.settings import ROOT, SECRETS_DIR, STATE_DIR
 
 PLAIN = ("--data", "registry_tls=off", "--data", "registry_auth=none")
 # On a sandbox host, first in each script: curl as the deploy's own probes do (CA, user), and $REGISTRY_URL.

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from . import registry_yaml
+from . import registry_yaml, topology
 from .access import problems as access_problems
 from .archives import archive_name
 from .openpgp import normalise
@@ -459,26 +459,9 @@ def problems(data, public_name: str | None = None) -> list[str]:
     return checker.found
 
 
-def _shared_store(host) -> list[str]:
-    """Replicas on S3 share one bucket, or none does: chores across replicas assume every one of them keeps
-    its data there."""
-    store = ("registry_storage", "registry_s3_endpoint", "registry_s3_bucket")
-    others = [replica for replica in host.inventory.get_group("registry_hosts", [])
-              if [replica.data.get(key) for key in store] != [host.data.get(key) for key in store]]
-    if others and "s3" in [host.data.get("registry_storage"), *(r.data.get("registry_storage") for r in others)]:
-        return [f"registry_storage, registry_s3_endpoint and registry_s3_bucket must be the same on every host of"
-                f" registry_hosts with S3 storage; {others[0].name} differs"]
-    return []
-
-
 def validate(host) -> None:
     """Raise DataError naming every problem in the host's data."""
-    found = []
-    if not {"registry_hosts", "registry_clients", "registry_lb"} & set(host.groups):
-        found.append("the host is in none of the registry_hosts, registry_clients and registry_lb groups of its"
-                     " inventory")
-    elif {"registry_hosts", "registry_lb"} <= set(host.groups):
-        found.append("a host is a registry replica or its load balancer (registry_lb), not both")
+    found = topology.membership_problems(host)
     if not isinstance(host.name, str) or not (DNS_NAME.fullmatch(host.name) or is_address(host.name)):
         found.append(f"the host's name {host.name!r} must be a DNS name or an IP address (it goes into HAProxy's"
                      " configuration, client settings, certificates and backup names)")
@@ -490,7 +473,6 @@ def validate(host) -> None:
     if url is not None and (not isinstance(url, str) or not urlsplit(url).hostname):
         found.append(f"registry_public_url={url!r}: must be None or a URL like https://registry.example.com:5000")
     found += problems(host.data, name)
-    if "registry_hosts" in host.groups:
-        found += _shared_store(host)
+    found += topology.store_problems(host)
     if found:
         raise DataError(f"Invalid data for host {host.name}:\n  " + "\n  ".join(found))

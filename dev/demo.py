@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 from core.archives import archive_name
 from core.data import public_urls
 from dev.operator import inventory_hosts, ssh_host, upload
-from sandbox.config import IMAGE_DIR, ROOT, SECRETS_DIR
 from sandbox.offline_images import HELLO_IMAGE
+from sandbox.settings import IMAGE_DIR, ROOT, SECRETS_DIR
 
 SAMPLE = "hello:1"
 

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import paramiko
 import testinfra
 
-from sandbox.config import KEY_FILE, ROOT
+from sandbox.settings import KEY_FILE, ROOT
 
 PYINFRA = str(Path(sys.executable).parent / "pyinfra")
 SANDBOX_INVENTORY = "inventory/sandbox.py"

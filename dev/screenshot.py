@@ -10,7 +10,7 @@ import sys
 from core.data import public_urls
 from dev.browser import ui_page
 from dev.operator import inventory_hosts
-from sandbox.config import ROOT, SECRETS_DIR
+from sandbox.settings import ROOT, SECRETS_DIR
 
 OUTPUT = ROOT / "docs/ui.png"
 

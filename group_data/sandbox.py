@@ -1,8 +1,8 @@
 """Data for the sandbox inventory: the offline images `python -m sandbox images` builds, and the sandbox's
 own secrets directory (CA, passwords), under the git-ignored .sandbox."""
 
-from sandbox.config import IMAGE_DIR, SECRETS_DIR, STATE_DIR
 from sandbox.offline_images import HAPROXY_IMAGE, REGISTRY_IMAGE, UI_IMAGE
+from sandbox.settings import IMAGE_DIR, SECRETS_DIR, STATE_DIR
 
 image_source = "archives"
 image_archive_dir = str(IMAGE_DIR)

@@ -1,1 +1,2 @@
-"""pyinfra facts and operations where pyinfra falls short; the pure logic they use is in core/."""
+"""pyinfra facts and operations where pyinfra falls short, one module per domain, each domain's facts beside
+its operations; the pure logic they use is in core/."""

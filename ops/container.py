@@ -14,18 +14,75 @@ What drifted is logged once per run, one line per difference, so ``--dry`` names
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 from pyinfra import host
-from pyinfra.api import operation
+from pyinfra.api import FactBase, operation
 from pyinfra.facts.docker import DockerContainer
 
-from .facts import ContainerState
-from .hostscripts import CONTAINER_SCRIPT
+from .host_scripts import CONTAINER_SCRIPT
 from .report import log_once
+
+
+class BridgeGateway(FactBase):
+    """
+    The host's address on Docker's default bridge network, as containers on it reach the host.
+
+    Docker 20.10+ may leave the bridge's IPAM gateway empty (only the docker0 interface has it),
+    so the interface's address is the fallback. None when neither is known (no engine yet).
+    """
+
+    def requires_command(self) -> str:
+        return "docker"
+
+    def command(self) -> str:
+        return (
+            "docker network inspect bridge --format '{{range .IPAM.Config}}{{.Gateway}}{{end}}' "
+            "2>/dev/null; ip -4 -o addr show dev docker0 2>/dev/null | awk '{print $4}'"
+        )
+
+    def process(self, output):
+        for line in output:
+            address = line.strip().split("/")[0]
+            if address:
+                return address
+        return None
+
+
+class ContainerState(FactBase):
+    """
+    `docker inspect` of a container and of the image it should run, in one command, with the bridge
+    gateway (see BridgeGateway) when asked: {"container": dict or None, "image": dict or None,
+    "aside": bool, "gateway": str or None}. None: no such container, image not on the host, gateway not
+    asked or unknown. "aside": a `<container>-next` an interrupted replace left behind exists.
+    """
+
+    def requires_command(self, container, image, gateway=False) -> str:
+        return "docker"
+
+    def command(self, container, image, gateway=False) -> str:
+        command = (f"docker container inspect {shlex.quote(container)} {shlex.quote(container + '-next')}"
+                   f" 2>/dev/null; echo @@; docker image inspect {shlex.quote(image)} 2>/dev/null; true")
+        return f"{command}; echo @@; {BridgeGateway().command()}" if gateway else command
+
+    def process(self, output):
+        containers, image, gateway = ("\n".join(output) + "\n@@").split("@@")[:3]
+        by_name = {c["Name"].lstrip("/"): c for c in _documents(containers)}
+        images = _documents(image)
+        return {
+            "container": next((c for name, c in by_name.items() if not name.endswith("-next")), None),
+            "image": images[0] if images else None,
+            "aside": any(name.endswith("-next") for name in by_name),
+            "gateway": BridgeGateway().process(gateway.splitlines()),
+        }
+
+
+def _documents(text) -> list:
+    return json.loads(text) if text.strip() else []
 
 GATEWAY_PLACEHOLDER = "{bridge_gateway}"
 
@@ -190,7 +247,7 @@ def container(spec: ContainerSpec, displaces: str | None = None, restore_config:
     Ensure a container runs exactly as `spec` says, repairing only what differs.
 
     + spec: the desired container; env values may use `{bridge_gateway}`, read from the host when
-      the operation runs (the Docker bridge's gateway address, see facts.BridgeGateway)
+      the operation runs (the Docker bridge's gateway address, see BridgeGateway)
     + displaces: the container that serves the port `spec` publishes until it is (re)created, if any:
       stopped only for the swap, removed once the new one serves, started again if it does not
     + restore_config: the configuration files changed in this run: if the new container does not serve,

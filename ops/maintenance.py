@@ -2,14 +2,74 @@
 
 from __future__ import annotations
 
+import base64
 import shlex
 
 from pyinfra import host
-from pyinfra.api import operation
+from pyinfra.api import FactBase, operation
 
-from .facts import MaintenanceState
-from .hostscripts import MAINTENANCE_SCRIPT
+from core.retention_rules import Tag, children
+
+from .host_scripts import LOCK, MAINTENANCE_SCRIPT, READ_ONLY_MARK
 from .report import log_once
+
+
+class MaintenanceState(FactBase):
+    """
+    {"running": who holds the maintenance lock, or None; "read_only": the read-only mark a chore left
+    (who and when), or None}. Reading it takes no lock.
+    """
+
+    def requires_command(self) -> str:
+        return "flock"
+
+    def command(self) -> str:
+        return (f"if [ -e {LOCK} ] && ! flock -n {LOCK} true; then echo \"@running $(cat {LOCK})\"; fi; "
+                f"if [ -e {READ_ONLY_MARK} ]; then echo \"@read-only $(cat {READ_ONLY_MARK})\"; fi")
+
+    def process(self, output):
+        found = {"running": None, "read_only": None}
+        for line in output:
+            for key in found:
+                if line.startswith(f"@{key.replace('_', '-')} "):
+                    found[key] = line.split(" ", 1)[1]
+        return found
+
+
+class StoredTags(FactBase):
+    """Every tag the registry stores with its digest and push time, and every manifest of each repository:
+    {"tags": [Tag], "manifests": {repository: {digest: [platform manifest digests]}}}."""
+
+    def requires_command(self) -> str:
+        return MAINTENANCE_SCRIPT
+
+    def command(self) -> str:
+        return f"{MAINTENANCE_SCRIPT} tags"
+
+    def process(self, output):
+        tags, manifests = [], {}
+        for line in output:
+            kind, *fields = line.split(" ")
+            if kind == "@tag" and len(fields) == 4:
+                pushed, repository, name, digest = fields
+                tags.append(Tag(repository, name, digest, float(pushed)))
+            elif kind == "@manifest" and len(fields) == 3:
+                repository, digest, encoded = fields
+                manifests.setdefault(repository, {})[digest] = children(base64.b64decode(encoded))
+        return {"tags": tags, "manifests": manifests}
+
+
+class CalendarExpression(FactBase):
+    """What `systemd-analyze calendar` makes of an OnCalendar expression: {"valid": bool, "said": its output}."""
+
+    def requires_command(self, expression) -> str:
+        return "systemd-analyze"
+
+    def command(self, expression) -> str:
+        return f"systemd-analyze calendar -- {shlex.quote(expression)} 2>&1 && echo @valid || true"
+
+    def process(self, output):
+        return {"valid": "@valid" in output, "said": " ".join(line.strip() for line in output if line != "@valid")}
 
 
 @operation()
@@ -41,5 +101,5 @@ def migrated(source: str, destination: str, spec):
     (which mounts `destination`), every tag asked for through the API, then writable again. `source` is
     left as it was. Only ever asked for when the data says so (registry_storage_migrate).
     """
-    log_once(f"moving the registry's data from {source} to {destination}")
+    log_once(f"migrating the registry's data from {source} to {destination}")
     yield shlex.join([MAINTENANCE_SCRIPT, "migrate", source, destination, *spec.create_arguments()])

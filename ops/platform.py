@@ -1,8 +1,35 @@
-"""Which family of OS a host is, from pyinfra's LinuxDistribution fact."""
+"""The host itself: which family of OS it is (from pyinfra's LinuxDistribution fact), whether SELinux enforces, what
+a name resolves to there."""
 
 from __future__ import annotations
 
+import shlex
+
+from pyinfra.api import FactBase
 from pyinfra.api.exceptions import DeployError
+
+
+class SelinuxEnforcing(FactBase):
+    """True when SELinux enforces (pyinfra's Selinux fact tells enabled, not enforcing)."""
+
+    def requires_command(self) -> str:
+        return "getenforce"
+
+    def command(self) -> str:
+        return "getenforce"
+
+    def process(self, output):
+        return "".join(output).strip().lower() == "enforcing"
+
+
+class HostAddress(FactBase):
+    """The IPv4 address a name resolves to on the host (as its containers cannot always resolve it), or None."""
+
+    def command(self, hostname) -> str:
+        return f"getent ahostsv4 {shlex.quote(hostname)} | awk 'NR == 1 {{ print $1 }}' || true"
+
+    def process(self, output):
+        return output[0].strip() if output and output[0].strip() else None
 
 DEBIAN_IDS = {"debian", "ubuntu"}
 RHEL_IDS = {"centos", "rhel", "rocky", "almalinux", "ol"}

@@ -1,7 +1,6 @@
 """What the deploy tells the operator beyond pyinfra's own lines, prefixed with the host's name."""
 
 from pyinfra import host, logger
-from pyinfra.api import operation
 
 _logged: set = set()
 
@@ -23,16 +22,3 @@ def log_lines(op, prefix: str = "registry: ") -> None:
     for line in op.stdout_lines + op.stderr_lines:
         if line.startswith(prefix):
             host.log(line.removeprefix(prefix))
-
-
-@operation()
-def reached(point: str):
-    """
-    Nothing to do: every host runs this at the same point of a deploy, so that what comes after it on any
-    host runs after what comes before it on every host (pyinfra orders each host's operations, and orders
-    hosts against each other only through operations they share).
-
-    + point: what is done by then
-    """
-    host.noop(point)
-    yield from ()  # an operation is a generator of commands, here of none

@@ -10,8 +10,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from .config import DEBIAN_SUITE, LABEL
 from .local_docker import SandboxError, apt_install
+from .settings import DEBIAN_SUITE, LABEL
 
 # What a minimal real Debian server has: an init, sshd, sudo, and the tools the deploy expects to find.
 PACKAGES = ["systemd", "systemd-sysv", "dbus", "openssh-server", "iproute2", "ca-certificates", "sudo"]

@@ -12,7 +12,10 @@ from docker.errors import NotFound
 from docker.types import Mount
 
 from .base import ensure_base_image
-from .config import (
+from .local_docker import SandboxError, one_file_tar
+from .object_store import NAME as S3_NAME
+from .object_store import s3_down
+from .settings import (
     HOST_PREFIX,
     KEY_FILE,
     LABEL,
@@ -23,9 +26,6 @@ from .config import (
     STATE_FILE,
     UI_PORT_BASE,
 )
-from .local_docker import SandboxError, one_file_tar
-from .object_store import NAME as S3_NAME
-from .object_store import s3_down
 
 # While a host boots, sshd refuses early connections; paramiko would print each one as an error.
 logging.getLogger("paramiko").addHandler(logging.NullHandler())

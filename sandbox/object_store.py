@@ -14,8 +14,8 @@ from docker.errors import NotFound
 from docker.types import Mount
 
 from .base import ensure_base_image
-from .config import LABEL, SECRETS_DIR, STATE_DIR
 from .local_docker import SandboxError, one_file_tar
+from .settings import LABEL, SECRETS_DIR, STATE_DIR
 
 NAME = "registry-sandbox-s3"
 PORT = 7480

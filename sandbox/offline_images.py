@@ -16,8 +16,8 @@ from pathlib import Path
 
 from core.archives import archive_name
 
-from .config import IMAGE_DIR, LABEL, SOURCES_DIR
 from .local_docker import SandboxError, apt_update
+from .settings import IMAGE_DIR, LABEL, SOURCES_DIR
 
 RECIPES = Path(__file__).resolve().parent / "image_recipes"
 

@@ -16,9 +16,9 @@ from pathlib import Path
 from core.archives import archive_name
 
 from .base import debootstrapped_image
-from .config import IMAGE_DIR, LABEL, SOURCES_DIR
 from .local_docker import SandboxError
 from .offline_images import RECIPES, hash_recipes
+from .settings import IMAGE_DIR, LABEL, SOURCES_DIR
 
 REGISTRY3_IMAGE = "registry-sandbox/registry:3.1.1"
 SOURCE = "distribution-v3.1.1.tar.gz"

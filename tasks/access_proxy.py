@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import shlex
-from pathlib import Path
 
 import jinja2
 from pyinfra import host
@@ -16,15 +15,13 @@ from pyinfra.api import deploy
 from pyinfra.operations import server
 from pyinfra.operations.util import any_changed
 
-from core import access
+from core import ROOT, access
 from core.data import proxied
+from core.host_files import server_material
 from core.secrets import SecretStore
 from ops.container import ContainerSpec, Mount, absent, container
 from ops.files import FileStates, checked_file, files_in_place, in_place
 
-from .registry_files import server_material
-
-ROOT = Path(__file__).resolve().parent.parent
 # Where the proxy's image reads its configuration (the official haproxy image's path): the host's
 # configuration directory is mounted there, read-only, so a file replaced on the host is seen on reload.
 IMAGE_DIR = "/usr/local/etc/haproxy"

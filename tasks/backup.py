@@ -25,10 +25,10 @@ from pyinfra.api import deploy
 from pyinfra.api.exceptions import DeployError
 from pyinfra.operations import files, python, server
 
+from core.host_files import config_files
 from core.secrets import SecretStore
 
 from .maintenance import run_chore
-from .registry_files import config_files
 
 REMOTE_DIR = "/var/lib/registry-backups"
 # Configuration keys distribution's configuration reference marks as secrets (http.secret, the storage

@@ -7,25 +7,22 @@ from pyinfra import host, inventory
 from pyinfra.api import deploy
 from pyinfra.operations import systemd
 
+from core import topology
 from core.data import auth_on, registry_name, tls_on
+from core.host_files import registry_ca
 from core.secrets import SecretStore
 from ops.clients import logged_in
 from ops.daemon import daemon_json
 from ops.files import files_in_place
 
-from .engine import plain_http_registries
-from .registry_files import registry_ca
-
 
 @deploy("Registry clients")
 def registry_clients():
     data = host.data
-    login = data.registry_client_login if "registry_clients" in host.groups else None
+    login = data.registry_client_login if topology.is_client(host) else None
     trusted, logins = {}, {}
     # Each replica, and each load balancer in front of them (by its name, on lb_port).
-    endpoints = [(registry, registry.data.registry_port) for registry in inventory.get_group("registry_hosts", [])]
-    endpoints += [(balancer, balancer.data.lb_port) for balancer in inventory.get_group("registry_lb", [])]
-    for registry, port in endpoints:
+    for registry, port in topology.endpoints(inventory):
         # A registry host reaches its own registry as localhost too (`docker push localhost:5000/...`).
         addresses = [f"{registry_name(registry.name, registry.data)}:{port}"] + (
             [f"localhost:{port}"] if registry.name == host.name else [])
@@ -39,8 +36,8 @@ def registry_clients():
         files_in_place(name="Docker trusts each registry's CA", files=trusted)
     if logins:
         logged_in(name=f"Docker is logged in to each registry as {login}", user=login, passwords=logins)
-    plain_http = plain_http_registries()
-    if plain_http and "registry_hosts" not in host.groups:  # a registry host's engine task does it
+    plain_http = topology.plain_http_registries(inventory)
+    if plain_http and not topology.is_registry(host):  # a registry host's engine task does it
         config = daemon_json(name="Docker may reach the plain-HTTP registries",
                              settings={"insecure-registries": plain_http})
         systemd.service(name="Docker restarts for its new configuration", service="docker.service",

@@ -11,7 +11,7 @@ from pyinfra.facts.systemd import SystemdStatus
 from pyinfra.operations import apt, files, systemd, yum
 from pyinfra.operations.util import any_changed
 
-from core.data import registry_name, tls_on
+from core import topology
 from ops.daemon import daemon_json
 from ops.firewalld import ports_open
 from ops.packages import deb_pinned, engine_conflicts, rpm_pinned
@@ -22,12 +22,6 @@ from ops.signing_keys import trusted_key
 TOOLS = ["curl"]
 # yum imports the key from here (not from the network) on the first install of a signed package.
 RPM_KEY = "/etc/pki/rpm-gpg/docker-ce.asc"
-
-
-def plain_http_registries() -> list[str]:
-    """The inventory's registries that serve plain HTTP (registry_tls off), as host:port."""
-    return [f"{registry_name(r.name, r.data)}:{r.data.registry_port}"
-            for r in inventory.get_group("registry_hosts", []) if not tls_on(r.data)]
 
 
 def daemon_settings(data, plain_http: list[str]) -> dict:
@@ -139,7 +133,7 @@ def docker_engine():
     {"debian": _debian, "rhel": _rhel}[os_family(distro)](distro)
     config = daemon_json(
         name="Docker daemon configuration is in place",
-        settings=daemon_settings(host.data, plain_http_registries()),
+        settings=daemon_settings(host.data, topology.plain_http_registries(inventory)),
     )
     opened = _firewall_opened()
     systemd.service(

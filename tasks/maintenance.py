@@ -1,6 +1,6 @@
 """Maintenance: the registry's stop-the-world chores as safe single commands, and scheduled GC.
 
-The sequences live once, in files/registry-maintenance.sh, placed on each host by tasks/tools.py; gc.py,
+The sequences live once, in files/registry-maintenance.sh, placed on each host by tasks/host_scripts.py; gc.py,
 delete_repos.py, prune_repos.py and the registry-gc timer all run it, under the host's maintenance lock.
 On S3 storage the replicas share the data, so a chore runs across all of them (across_replicas).
 """
@@ -17,13 +17,14 @@ from pyinfra.api.exceptions import DeployError
 from pyinfra.operations import files, python, server, systemd
 from pyinfra.operations.util import any_changed
 
+from core import topology
 from core.data import repository_names
-from ops.facts import CalendarExpression
+from ops.barrier import barrier
 from ops.files import FileStates
-from ops.hostscripts import MAINTENANCE_SCRIPT
-from ops.report import log_lines, reached
-
-from .lb import balanced, replicas, serving_all
+from ops.host_scripts import MAINTENANCE_SCRIPT
+from ops.lb import balanced, serving_all
+from ops.maintenance import CalendarExpression
+from ops.report import log_lines
 
 UNITS = "/etc/systemd/system"
 # One name per run for a chore across replicas (this module is imported once per run): each replica holds
@@ -95,20 +96,15 @@ def run_chore(name: str, *args: str, **arguments):
     return op
 
 
-def shared_store() -> bool:
-    """Whether the replicas keep their data in one S3 bucket (validation makes it all or none)."""
-    return any(replica.data.registry_storage == "s3" for replica in inventory.get_group("registry_hosts", []))
-
-
 def chore(name: str, *args: str, read_only: bool = True):
     """Run a chore: on each registry host of its own, or on a shared store across the replicas, or, when it
     changes nothing (`read_only` False), on one replica."""
-    if not shared_store():
-        if "registry_hosts" in host.groups:
+    if not topology.shared_store(inventory):
+        if topology.is_registry(host):
             run_chore(name, *args)
     elif read_only:
         across_replicas(name, *args)
-    elif "registry_hosts" in host.groups:
+    elif topology.is_registry(host):
         run_chore(name, *args, _run_once=True)
 
 
@@ -118,21 +114,21 @@ def across_replicas(name: str, *args: str):
     anything: each replica takes its maintenance lock, then one replica at a time is drained from the load
     balancers, switched read-only and put back; one replica (pyinfra's run-once) proves every replica
     refuses uploads and does the chore; then one at a time each is switched back the same way, and the
-    locks are let go. pyinfra orders the steps across hosts through the `reached` points they all share.
+    locks are let go. pyinfra orders the steps across hosts through the `barrier` points they all share.
 
     Interrupted anywhere, a replica left read-only keeps its mark, and its lock goes with the run's SSH
     connection: the next chore or deploy switches it back. A replica left drained is put back by the next
     deploy or chore.
     """
-    replica = "registry_hosts" in host.groups
-    balancer = "registry_lb" in host.groups
-    members = replicas()  # as the load balancers name them
+    replica = topology.is_registry(host)
+    balancer = topology.is_balancer(host)
+    members = topology.replicas(inventory)  # as the load balancers name them
     urls = ",".join(member["url"] for member in members)
     if replica:
         run_chore(f"{name}: this replica holds its maintenance lock", "hold", CHORE)
     if balancer:  # a replica an interrupted chore left drained would leave too few serving
         serving_all(name=f"{name}: no replica is left drained")
-    reached(name=f"{name}: every replica holds its lock", point="every replica holds its maintenance lock")
+    barrier(name=f"{name}: every replica holds its lock", point="every replica holds its maintenance lock")
     for mode in host.loop(("read-only", "writable")):
         for member in host.loop(members):
             subject = member["host"]
@@ -140,18 +136,18 @@ def across_replicas(name: str, *args: str):
                 drained = balanced(name=f"{name}: {subject.name} is drained from the load balancer",
                                    server=member["id"], state="drain", seconds=subject.data.registry_drain_timeout)
                 python.call(name=f"{name}: {subject.name} is drained: report", function=log_lines, op=drained)
-            reached(name=f"{name}: {subject.name} is drained", point=f"{subject.name} is drained")
+            barrier(name=f"{name}: {subject.name} is drained", point=f"{subject.name} is drained")
             if host.name == subject.name:
                 run_chore(f"{name}: this replica is {mode}", "switch", CHORE, mode)
-            reached(name=f"{name}: {subject.name} is {mode}", point=f"{subject.name} is {mode}")
+            barrier(name=f"{name}: {subject.name} is {mode}", point=f"{subject.name} is {mode}")
             if balancer:
                 balanced(name=f"{name}: {subject.name} is back in the load balancer", server=member["id"],
                          state="ready", seconds=subject.data.health_timeout)
-            reached(name=f"{name}: {subject.name} is back", point=f"{subject.name} is back in the balance")
+            barrier(name=f"{name}: {subject.name} is back", point=f"{subject.name} is back in the balance")
         if mode == "read-only" and replica:
             # A failure is kept for the release step, so that every replica is switched back first.
             run_chore(name, "shared", CHORE, urls, *args, _run_once=True, _ignore_errors=True)
-        reached(name=f"{name}: every replica is {mode}", point=f"every replica is {mode}")
+        barrier(name=f"{name}: every replica is {mode}", point=f"every replica is {mode}")
     if replica:
         run_chore(f"{name}: this replica lets its lock go", "release", CHORE)
 

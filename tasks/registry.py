@@ -1,18 +1,18 @@
 """The registry container, reading its configuration directory (writable.yml, and readonly.yml while a
 chore collects garbage) mounted read-only where its image reads it."""
 
-from pyinfra import host
+from pyinfra import host, inventory
 from pyinfra.api import deploy
 from pyinfra.operations import python
 
+from core import topology
 from core.data import auth_on, proxied, registry_major, tls_on
-from ops.config import registry_config
+from core.host_files import REGISTRY_FILES, config_files, config_mount_target, files_hash
 from ops.container import ContainerSpec, Mount, container, restarted
 from ops.maintenance import migrated, settled
+from ops.registry_config import registry_config
 from ops.report import log_lines, log_once
 
-from .lb import replaced_in_turn
-from .registry_files import REGISTRY_FILES, config_files, config_mount_target, files_hash
 from .storage import storage_mount
 
 # Carries the hash of the configuration the container was made for, so a changed one is seen as drift.
@@ -44,9 +44,9 @@ def registry_spec(name: str, data) -> ContainerSpec:
 
 
 @deploy("Registry")
-def registry(switch=None):
-    """The registry, its configuration tried first; `switch`: (from, to) storage places to move its data
-    between (from tasks.storage.storage), or None."""
+def registry(migration=None):
+    """The registry, its configuration tried first; `migration`: (from, to) storage places to migrate its
+    data between (from tasks.storage.storage), or None."""
     data = host.data
     if not tls_on(data):
         log_once("WARNING: registry_tls is off: the registry serves plain HTTP, and every client must list it"
@@ -62,16 +62,16 @@ def registry(switch=None):
         files=config_files(host.name, data),
         directory=data.registry_config_dir,
     )
-    if switch:
-        moved = migrated(name="Registry data is moved, verified, and served from its new place",
-                         source=switch[0], destination=switch[1], spec=registry_spec(host.name, data))
-        python.call(name="Say what the move did", function=log_lines, op=moved, _if=moved.did_change)
+    if migration:
+        copied = migrated(name="Registry data is migrated, verified, and served from its new place",
+                         source=migration[0], destination=migration[1], spec=registry_spec(host.name, data))
+        python.call(name="Say what the migration did", function=log_lines, op=copied, _if=copied.did_change)
     # Replicas behind load balancers so that clients always have one (registry-container waits for each).
     # Users turned off: the access proxy gives registry_port up to the new registry only for the swap,
     # and takes it back if the new registry does not serve.
     running = container(name="Registry container is running", spec=registry_spec(host.name, data),
                         displaces=None if proxied(data) else data.auth_proxy_container,
-                        restore_config=config.will_change, _serial=replaced_in_turn(data))
+                        restore_config=config.will_change, _serial=topology.replaced_in_turn(inventory, data))
     python.call(name="Say what replacing the registry checked", function=log_lines, op=running,
                 _if=running.did_change)
     restarted(

@@ -14,7 +14,7 @@ from pyinfra.api import deploy
 from pyinfra.api.exceptions import DeployError
 
 from core.retention_rules import Rule, decide, rule_for
-from ops.facts import StoredTags
+from ops.maintenance import StoredTags
 from ops.report import log_once
 
 from .maintenance import run_chore

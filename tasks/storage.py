@@ -8,8 +8,11 @@ from pyinfra.api.exceptions import DeployError
 from pyinfra.operations import docker, files, selinux, server
 
 from core.registry_yaml import DATA_ROOT
-from ops.container import Mount
-from ops.facts import ContainerState, HttpCode, SelinuxEnforcing, StorageHoldings, StoresInS3, http_status_command
+from ops.container import ContainerState, Mount
+from ops.health import HttpCode, http_status_command
+from ops.platform import SelinuxEnforcing
+from ops.registry_config import StoresInS3
+from ops.storage import StorageHoldings
 
 # Only root (the registry runs as root in its container) may read the stored images.
 BIND_MODE = "0700"
@@ -33,9 +36,9 @@ def place(mount: Mount) -> str:
     return f"{mount.type}:{mount.source}"
 
 
-def storage_switch(data) -> tuple[str, str] | None:
+def storage_migration(data) -> tuple[str, str] | None:
     """(from, to) when the registry runs on a place that holds repositories and the data points it at
-    another that holds none: a switch that must be a migration. None otherwise."""
+    another that holds none: a change of place that must be a migration. None otherwise."""
     state = host.get_fact(ContainerState, container=data.registry_container, image=data.registry_image,
                           gateway=False) or {}
     mounts = [m for m in (state.get("container") or {}).get("Mounts") or [] if m.get("Destination") == DATA_ROOT]
@@ -57,26 +60,26 @@ def storage_switch(data) -> tuple[str, str] | None:
 
 @deploy("Registry storage")
 def storage():
-    """Make the storage place; refuse a switch to an empty place unless a migration is asked for. Returns the
-    switch (from, to) the registry task must carry out, or None."""
+    """Make the storage place; refuse to point the registry at an empty place unless a migration is asked for.
+    Returns the migration (from, to) the registry task must carry out, or None."""
     data = host.data
-    switch = storage_switch(data)
-    if switch and data.registry_storage == "s3":
+    migration = storage_migration(data)
+    if migration and data.registry_storage == "s3":
         raise DeployError(
-            f"{host.name}: the registry's repositories are in {switch[0]}, and this run would start it on"
-            f" {switch[1]}: the deploy does not copy data into S3. Copy docker/registry/v2 into the bucket with"
+            f"{host.name}: the registry's repositories are in {migration[0]}, and this run would start it on"
+            f" {migration[1]}: the deploy does not copy data into S3. Copy docker/registry/v2 into the bucket with"
             f" an S3 tool, then remove the registry container (docker rm -f {data.registry_container}; the"
             f" data stays) and deploy again (nothing was changed)")
-    if switch and switch[0] == "s3":
+    if migration and migration[0] == "s3":
         raise DeployError(
-            f"{host.name}: the registry's data is in its S3 bucket, and this run would point it at {switch[1]},"
+            f"{host.name}: the registry's data is in its S3 bucket, and this run would point it at {migration[1]},"
             f" which holds none: the registry would come up empty. The deploy does not copy data out of S3:"
             f" copy the bucket's docker/registry/v2 there first, or keep registry_storage='s3' (nothing was"
             f" changed)")
-    if switch and not data.registry_storage_migrate:
+    if migration and not data.registry_storage_migrate:
         raise DeployError(
-            f"{host.name}: the registry's repositories are in {switch[0]}, and this run would point it at"
-            f" {switch[1]}, which holds none: the registry would come up empty. Set"
+            f"{host.name}: the registry's repositories are in {migration[0]}, and this run would point it at"
+            f" {migration[1]}, which holds none: the registry would come up empty. Set"
             f" registry_storage_migrate=True to copy them there (the old copy stays), or point the data back"
             f" (nothing was changed)")
     if data.registry_storage == "s3":
@@ -84,7 +87,7 @@ def storage():
         return None
     if data.registry_storage == "volume":
         docker.volume(name=f"Volume {data.registry_volume} exists", volume=data.registry_volume, present=True)
-        return switch
+        return migration
     path = data.registry_bind_path
     files.directory(
         name=f"Registry directory {path} exists", path=path, user="root", group="root", mode=BIND_MODE
@@ -98,7 +101,7 @@ def storage():
         selinux.file_context(
             name=f"{path} is labelled for containers", path=path, se_type="container_file_t"
         )
-    return switch
+    return migration
 
 
 BUCKET_CHECK = """case $({probe}) in

@@ -8,12 +8,12 @@ from pyinfra import host, inventory
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import DeployError
 
+from core import topology
 from core.data import auth_on, image_tag, public_urls, registry_name, scheme, tls_on
+from core.host_files import UI_FILES, UI_TLS_CONF, UI_TLS_DIR, config_files, files_hash, private_ca
 from ops.container import GATEWAY_PLACEHOLDER, ContainerSpec, Mount, absent, container
-from ops.facts import HostAddress
 from ops.files import files_in_place
-
-from .registry_files import UI_FILES, UI_TLS_CONF, UI_TLS_DIR, config_files, files_hash, private_ca
+from ops.platform import HostAddress
 
 # Carries the hash of the files the UI reads, so a new certificate recreates it.
 FILES_LABEL = "io.registry-deploy.files-sha256"
@@ -73,17 +73,17 @@ def load_balancer_upstream(data) -> tuple[str, str, str] | None:
     """With a load balancer in the inventory, (its URL by its address as this host resolves it, the name its
     certificate covers, the host:port clients pull from): a container may not resolve the hosts' names;
     else None."""
-    balancers = list(inventory.get_group("registry_lb", []))
-    if not balancers:
+    balancer = topology.front_door(inventory)
+    if not balancer:
         return None
-    name = registry_name(balancers[0].name, balancers[0].data)
-    public = balancers[0].data.registry_public_url
-    pull_from = urlsplit(public).netloc if public else f"{name}:{balancers[0].data.lb_port}"
+    name = registry_name(balancer.name, balancer.data)
+    public = balancer.data.registry_public_url
+    pull_from = urlsplit(public).netloc if public else f"{name}:{balancer.data.lb_port}"
     address = host.get_fact(HostAddress, hostname=name)
     if not address:
         raise DeployError(f"{host.name}: the load balancer's name {name} does not resolve here, so the UI cannot"
                           " reach the registry through it (nothing was changed)")
-    return f"{scheme(data)}://{address}:{balancers[0].data.lb_port}", name, pull_from
+    return f"{scheme(data)}://{address}:{balancer.data.lb_port}", name, pull_from
 
 
 @deploy("Registry UI")

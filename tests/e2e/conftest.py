@@ -11,8 +11,8 @@ import requests
 from core.archives import archive_name
 from core.data import public_urls
 from dev.operator import deploy, inventory_hosts, sandbox, ssh_host, upload
-from sandbox.config import IMAGE_DIR, SECRETS_DIR
 from sandbox.offline_images import HELLO_IMAGE
+from sandbox.settings import IMAGE_DIR, SECRETS_DIR
 
 HOSTS = 2  # the targets; one more host is the spare
 

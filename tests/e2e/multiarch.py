@@ -18,8 +18,8 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from sandbox.config import SECRETS_DIR
 from sandbox.local_docker import apt_install
+from sandbox.settings import SECRETS_DIR
 
 PLATFORMS = ("amd64", "arm64")
 INDEX = "application/vnd.oci.image.index.v1+json"

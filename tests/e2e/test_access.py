@@ -10,7 +10,7 @@ import pytest
 
 from core.secrets import PULL_USER
 from dev.operator import Data, deploy, upload
-from sandbox.config import SECRETS_DIR
+from sandbox.settings import SECRETS_DIR
 from tasks.access_proxy import CONFIG, proxy_config
 from tests.e2e.conftest import session
 from tests.e2e.multiarch import INDEX, pull_every_platform, push_as

@@ -9,7 +9,7 @@ import pytest
 
 from core.data import public_urls
 from dev.operator import deploy, inventory_hosts, sandbox, ssh_host
-from sandbox.config import STATE_DIR
+from sandbox.settings import STATE_DIR
 from tests.e2e.chores import push_unique
 from tests.e2e.conftest import Target, manifest_head, pull_back, push_hello, session
 

@@ -218,7 +218,7 @@ def test_a_full_bind_directory_refuses_pushes_keeps_pulls_and_heals(targets, hel
     pull_back(t, "after-full:1")
 
 
-def test_a_storage_switch_is_refused_then_migrated_when_asked(spare):
+def test_a_storage_change_is_refused_then_migrated_when_asked(spare):
     push_hello(spare)
     push_unique(spare, "moving:1")
     before = catalog(spare.registry)

@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 from dev.operator import PYINFRA, ROOT, SANDBOX_INVENTORY, deploy
-from ops.hostscripts import LOCK, READ_ONLY_MARK
+from ops.host_scripts import LOCK, READ_ONLY_MARK
 from tests.e2e.chores import (
     chore_output,
     pause_collections,

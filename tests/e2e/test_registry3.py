@@ -15,10 +15,10 @@ import pytest
 from core.archives import archive_name
 from core.data import public_urls
 from dev.operator import deploy, inventory_hosts, sandbox, ssh_host
-from ops.hostscripts import MAINTENANCE_SCRIPT
-from sandbox.config import IMAGE_DIR, STATE_DIR
+from ops.host_scripts import MAINTENANCE_SCRIPT
 from sandbox.offline_images import HAPROXY_IMAGE, REGISTRY_IMAGE, UI_IMAGE
 from sandbox.registry3 import REGISTRY3_IMAGE
+from sandbox.settings import IMAGE_DIR, STATE_DIR
 from tests.e2e.conftest import Target, catalog, manifest_head, pull_back, push_hello, session
 from tests.e2e.multiarch import ACCEPT_ANY, MANIFEST, pull_every_platform, push_multiarch
 

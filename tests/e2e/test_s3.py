@@ -17,11 +17,11 @@ import pytest
 
 from core.data import public_urls
 from dev.operator import deploy, inventory_hosts, sandbox, ssh_host, start_deploy
-from ops.hostscripts import MAINTENANCE_SCRIPT
+from ops.host_scripts import MAINTENANCE_SCRIPT
+from ops.lb import READMIT_SECONDS
 from sandbox.object_store import NAME as STORE
 from sandbox.object_store import SECRET_KEY_FILE
 from sandbox.registry3 import REGISTRY3_IMAGE
-from tasks.lb import READMIT_SECONDS
 from tests.e2e.chores import (
     pause_collections,
     pull_outages,

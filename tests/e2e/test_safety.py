@@ -2,10 +2,10 @@
 its containers' logs; the UI can be switched off and back on."""
 
 
+from core.host_files import probe_urls
 from dev.operator import deploy
-from sandbox.config import ROOT
 from sandbox.offline_images import HELLO_IMAGE
-from tasks.registry_files import probe_urls
+from sandbox.settings import ROOT
 from tests.e2e.conftest import catalog, pull_back, session
 
 # An image that is no registry: what a wrong registry_image looks like to the deploy.

@@ -16,7 +16,7 @@ from cryptography.x509.oid import NameOID
 
 from core.secrets import SecretStore, subject_names
 from dev.operator import PYINFRA, ROOT, SANDBOX_INVENTORY, deploy, upload
-from sandbox.config import SECRETS_DIR
+from sandbox.settings import SECRETS_DIR
 from tests.e2e.conftest import HOST_CURL, catalog, session
 
 SPECIAL_PASSWORD = "a $pace ' \" \\ : @ # and more"

@@ -2,7 +2,7 @@
 repository's tags list, and a tag deleted through the page is gone from the registry."""
 
 from dev.browser import ui_page
-from sandbox.config import SECRETS_DIR
+from sandbox.settings import SECRETS_DIR
 from tests.e2e.conftest import ACCEPT, catalog, session
 
 # True once the page shows each of these lines.

@@ -21,9 +21,9 @@ from pyinfra.context import ctx_host, ctx_inventory, ctx_state
 
 from dev.operator import group_defaults
 from ops.files import UPLOAD_DIR
-from ops.hostscripts import CONTAINER_SCRIPT, MAINTENANCE_SCRIPT
+from ops.host_scripts import CONTAINER_SCRIPT, MAINTENANCE_SCRIPT
 from ops.pyinfra_internals import facts_from, plan_commands
-from sandbox.config import ROOT
+from sandbox.settings import ROOT
 
 
 class MissingFact(AssertionError):

@@ -17,21 +17,25 @@ from pyinfra.facts.server import LinuxDistribution, Which
 from pyinfra.facts.systemd import SystemdEnabled, SystemdStatus
 
 from core.data import proxied, registry_name
+from core.host_files import client_curlrc, config_files
 from core.secrets import SecretStore
 from dev.operator import Data, group_defaults
 from ops.clients import DockerLogins, RegistryAnswers
+from ops.container import ContainerState
 from ops.daemon import DaemonJson
-from ops.facts import ConfigFiles, ContainerState, Health, MaintenanceState, SelinuxEnforcing
 from ops.files import UPLOAD_DIR, FileStates, UploadDirectory
 from ops.firewalld import FirewalldPorts
-from ops.hostscripts import COMMON_LIBRARY, CONTAINER_SCRIPT, MAINTENANCE_SCRIPT
+from ops.health import Health
+from ops.host_scripts import COMMON_LIBRARY, CONTAINER_SCRIPT, MAINTENANCE_SCRIPT
+from ops.maintenance import MaintenanceState
+from ops.platform import SelinuxEnforcing
+from ops.registry_config import ConfigFiles
 from ops.signing_keys import KeyFileBytes
-from sandbox.config import ROOT
+from sandbox.settings import ROOT
 from tasks.access_proxy import CONFIG, LOADED, PEM, proxy_config, proxy_spec
 from tasks.engine import RPM_KEY
+from tasks.host_scripts import template_values
 from tasks.registry import registry_spec
-from tasks.registry_files import client_curlrc, config_files
-from tasks.tools import template_values
 from tasks.ui import UPSTREAM_TLS_FILE, ui_spec, upstream_tls
 from tests.plan.harness import any_arguments, fact_key, plan_data
 

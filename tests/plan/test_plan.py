@@ -19,21 +19,17 @@ from pyinfra.facts.server import LinuxDistribution, Which
 from pyinfra.facts.systemd import SystemdStatus
 
 from core.secrets import SecretStore
+from ops.container import ContainerState
 from ops.daemon import DaemonJson
-from ops.facts import (
-    CalendarExpression,
-    ConfigFiles,
-    ContainerState,
-    Health,
-    MaintenanceState,
-    SelinuxEnforcing,
-    StorageHoldings,
-    StoresInS3,
-)
 from ops.files import UPLOAD_DIR, FileStates, UploadDirectory
 from ops.firewalld import FirewalldPorts
-from ops.hostscripts import CONTAINER_SCRIPT, MAINTENANCE_SCRIPT
+from ops.health import Health
+from ops.host_scripts import CONTAINER_SCRIPT, MAINTENANCE_SCRIPT
+from ops.maintenance import CalendarExpression, MaintenanceState
+from ops.platform import SelinuxEnforcing
+from ops.registry_config import ConfigFiles, StoresInS3
 from ops.signing_keys import KeyFileBytes
+from ops.storage import StorageHoldings
 from tasks.access_proxy import LOADED
 from tasks.engine import RPM_KEY
 from tasks.registry import CONFIG_LABEL, registry_spec

@@ -6,11 +6,11 @@ import pytest
 
 from dev.operator import sandbox, ssh_host
 from sandbox.base import debian_mirror
-from sandbox.config import KEY_FILE, LABEL
 from sandbox.hosts import read_state, sandbox_containers
 from sandbox.local_docker import SandboxError
 from sandbox.offline_images import HAPROXY_IMAGE, HELLO_IMAGE, REGISTRY_IMAGE, UI_IMAGE, UI_SOURCE, _ui_release
 from sandbox.registry3 import REGISTRY3_IMAGE, SOURCE, source_tarball
+from sandbox.settings import KEY_FILE, LABEL
 
 HOSTS = 2
 

@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-from sandbox.config import ROOT
+from sandbox.settings import ROOT
 
 CORE = sorted(path.stem for path in (ROOT / "core").glob("*.py") if path.stem != "__init__")
 

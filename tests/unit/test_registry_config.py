@@ -6,7 +6,7 @@ import yaml
 
 from core import registry_yaml
 from core.data import problems
-from tasks.registry_files import config_files
+from core.host_files import config_files
 
 OPERATOR_CONFIG = {
     "version": 0.1,

@@ -5,7 +5,7 @@ every primary key in it is one the inventory names."""
 import pytest
 
 from core.openpgp import _dearmor, key_fingerprints, normalise, untrusted
-from sandbox.config import ROOT
+from sandbox.settings import ROOT
 
 KEY_A = (ROOT / "tests/fixtures/openpgp-a.asc").read_bytes()  # RSA 3072 with an encryption subkey
 KEY_B = (ROOT / "tests/fixtures/openpgp-b.asc").read_bytes()  # Ed25519

@@ -3,13 +3,14 @@
 import pytest
 from pyinfra.api.exceptions import DeployError
 
-from ops.container import Mount
+from core.host_files import config_mount_target
+from ops.container import BridgeGateway, ContainerState, Mount
 from ops.daemon import merged
-from ops.facts import BridgeGateway, ConfigFiles, ContainerState, MaintenanceState
+from ops.maintenance import MaintenanceState
 from ops.platform import os_family, rpm_manager
+from ops.registry_config import ConfigFiles
 from tasks.engine import daemon_settings
 from tasks.registry import registry_spec
-from tasks.registry_files import config_mount_target
 from tasks.ui import ui_spec, upstream_tls
 
 

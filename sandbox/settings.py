@@ -3,7 +3,8 @@
 import os
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from core import ROOT
+
 STATE_DIR = ROOT / ".sandbox"
 STATE_FILE = STATE_DIR / "state.json"
 KEY_FILE = STATE_DIR / "id_ed25519"

@@ -1,13 +1,31 @@
 """What the registry and the UI read, and how the deploy's own probes reach them: rendered on the control
-machine from a host's name and data, so the same data always gives the same files."""
+machine from a host's name and data, so the same data always gives the same files. The registry's
+configuration directory and the host's certificate are rendered once per host per run, however many tasks
+read them (the registry, the UI's container hash, the access proxy, backup)."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 
-from core import registry_yaml
-from core.data import auth_on, proxied, public_name, registry_major, registry_name, scheme, tls_on
-from core.secrets import DEPLOY_USER, SecretStore
+from . import registry_yaml
+from .data import auth_on, proxied, public_name, registry_major, registry_name, scheme, tls_on
+from .secrets import DEPLOY_USER, SecretStore
+
+
+def once_per_host(render):
+    """`render(name, data)` computed once for each host of a run and kept: pyinfra keeps one data object per
+    host for the whole run, so the same name and the same data object give the same files."""
+    kept: dict = {}
+
+    @functools.wraps(render)
+    def rendered(name: str, data):
+        key = (name, id(data))
+        if key not in kept or kept[key][0] is not data:  # a new object that reused a freed one's id
+            kept[key] = (data, render(name, data))
+        return kept[key][1]
+
+    return rendered
 
 # The files of the configuration directory each container reads: a change to them recreates it.
 REGISTRY_FILES = ("writable.yml", "readonly.yml", "registry.crt", "registry.key")
@@ -64,6 +82,7 @@ def registry_ca(data) -> bytes | None:
     return SecretStore(data.registry_secrets_dir).ca()[0]
 
 
+@once_per_host
 def server_material(name: str, data) -> tuple[bytes, bytes, bytes | None]:
     """(certificate chain, key, CA or None) for the registry, or load balancer, on this host."""
     if data.registry_tls == "provided":
@@ -72,6 +91,7 @@ def server_material(name: str, data) -> tuple[bytes, bytes, bytes | None]:
     return certificate, key, registry_ca(data)
 
 
+@once_per_host
 def config_files(name: str, data) -> dict[str, bytes]:
     """The registry's configuration directory: writable.yml, its read-only twin, and with TLS the
     certificate, its key and the CA (all root-only on the host). The users' hashes are the access proxy's

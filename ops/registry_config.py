@@ -7,11 +7,53 @@ import shlex
 from io import BytesIO
 
 from pyinfra import host
-from pyinfra.api import FileUploadCommand, operation
+from pyinfra.api import FactBase, FileUploadCommand, operation
 
-from .facts import ConfigFiles
-from .hostscripts import CONTAINER_SCRIPT
+from .host_scripts import CONTAINER_SCRIPT, READ_ONLY_MARK
 from .report import log_once
+
+
+class ConfigFiles(FactBase):
+    """
+    The registry's configuration directory: {"directory": "MODE USER:GROUP", "files": {name: "SHA1 MODE
+    USER:GROUP"} for each of `names` present, "link": what config.yml points at, "read_only": whether a
+    maintenance chore's read-only mark exists}. None when the directory is missing.
+    """
+
+    def command(self, directory, names) -> str:
+        quoted = " ".join(shlex.quote(name) for name in names)
+        return (
+            f"cd {shlex.quote(directory)} 2>/dev/null || exit 0; stat -c '@dir %a %U:%G' .; "
+            f"for f in {quoted}; do [ -f \"$f\" ] && echo \"@file $f $(sha1sum < \"$f\" | cut -c1-40)"
+            f" $(stat -c '%a %U:%G' \"$f\")\"; done; echo \"@link $(readlink config.yml)\"; "
+            f"[ ! -e {READ_ONLY_MARK} ] || echo @read-only"
+        )
+
+    def process(self, output):
+        found = {"directory": None, "files": {}, "link": "", "read_only": False}
+        for line in output:
+            kind, _, rest = line.partition(" ")
+            if kind == "@dir":
+                found["directory"] = rest
+            elif kind == "@file":
+                name, _, state = rest.partition(" ")
+                found["files"][name] = state
+            elif kind == "@link":
+                found["link"] = rest.strip()
+            elif kind == "@read-only":
+                found["read_only"] = True
+        return found if found["directory"] else None
+
+
+class StoresInS3(FactBase):
+    """Whether the registry's configuration on the host (writable.yml, as the deploy rendered it) keeps the
+    data in an S3 bucket; False when there is none yet."""
+
+    def command(self, path) -> str:
+        return f"grep -qx '  s3:' {shlex.quote(path)} 2>/dev/null && echo yes || echo no"
+
+    def process(self, output):
+        return bool(output) and output[0].strip() == "yes"
 
 # Only root may read the configuration: it holds keys and password hashes.
 FILE_STATE = "600 root:root"

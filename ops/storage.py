@@ -1,0 +1,35 @@
+"""What the places the registry may keep its data hold (tasks/storage.py decides from it)."""
+
+from __future__ import annotations
+
+import shlex
+
+from pyinfra.api import FactBase
+
+
+class StorageHoldings(FactBase):
+    """
+    For each place the registry may keep its data ("volume:NAME" or "bind:PATH"): whether it holds a
+    repository with manifests. {place: bool}; a volume or directory that does not exist holds nothing.
+    """
+
+    def requires_command(self, places) -> str:
+        return "docker"
+
+    def command(self, places) -> str:
+        checks = []
+        for place in places:
+            kind, _, where = place.partition(":")
+            root = (f"$(docker volume inspect --format '{{{{.Mountpoint}}}}' {shlex.quote(where)} 2>/dev/null)"
+                    if kind == "volume" else shlex.quote(where))
+            checks.append(f"echo {shlex.quote(place)} $(find {root}/docker/registry/v2/repositories -type d"
+                          f" -name _manifests 2>/dev/null | head -n 1 | wc -l)")
+        return "; ".join(checks)
+
+    def process(self, output):
+        holdings = {}
+        for line in output:
+            place, _, count = line.rpartition(" ")
+            if place:
+                holdings[place] = count.strip() not in ("", "0")
+        return holdings
