@@ -1,5 +1,5 @@
-"""Back up each registry's data: `pyinfra inventory/<env>.py backup.py` (to backup_dir on this machine, one
-archive per host with its manifest and checksum), or `--data backup_host_dir=/path` to keep it on the host."""
+"""Back up each registry's data: `pyinfra inventory/<env>.py backup.py` (to registry_backup_dir on this machine, one
+archive per host with its manifest and checksum), or `--data registry_backup_host_dir=/path` to keep it on the host."""
 
 from pyinfra import host
 

@@ -1,5 +1,5 @@
 """Delete whole repositories, gone from the catalog and the disk:
-`pyinfra inventory/<env>.py delete_repos.py --data repositories=team/app,other`."""
+`pyinfra inventory/<env>.py delete_repos.py --data registry_repositories=team/app,other`."""
 
 from pyinfra import host
 

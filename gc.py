@@ -1,5 +1,5 @@
 """Garbage collection with the registry read-only meanwhile:
-`pyinfra inventory/<env>.py gc.py [--data gc_dry_run=True] [--data gc_delete_untagged=True]`."""
+`pyinfra inventory/<env>.py gc.py [--data registry_gc_dry_run=True] [--data registry_gc_delete_untagged=True]`."""
 
 from pyinfra import host
 

@@ -1,5 +1,6 @@
 """Restore a backup onto a registry: `pyinfra inventory/<env>.py restore.py --limit HOST
---data backup_archive=backups/<name>.tar` (refused onto a registry that holds tags unless restore_force)."""
+--data registry_backup_archive=backups/<name>.tar` (refused onto a registry that holds tags unless
+registry_restore_force)."""
 
 from pyinfra import host
 

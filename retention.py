@@ -1,6 +1,7 @@
 """Keep the tags the rules say, delete the rest, collect their garbage:
 `pyinfra inventory/<env>.py retention.py` (a dry run: says per repository what would go and what stays),
-`... --data retention_apply=True` to delete. Rules: retention_rules (see docs/retention-and-backup.md)."""
+`... --data registry_retention_apply=True` to delete. Rules: registry_retention_rules (see
+docs/retention-and-backup.md)."""
 
 from pyinfra import host
 

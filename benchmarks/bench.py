@@ -223,7 +223,7 @@ def backup_benchmark(runs: int):
     report("  archive size", (statistics.median(sizes), sizes), unit="MB")
     report("  uploads refused during the backup", (statistics.median(refused), refused))
     print(f"  failed pulls per backup: {failed_pulls}", flush=True)
-    restore = ("--data", f"backup_archive={archive}", "--data", "restore_force=True")
+    restore = ("--data", f"registry_backup_archive={archive}", "--data", "registry_restore_force=True")
     report("forced restore of that archive (whole run)",
            median_of(runs, lambda: ok_deploy("--limit", name, *restore, file="restore.py")))
 
@@ -459,7 +459,7 @@ def _load(url: str, auth, clients: int, seconds: float = 3.0) -> tuple[float, fl
 
 def access_benchmark(runs: int):
     """Manifest and blob GETs with 1 and 16 clients: users on (the access proxy, a password checked once
-    and remembered), users on with every request checked (auth_cache_seconds=0: a bcrypt each, as
+    and remembered), users on with every request checked (registry_auth_cache_seconds=0: a bcrypt each, as
     distribution's htpasswd does), and users off, in the same run on one host."""
     print("# access: authenticated throughput", flush=True)
     fresh_hosts(1)
@@ -475,7 +475,8 @@ def access_benchmark(runs: int):
                           headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"},
                           timeout=30).json()["config"]["digest"]
     admin = ("admin", (SECRETS_DIR / "passwords" / "admin").read_text())
-    modes = {"users on": ((), admin), "users on, every request checked": (("--data", "auth_cache_seconds=0"), admin),
+    modes = {"users on": ((), admin), "users on, every request checked": (("--data", "registry_auth_cache_seconds=0"),
+                                                                          admin),
              "users off": (("--data", "registry_auth=none"), None)}
     rates = {}
     for mode, (data, auth) in modes.items():

@@ -3,7 +3,7 @@ registry enforces them (files/auth-proxy.cfg.j2). Pure: no pyinfra, no host.
 
 A role covers what the ones before it do: "pull" reads manifests, blobs and tags; "push" also uploads
 and tags; "admin" also deletes. A rule grants a role to users on the repositories a glob matches (`*` any
-characters, "/" too, as in retention_rules); a user has whatever any rule gives them. The deploy's own
+characters, "/" too, as in registry_retention_rules); a user has whatever any rule gives them. The deploy's own
 user is admin everywhere (its chores need it); the built-in pull user may pull everything.
 """
 

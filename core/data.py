@@ -10,12 +10,14 @@ import ipaddress
 import json
 import posixpath
 import re
+import runpy
+from functools import cache
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
 import yaml
 
-from . import registry_yaml, topology
+from . import ROOT, registry_yaml, topology
 from .access import problems as access_problems
 from .archives import archive_name
 from .openpgp import normalise
@@ -23,19 +25,22 @@ from .secrets import DEPLOY_USER, PULL_USER, S3_SECRET_VARIABLE, SecretStore, pr
 
 CHOICES = {
     "registry_storage": ("volume", "bind", "s3"),
-    "image_source": ("pull", "archives"),
-    "docker_package_source": ("distribution", "docker-ce", "installed"),
+    "registry_image_source": ("pull", "archives"),
+    "registry_docker_package_source": ("distribution", "docker-ce", "installed"),
     "registry_tls": ("self-signed", "provided", "off"),
     "registry_auth": ("htpasswd", "none"),
 }
-BOOLEANS = ("registry_delete_enabled", "ui_enabled", "ui_delete_images", "firewalld_open_ports",
-            "gc_dry_run", "gc_delete_untagged", "docker_repo_allow_http", "registry_storage_migrate",
-            "retention_apply", "restore_force", "registry_s3_redirect", "registry_allow_downgrade")
-PORTS = ("registry_port", "ui_port", "lb_port", "lb_stats_port", "registry_backend_port")
-POSITIVE = ("health_timeout", "docker_log_max_file", "maintenance_lock_timeout", "maintenance_timeout",
+BOOLEANS = ("registry_delete_enabled", "registry_ui_enabled", "registry_ui_delete_images",
+            "registry_firewalld_open_ports",
+            "registry_gc_dry_run", "registry_gc_delete_untagged", "registry_docker_repo_allow_http",
+            "registry_storage_migrate",
+            "registry_retention_apply", "registry_restore_force", "registry_s3_redirect", "registry_allow_downgrade")
+PORTS = ("registry_port", "registry_ui_port", "registry_lb_port", "registry_lb_stats_port", "registry_backend_port")
+POSITIVE = ("registry_health_timeout", "registry_docker_log_max_file", "registry_maintenance_lock_timeout",
+            "registry_maintenance_timeout",
             "registry_drain_timeout")
 HOST_PATHS = ("registry_bind_path", "registry_config_dir")
-NAMES = ("registry_container", "ui_container", "registry_volume", "auth_proxy_container")
+NAMES = ("registry_container", "registry_ui_container", "registry_volume", "registry_auth_proxy_container")
 # Directories a bind path or the configuration directory must never be: the deploy chowns and chmods them.
 SYSTEM_DIRECTORIES = {"/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/libx32",
                       "/media", "/mnt", "/opt", "/proc", "/root", "/run", "/sbin", "/srv", "/sys", "/tmp",
@@ -79,18 +84,18 @@ def proxied(data) -> bool:
 def managed_containers(data) -> list[str]:
     """The containers the deploy runs on a host: the registry, its access proxy with users on, and the UI
     when it is enabled."""
-    return ([data.registry_container] + ([data.auth_proxy_container] if proxied(data) else [])
-            + ([data.ui_container] if data.ui_enabled else []))
+    return ([data.registry_container] + ([data.registry_auth_proxy_container] if proxied(data) else [])
+            + ([data.registry_ui_container] if data.registry_ui_enabled else []))
 
 
 def wanted_images(data) -> list[str]:
     """The images those containers run."""
-    return ([data.registry_image] + ([data.auth_proxy_image] if proxied(data) else [])
-            + ([data.ui_image] if data.ui_enabled else []))
+    return ([data.registry_image] + ([data.registry_auth_proxy_image] if proxied(data) else [])
+            + ([data.registry_ui_image] if data.registry_ui_enabled else []))
 
 
 def repository_names(value) -> list:
-    """`repositories` as a list: a list, or a comma-separated string as --data gives it."""
+    """`registry_repositories` as a list: a list, or a comma-separated string as --data gives it."""
     if isinstance(value, str):
         return [name.strip() for name in value.split(",") if name.strip()]
     return list(value or [])
@@ -136,7 +141,7 @@ def public_urls(name: str, data) -> tuple[str, str]:
     from registry_tls."""
     host = registry_name(name, data)
     urls = (data.registry_public_url or f"//{host}:{data.registry_port}",
-            data.ui_public_url or f"//{host}:{data.ui_port}")
+            data.registry_ui_public_url or f"//{host}:{data.registry_ui_port}")
     return tuple(f"{scheme(data)}:{url}" if url.startswith("//") else url for url in urls)
 
 
@@ -151,6 +156,49 @@ def is_address(value) -> bool:
         return True
     except ValueError:
         return False
+
+
+# Every variable of the project starts with registry_, so that none collides with another deploy's data in
+# a shared inventory. These were named without it before: an old name still works, with a warning, for one
+# release (an inventory written for the last release deploys unchanged while its owner renames); both names
+# set to different values is refused.
+UNPREFIXED = (
+    "docker_package_source", "docker_io_version", "docker_ce_version", "docker_ce_repo_url",
+    "docker_ce_key_fingerprints", "docker_repo_allow_http", "centos_vault_baseurl", "docker_daemon_options",
+    "docker_registry_mirrors", "docker_insecure_registries", "docker_log_max_size", "docker_log_max_file",
+    "ui_image", "image_source", "image_archive_dir", "lb_port", "lb_stats_port", "auth_proxy_image",
+    "auth_proxy_container", "auth_cache_seconds", "ui_enabled", "ui_container", "ui_port", "ui_title",
+    "ui_delete_images", "ui_public_url", "firewalld_open_ports", "maintenance_lock_timeout", "maintenance_timeout",
+    "gc_dry_run", "gc_delete_untagged", "gc_schedule", "repositories", "retention_rules", "retention_apply",
+    "backup_dir", "backup_host_dir", "backup_archive", "restore_force", "health_timeout",
+)
+RENAMED = {old: f"registry_{old}" for old in UNPREFIXED}
+
+
+@cache
+def shipped_defaults() -> dict:
+    """group_data/all.py: every variable's default, as the project ships it."""
+    return {k: v for k, v in runpy.run_path(str(ROOT / "group_data/all.py")).items() if not k.startswith("__")}
+
+
+def carry_renamed(data) -> tuple[list[str], list[str]]:
+    """Give each registry_ variable the value its old, unprefixed name sets, where the new name is left at
+    its default: (a warning for each old name set, a problem for each old and new name set differently)."""
+    values = dict(data) if isinstance(data, dict) else data.dict()
+    warnings, found = [], []
+    for old, new in RENAMED.items():
+        if old not in values:
+            continue
+        if values.get(new) not in (values[old], shipped_defaults().get(new)):
+            found.append(f"{old}={values[old]!r} and {new}={values.get(new)!r}: {old} is the old name of {new};"
+                         f" set {new} only")
+            continue
+        warnings.append(f"{old} is now named {new}: the old name works for this release only, rename it")
+        if isinstance(data, dict):
+            data[new] = values[old]
+        else:
+            setattr(data, new, values[old])  # pyinfra's HostData: over every other layer, for this run
+    return warnings, found
 
 
 class DataError(ValueError):
@@ -192,65 +240,72 @@ def _basic(c: _Checker):
     for key in PORTS:
         if not c.is_int(key) or not 1 <= c.value(key) <= 65535:
             c.bad(key, "must be a port number from 1 to 65535")
-    if c.value("ui_enabled") and c.value("registry_port") == c.value("ui_port"):
-        c.bad("ui_port", "must differ from registry_port")
-    if c.value("registry_backend_port") in (c.value("registry_port"), c.value("ui_port")):
-        c.bad("registry_backend_port", "must differ from registry_port and ui_port")
-    seconds = c.value("auth_cache_seconds")
-    if not c.is_int("auth_cache_seconds") or not 0 <= seconds <= 3600:
-        c.bad("auth_cache_seconds", "must be a whole number of seconds from 0 to 3600")
+    if c.value("registry_ui_enabled") and c.value("registry_port") == c.value("registry_ui_port"):
+        c.bad("registry_ui_port", "must differ from registry_port")
+    if c.value("registry_backend_port") in (c.value("registry_port"), c.value("registry_ui_port")):
+        c.bad("registry_backend_port", "must differ from registry_port and registry_ui_port")
+    seconds = c.value("registry_auth_cache_seconds")
+    if not c.is_int("registry_auth_cache_seconds") or not 0 <= seconds <= 3600:
+        c.bad("registry_auth_cache_seconds", "must be a whole number of seconds from 0 to 3600")
     for key in POSITIVE:
         if not c.is_int(key) or c.value(key) < 1:
             c.bad(key, "must be a whole number of at least 1")
     for key in NAMES:
         if not isinstance(c.value(key), str) or not DOCKER_NAME.fullmatch(c.value(key)):
             c.bad(key, "must be a Docker name: letters, digits, '_', '.', '-'")
-    containers = [c.value(key) for key in ("registry_container", "auth_proxy_container")] + (
-        [c.value("ui_container")] if c.value("ui_enabled") else [])
+    containers = [c.value(key) for key in ("registry_container", "registry_auth_proxy_container")] + (
+        [c.value("registry_ui_container")] if c.value("registry_ui_enabled") else [])
     if len(set(containers)) < len(containers):
-        c.bad("ui_container" if c.value("ui_container") in containers[:2] else "auth_proxy_container",
-              "must differ from the other containers' names (registry_container, auth_proxy_container, ui_container)")
-    title = c.value("ui_title")
+        c.bad("registry_ui_container" if c.value("registry_ui_container") in containers[:2]
+              else "registry_auth_proxy_container",
+              "must differ from the other containers' names (registry_container, registry_auth_proxy_container,"
+              " registry_ui_container)")
+    title = c.value("registry_ui_title")
     if not isinstance(title, str) or TITLE_FORBIDDEN & set(title):
-        c.bad("ui_title", "must be a string without ~ & < > \" or a line break (the UI's templating breaks on them)")
-    if not SIZE.fullmatch(str(c.value("docker_log_max_size"))):
-        c.bad("docker_log_max_size", "must be a size like 10m, 512k or 1g")
-    if not isinstance(c.value("docker_ce_version"), str) or not c.value("docker_ce_version"):
-        c.bad("docker_ce_version", "must be the package version as the package manager spells it")
-    if c.value("docker_io_version") is not None and not isinstance(c.value("docker_io_version"), str):
-        c.bad("docker_io_version", "must be None or a Debian package version")
-    options = c.value("docker_daemon_options")
+        c.bad("registry_ui_title",
+              "must be a string without ~ & < > \" or a line break (the UI's templating breaks on them)")
+    if not SIZE.fullmatch(str(c.value("registry_docker_log_max_size"))):
+        c.bad("registry_docker_log_max_size", "must be a size like 10m, 512k or 1g")
+    if not isinstance(c.value("registry_docker_ce_version"), str) or not c.value("registry_docker_ce_version"):
+        c.bad("registry_docker_ce_version", "must be the package version as the package manager spells it")
+    if c.value("registry_docker_io_version") is not None and not isinstance(c.value("registry_docker_io_version"), str):
+        c.bad("registry_docker_io_version", "must be None or a Debian package version")
+    options = c.value("registry_docker_daemon_options")
     if not isinstance(options, dict) or not all(isinstance(k, str) for k in options):
-        c.bad("docker_daemon_options", "must be a mapping of daemon.json keys to values")
+        c.bad("registry_docker_daemon_options", "must be a mapping of daemon.json keys to values")
     elif OWN_DAEMON_KEYS & options.keys():
-        c.bad("docker_daemon_options", f"must not set {', '.join(sorted(OWN_DAEMON_KEYS & options.keys()))}:"
-                                       " set docker_log_*, docker_registry_mirrors, docker_insecure_registries")
+        c.bad("registry_docker_daemon_options", f"must not set {', '.join(sorted(OWN_DAEMON_KEYS & options.keys()))}:"
+                                                 " set registry_docker_log_*, registry_docker_registry_mirrors,"
+                                                 " registry_docker_insecure_registries")
     else:
         try:
             json.dumps(options)
         except (TypeError, ValueError):
-            c.bad("docker_daemon_options", "must hold only JSON values (strings, numbers, booleans, lists, mappings)")
+            c.bad("registry_docker_daemon_options",
+                  "must hold only JSON values (strings, numbers, booleans, lists, mappings)")
 
 
 def _urls(c: _Checker):
-    allowed = ("https", "http") if c.value("docker_repo_allow_http") else ("https",)
-    for key in ("docker_ce_repo_url", "centos_vault_baseurl"):
+    allowed = ("https", "http") if c.value("registry_docker_repo_allow_http") else ("https",)
+    for key in ("registry_docker_ce_repo_url", "registry_centos_vault_baseurl"):
         url = c.value(key)
-        if url is None and key == "centos_vault_baseurl":
+        if url is None and key == "registry_centos_vault_baseurl":
             continue
         parts = urlsplit(url) if isinstance(url, str) else None
         if not parts or parts.scheme not in allowed or not parts.hostname or any(ch.isspace() for ch in url):
-            c.bad(key, f"must be a {' or '.join(allowed)}:// URL (plain http:// needs docker_repo_allow_http=True)")
-    fingerprints = c.string_list("docker_ce_key_fingerprints")
+            c.bad(key,
+                  f"must be a {' or '.join(allowed)}:// URL (plain http:// needs registry_docker_repo_allow_http=True)")
+    fingerprints = c.string_list("registry_docker_ce_key_fingerprints")
     if fingerprints is not None and (not fingerprints or not all(
             re.fullmatch(r"[0-9A-F]{40}", normalise(f)) for f in fingerprints)):
-        c.bad("docker_ce_key_fingerprints", "must list at least one key fingerprint of 40 hex digits (spaces allowed)")
-    for mirror in c.string_list("docker_registry_mirrors") or []:
+        c.bad("registry_docker_ce_key_fingerprints",
+              "must list at least one key fingerprint of 40 hex digits (spaces allowed)")
+    for mirror in c.string_list("registry_docker_registry_mirrors") or []:
         parts = urlsplit(mirror)
         if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
-            c.found.append(f"docker_registry_mirrors: {mirror!r} must be a URL like https://mirror.local:5000"
+            c.found.append(f"registry_docker_registry_mirrors: {mirror!r} must be a URL like https://mirror.local:5000"
                            " (the engine refuses to start on anything else)")
-    for registry in c.string_list("docker_insecure_registries") or []:
+    for registry in c.string_list("registry_docker_insecure_registries") or []:
         host = registry.rsplit(":", 1)[0] if ":" in registry and not is_address(registry) else registry
         try:
             ipaddress.ip_network(registry)
@@ -258,7 +313,8 @@ def _urls(c: _Checker):
         except ValueError:
             pass
         if not (DNS_NAME.fullmatch(host) or is_address(host)) or "/" in registry:
-            c.found.append(f"docker_insecure_registries: {registry!r} must be host[:port] or a CIDR like 10.0.0.0/8")
+            c.found.append(f"registry_docker_insecure_registries: {registry!r} must be host[:port] or a CIDR like"
+                           " 10.0.0.0/8")
 
 
 def _paths(c: _Checker):
@@ -279,48 +335,49 @@ def _paths(c: _Checker):
 
 
 def _maintenance(c: _Checker):
-    schedule = c.value("gc_schedule")
+    schedule = c.value("registry_gc_schedule")
     if schedule is not None and (not isinstance(schedule, str) or not CALENDAR.fullmatch(schedule)):
-        c.bad("gc_schedule", "must be None or a systemd OnCalendar expression like 'Sun *-*-* 03:00:00'")
-    repositories = c.value("repositories")
+        c.bad("registry_gc_schedule", "must be None or a systemd OnCalendar expression like 'Sun *-*-* 03:00:00'")
+    repositories = c.value("registry_repositories")
     if not isinstance(repositories, (str, list, tuple)):
-        c.bad("repositories", "must be a list or a comma-separated string of repository names")
+        c.bad("registry_repositories", "must be a list or a comma-separated string of repository names")
         return
     for name in repository_names(repositories):
         if len(name) > 255 or not isinstance(name, str) or not REPOSITORY.fullmatch(name):
-            c.found.append(f"repositories: {name!r} is not a repository name (lowercase letters, digits,"
+            c.found.append(f"registry_repositories: {name!r} is not a repository name (lowercase letters, digits,"
                            " '.', '_', '-' in components joined by '/'; no '..', no leading '/')")
 
 
 def _retention_and_backup(c: _Checker):
-    rules = c.value("retention_rules")
+    rules = c.value("registry_retention_rules")
     allowed = {"repositories", "keep_last", "keep_days", "keep_tags"}
     if not isinstance(rules, (list, tuple)):
-        c.bad("retention_rules", "must be a list of rules")
+        c.bad("registry_retention_rules", "must be a list of rules")
         rules = []
     for rule in rules:
         if not isinstance(rule, dict) or not isinstance(rule.get("repositories"), str) or set(rule) - allowed:
-            c.found.append(f"retention_rules: {rule!r} must be a mapping with 'repositories' (a glob) and any of"
-                           " keep_last, keep_days, keep_tags")
+            c.found.append(f"registry_retention_rules: {rule!r} must be a mapping with 'repositories' (a glob) and"
+                           " any of keep_last, keep_days, keep_tags")
             continue
         counts = [rule.get(key) for key in ("keep_last", "keep_days") if rule.get(key) is not None]
         if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in counts):
-            c.found.append(f"retention_rules: {rule!r}: keep_last and keep_days must be whole numbers of 0 or more")
+            c.found.append(f"registry_retention_rules: {rule!r}: keep_last and keep_days must be whole numbers of 0"
+                           " or more")
         if not counts and not rule.get("keep_tags"):
-            c.found.append(f"retention_rules: {rule!r} keeps nothing: give keep_last, keep_days or keep_tags")
+            c.found.append(f"registry_retention_rules: {rule!r} keeps nothing: give keep_last, keep_days or keep_tags")
         keep_tags = rule.get("keep_tags") or []
         if not isinstance(keep_tags, (list, tuple)) or not all(isinstance(t, str) and t for t in keep_tags):
-            c.found.append(f"retention_rules: {rule!r}: keep_tags must be a list of tag globs")
-    for key in ("backup_dir",):
+            c.found.append(f"registry_retention_rules: {rule!r}: keep_tags must be a list of tag globs")
+    for key in ("registry_backup_dir",):
         if not isinstance(c.value(key), str) or not c.value(key):
             c.bad(key, "must be a directory on the control machine")
-    host_dir = c.value("backup_host_dir")
+    host_dir = c.value("registry_backup_host_dir")
     if host_dir is not None and (not isinstance(host_dir, str) or not host_dir.startswith("/")
                                  or host_dir != posixpath.normpath(host_dir) or host_dir in SYSTEM_DIRECTORIES):
-        c.bad("backup_host_dir", "must be None or an absolute path in normal form, not a system directory")
-    archive = c.value("backup_archive")
+        c.bad("registry_backup_host_dir", "must be None or an absolute path in normal form, not a system directory")
+    archive = c.value("registry_backup_archive")
     if archive is not None and (not isinstance(archive, str) or not Path(archive).is_file()):
-        c.bad("backup_archive", "must be None or a backup archive on the control machine")
+        c.bad("registry_backup_archive", "must be None or a backup archive on the control machine")
 
 
 def _object_store(c: _Checker):
@@ -344,8 +401,8 @@ def _object_store(c: _Checker):
     if c.value("registry_storage_migrate"):
         c.bad("registry_storage_migrate", "cannot move data into S3: copy docker/registry/v2 into the bucket"
                                           " with an S3 tool, then deploy without it")
-    if c.value("gc_schedule") is not None:
-        c.bad("gc_schedule", "must be None with registry_storage='s3': collecting garbage on one replica while"
+    if c.value("registry_gc_schedule") is not None:
+        c.bad("registry_gc_schedule", "must be None with registry_storage='s3': collecting garbage on one replica while"
                              " others accept uploads deletes their blobs")
 
 
@@ -363,23 +420,23 @@ def _config(c: _Checker):
 
 
 def _images(c: _Checker):
-    images = ["registry_image"] + (["auth_proxy_image"] if proxied(c.data) else []) + (
-        ["ui_image"] if c.value("ui_enabled") else [])
+    images = ["registry_image"] + (["registry_auth_proxy_image"] if proxied(c.data) else []) + (
+        ["registry_ui_image"] if c.value("registry_ui_enabled") else [])
     for key in images:
         if not isinstance(c.value(key), str) or not IMAGE_REF.fullmatch(c.value(key)):
             c.bad(key, "must be an image reference pinned by tag or digest, like registry:2.8.3 or"
                        " registry:2.8.3@sha256:<64 hex digits>")
     _registry_major(c)
-    if c.value("image_source") == "archives":
-        archive_dir = Path(str(c.value("image_archive_dir")))
+    if c.value("registry_image_source") == "archives":
+        archive_dir = Path(str(c.value("registry_image_archive_dir")))
         for key in images:
             if "@" in str(c.value(key)):
-                c.bad(key, "must name a tag, not a digest, with image_source = 'archives': an archive holds no"
+                c.bad(key, "must name a tag, not a digest, with registry_image_source = 'archives': an archive holds no"
                            " registry digest; the image ID inside it is what the host is checked against")
                 continue
             archive = archive_dir / archive_name(str(c.value(key)))
             if not archive.is_file():
-                c.bad(key, f"needs the archive {archive} (image_source is archives)")
+                c.bad(key, f"needs the archive {archive} (registry_image_source is archives)")
 
 
 def _registry_major(c: _Checker):
@@ -395,8 +452,8 @@ def _registry_major(c: _Checker):
                                 " registry:3.1.1 or registry:2.8.3, or set registry_major_version")
     elif declared is not None and from_tag is not None and declared != from_tag:
         c.bad("registry_major_version", f"says {declared}, but registry_image's tag says {from_tag}")
-    elif (declared or from_tag) == 2 and c.value("gc_delete_untagged") is True:
-        c.bad("gc_delete_untagged", "must be False on registry 2: its collector deletes the platform manifests"
+    elif (declared or from_tag) == 2 and c.value("registry_gc_delete_untagged") is True:
+        c.bad("registry_gc_delete_untagged", "must be False on registry 2: its collector deletes the platform manifests"
                                     " of every multi-arch image (they have no tag), and the image's tag stops"
                                     " pulling; registry 3 keeps them (registry_image = 'registry:3.1.1')")
 
@@ -408,9 +465,9 @@ def _security(c: _Checker, public_name: str | None):
     address = c.value("registry_bind_address")
     if address is not None and not (isinstance(address, str) and is_address(address)):
         c.bad("registry_bind_address", "must be None (all addresses) or an IP address like 127.0.0.1")
-    elif address is not None and c.value("ui_enabled"):
-        c.bad("registry_bind_address", "must be None while ui_enabled: the UI reaches the registry through the"
-                                       " Docker bridge gateway (or set ui_enabled=False)")
+    elif address is not None and c.value("registry_ui_enabled"):
+        c.bad("registry_bind_address", "must be None while registry_ui_enabled: the UI reaches the registry through the"
+                                       " Docker bridge gateway (or set registry_ui_enabled=False)")
     names = c.string_list("registry_tls_names") or []
     for extra in names:
         if not (DNS_NAME.fullmatch(extra) or is_address(extra)):
@@ -459,9 +516,10 @@ def problems(data, public_name: str | None = None) -> list[str]:
     return checker.found
 
 
-def validate(host) -> None:
-    """Raise DataError naming every problem in the host's data."""
-    found = topology.membership_problems(host)
+def validate(host) -> list[str]:
+    """Raise DataError naming every problem in the host's data; return what to warn about (old names)."""
+    warnings, found = carry_renamed(host.data)
+    found += topology.membership_problems(host)
     if not isinstance(host.name, str) or not (DNS_NAME.fullmatch(host.name) or is_address(host.name)):
         found.append(f"the host's name {host.name!r} must be a DNS name or an IP address (it goes into HAProxy's"
                      " configuration, client settings, certificates and backup names)")
@@ -476,3 +534,4 @@ def validate(host) -> None:
     found += topology.store_problems(host)
     if found:
         raise DataError(f"Invalid data for host {host.name}:\n  " + "\n  ".join(found))
+    return warnings

@@ -52,6 +52,25 @@ server {{
 """
 
 
+# How the UI's nginx checks the registry (or load balancer) it forwards every browser's credentials to:
+# on the host in the configuration directory, and where nginx includes it at the http level, so it applies
+# to the UI image's own server that proxies /v2.
+UPSTREAM_TLS_FILE = "ui-upstream.conf"
+UPSTREAM_TLS_CONF = "/etc/nginx/conf.d/registry-upstream.conf"
+# The public CAs, where Debian and Alpine (the Joxit image's base) keep them.
+SYSTEM_CAS = "/etc/ssl/certs/ca-certificates.crt"
+
+
+def upstream_tls(data, upstream_name: str) -> bytes:
+    """nginx settings that verify the upstream's certificate, against the deploy's CA (or the public ones),
+    for the name the certificate covers (the upstream is reached by address)."""
+    trusted = f"{UI_TLS_DIR}/ca.crt" if private_ca(data) else SYSTEM_CAS
+    return (f"# Managed by the registry deploy: the registry's certificate is checked before a browser's\n"
+            f"# credentials are forwarded to it.\nproxy_ssl_verify on;\nproxy_ssl_verify_depth 3;\n"
+            f"proxy_ssl_trusted_certificate {trusted};\nproxy_ssl_name {upstream_name};\n"
+            f"proxy_ssl_server_name on;\n").encode()
+
+
 # Where each registry line reads its configuration directory: registry 3 (distribution 3) has no fallback
 # to registry 2's path.
 CONFIG_TARGETS = {2: "/etc/docker/registry", 3: "/etc/distribution"}
@@ -102,7 +121,7 @@ def config_files(name: str, data) -> dict[str, bytes]:
         files["registry.crt"], files["registry.key"], ca = server_material(name, data)
         if ca:
             files["ca.crt"] = ca
-        if data.ui_enabled:
+        if data.registry_ui_enabled:
             files["ui-tls.conf"] = UI_TLS_SERVER.encode()
     store = SecretStore(data.registry_secrets_dir)
     source = registry_yaml.load(data.registry_config_src)
@@ -135,7 +154,7 @@ def probe_urls(name: str, data) -> tuple[str, str, str]:
     host = public_name(name, data) if tls_on(data) else "127.0.0.1"
     public = f"{scheme(data)}://{host}:{data.registry_port}"
     direct = f"http://127.0.0.1:{data.registry_backend_port}" if proxied(data) else public
-    return direct, public, f"{scheme(data)}://{host}:{data.ui_port}" if data.ui_enabled else ""
+    return direct, public, f"{scheme(data)}://{host}:{data.registry_ui_port}" if data.registry_ui_enabled else ""
 
 
 def _curl_string(text: str) -> str:
@@ -148,7 +167,7 @@ def client_curlrc(name: str, data) -> str:
     lines = ["# Managed by the registry deploy: how this host's probes reach its own registry."]
     if tls_on(data):
         host = public_name(name, data)
-        lines += [f'resolve = "{host}:{port}:127.0.0.1"' for port in (data.registry_port, data.ui_port)]
+        lines += [f'resolve = "{host}:{port}:127.0.0.1"' for port in (data.registry_port, data.registry_ui_port)]
         if private_ca(data):
             lines.append(f'cacert = "{data.registry_config_dir}/ca.crt"')
     if auth_on(data):

@@ -60,7 +60,7 @@ def replicas(inventory) -> list[dict]:
 def endpoints(inventory) -> list[tuple]:
     """Every (host, port) a client may push to or pull from: each registry, and each load balancer."""
     return ([(registry, registry.data.registry_port) for registry in registries(inventory)]
-            + [(balancer, balancer.data.lb_port) for balancer in balancers(inventory)])
+            + [(balancer, balancer.data.registry_lb_port) for balancer in balancers(inventory)])
 
 
 def plain_http_registries(inventory) -> list[str]:

@@ -3,8 +3,8 @@ as commands, read the inventory's merged data, and reach the sandbox hosts over 
 
 from __future__ import annotations
 
+import copy
 import json
-import runpy
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -14,6 +14,7 @@ from types import SimpleNamespace
 import paramiko
 import testinfra
 
+from core.data import shipped_defaults
 from sandbox.settings import KEY_FILE, ROOT
 
 PYINFRA = str(Path(sys.executable).parent / "pyinfra")
@@ -21,14 +22,15 @@ SANDBOX_INVENTORY = "inventory/sandbox.py"
 
 
 def group_defaults() -> dict:
-    """group_data/all.py, the defaults every inventory starts from."""
-    return {k: v for k, v in runpy.run_path(str(ROOT / "group_data/all.py")).items() if not k.startswith("__")}
+    """group_data/all.py, the defaults every inventory starts from (a copy to change)."""
+    return copy.deepcopy(shipped_defaults())
 
 
 class Data(dict):
     """Deploy data as tasks read it (attributes) and as validation reads it (.get)."""
 
     __getattr__ = dict.__getitem__
+    __setattr__ = dict.__setitem__
 
 
 @dataclass

@@ -45,7 +45,8 @@ def variables(source: str) -> list[tuple[str, str, str, str]]:
         name = node.targets[0].id
         if not comment:
             raise UndocumentedVariable(f"{SOURCE.name}: {name} has no comment above it")
-        found.append((section, name, ast.get_source_segment(source, node.value), " ".join(comment)))
+        default = " ".join(ast.get_source_segment(source, node.value).split())  # one line, however written
+        found.append((section, name, default, " ".join(comment)))
     return found
 
 

@@ -492,7 +492,7 @@ restore() {
     root="$(data_dir)"
     tar -tf "$file" tags.txt >/dev/null 2>&1 || die "$file is not a registry backup (no tags.txt in it)"
     if [ -n "$(tag_lines "$root")" ] && [ "${2:-}" != --force ]; then
-        die "the registry already holds tags: refused, nothing changed (restore_force=True replaces them)"
+        die "the registry already holds tags: refused, nothing changed (registry_restore_force=True replaces them)"
     fi
     staging="$root/.restore"
     rm -rf "$staging"

@@ -5,34 +5,35 @@ this file (`python -m dev.variables`): each variable's comment is its descriptio
 # --- Docker engine ---------------------------------------------------------------------------------
 # Debian/Ubuntu: "distribution" (the release's docker.io) or "docker-ce" (Docker's apt repo); the RHEL
 # family uses docker-ce; "installed": keep the engine the host already has (any source), install none.
-docker_package_source = "distribution"
+registry_docker_package_source = "distribution"
 # Pin docker.io to this exact Debian package version; None takes the one the release ships.
-docker_io_version = None
+registry_docker_io_version = None
 # docker-ce and docker-ce-cli version as the package manager spells it: RPM "[epoch:]version-release"
 # (CentOS 7: the original 18.09 target), apt e.g. "5:24.0.9-1~debian.12~bookworm".
-docker_ce_version = "18.09.9-3.el7"
+registry_docker_ce_version = "18.09.9-3.el7"
 # Base URL of Docker's package repositories (yum/dnf: <url>/linux/centos/..., apt: <url>/linux/<distro>).
-docker_ce_repo_url = "https://download.docker.com"
-# Fingerprints of the keys allowed to sign docker_ce_repo_url's packages (Docker's apt key, then its RPM
+registry_docker_ce_repo_url = "https://download.docker.com"
+# Fingerprints of the keys allowed to sign registry_docker_ce_repo_url's packages (Docker's apt key, then its RPM
 # key, as docs.docker.com prints them). The key file is downloaded, and installed only if every key in
 # it is one of these; a mirror that signs with its own key needs its fingerprint here.
-docker_ce_key_fingerprints = ["9DC858229FC7DD38854AE2D88D81803C0EBFCD88", "060A61C51B558A7F742B77AAC52FEB6B621E9F35"]
-# Allow plain http:// for docker_ce_repo_url and centos_vault_baseurl (packages are still signed;
+registry_docker_ce_key_fingerprints = ["9DC858229FC7DD38854AE2D88D81803C0EBFCD88",
+                                       "060A61C51B558A7F742B77AAC52FEB6B621E9F35"]
+# Allow plain http:// for registry_docker_ce_repo_url and registry_centos_vault_baseurl (packages are still signed;
 # https is the default).
-docker_repo_allow_http = False
+registry_docker_repo_allow_http = False
 # CentOS 7 is end-of-life: a vault base URL (e.g. a local mirror of vault.centos.org/7.9.2009) for its
 # base repos; None leaves them alone.
-centos_vault_baseurl = None
+registry_centos_vault_baseurl = None
 # More daemon.json settings, merged in (keys already on the host that the deploy does not set are kept).
-docker_daemon_options = {}
+registry_docker_daemon_options = {}
 # daemon.json `registry-mirrors`: pull-through mirrors for the engine.
-docker_registry_mirrors = []
+registry_docker_registry_mirrors = []
 # daemon.json `insecure-registries`: registries the engine may reach over plain HTTP.
-docker_insecure_registries = []
+registry_docker_insecure_registries = []
 # daemon.json json-file `max-size` of each container's log.
-docker_log_max_size = "10m"
+registry_docker_log_max_size = "10m"
 # daemon.json json-file `max-file`: how many rotated logs to keep.
-docker_log_max_file = 3
+registry_docker_log_max_file = 3
 
 # --- Images ----------------------------------------------------------------------------------------
 # The registry image, pinned by a version tag: registry 2 (registry:2.8.3) or 3 (registry:3.1.1), best with
@@ -45,11 +46,11 @@ registry_major_version = None
 registry_allow_downgrade = False
 # The Joxit UI image (tag@digest pins it by content); 2.x tags proxy /v2 via NGINX_PROXY_PASS_URL, the legacy
 # "static" tag via REGISTRY_URL.
-ui_image = "joxit/docker-registry-ui:2.6.0"
-# "pull" from the image's registry, or "archives": upload and `docker load` <image_archive_dir>/<image>.tar.
-image_source = "pull"
+registry_ui_image = "joxit/docker-registry-ui:2.6.0"
+# "pull" from the image's registry, or "archives": upload and `docker load` <registry_image_archive_dir>/<image>.tar.
+registry_image_source = "pull"
 # Where the archives are, named as `docker save` wrote them with "/" and ":" as "_".
-image_archive_dir = "images"
+registry_image_archive_dir = "images"
 
 # --- Storage ---------------------------------------------------------------------------------------
 # "volume" (the named Docker volume), "bind" (the host directory), never removed by the deploy; or "s3":
@@ -77,9 +78,9 @@ registry_s3_redirect = False
 # --- Load balancer (hosts in the registry_lb group) ------------------------------------------------
 # The port clients reach the registry replicas on, through HAProxy; TLS and its certificate follow
 # registry_tls, for the load balancer's registry_name (default: its inventory name).
-lb_port = 5000
+registry_lb_port = 5000
 # HAProxy's stats page, on 127.0.0.1 only.
-lb_stats_port = 8404
+registry_lb_stats_port = 8404
 
 # --- Registry --------------------------------------------------------------------------------------
 # The registry container's name.
@@ -134,14 +135,14 @@ registry_access = None
 registry_catalog_users = None
 # The access proxy in front of each registry (HAProxy, in a container on the host's network): it serves
 # TLS on registry_port, checks each user's password (bcrypt) and rights, and passes what is allowed on.
-auth_proxy_image = "haproxy:2.8"
+registry_auth_proxy_image = "haproxy:2.8"
 # Its container's name.
-auth_proxy_container = "registry-auth"
+registry_auth_proxy_container = "registry-auth"
 # The port the registry itself listens on behind the proxy, on 127.0.0.1 only.
 registry_backend_port = 5001
 # Seconds the proxy remembers a verified password (as an HMAC of it, in memory), so a pull costs one
 # bcrypt check instead of one per request; 0: check every request.
-auth_cache_seconds = 300
+registry_auth_cache_seconds = 300
 
 # --- Clients (hosts in the registry_clients group, and the registry hosts themselves) --------------
 # A user whose credentials registry_clients hosts `docker login` with: "registry-pull" (pull only), one of
@@ -150,56 +151,56 @@ registry_client_login = "registry-pull"
 
 # --- UI --------------------------------------------------------------------------------------------
 # Run the UI (False removes its container).
-ui_enabled = True
+registry_ui_enabled = True
 # The UI container's name.
-ui_container = "registry-ui"
+registry_ui_container = "registry-ui"
 # The UI's published port (HTTPS when registry_tls is on).
-ui_port = 5050
+registry_ui_port = 5050
 # The UI's title (no ~ & < > " or newline: the UI's templating cannot take them).
-ui_title = "Docker registry"
+registry_ui_title = "Docker registry"
 # Show delete buttons in the UI (deletes also need registry_delete_enabled).
-ui_delete_images = True
+registry_ui_delete_images = True
 
 # --- Firewall (RHEL family) ------------------------------------------------------------------------
-# When firewalld runs, open registry_port and ui_port in it (runtime and permanent).
-firewalld_open_ports = True
+# When firewalld runs, open registry_port and registry_ui_port in it (runtime and permanent).
+registry_firewalld_open_ports = True
 
 # --- Maintenance (gc.py, delete_repos.py, prune_repos.py, the registry-gc timer) --------------------
 # Seconds a chore, or a deploy's change to the registry, waits for another chore's lock before failing.
-maintenance_lock_timeout = 300
+registry_maintenance_lock_timeout = 300
 # Seconds the scheduled GC may run before systemd stops it (the registry is then switched back).
-maintenance_timeout = 3600
+registry_maintenance_timeout = 3600
 # gc.py: list the blobs that would go, remove nothing.
-gc_dry_run = False
+registry_gc_dry_run = False
 # GC also removes manifests no tag points to: registry 3 only (registry 2 breaks multi-arch images).
-gc_delete_untagged = False
+registry_gc_delete_untagged = False
 # Scheduled GC: a systemd OnCalendar expression (e.g. "Sun *-*-* 03:00:00"); None: no timer.
-gc_schedule = None
+registry_gc_schedule = None
 # delete_repos.py: the repositories to delete (a list, or comma-separated with --data).
-repositories = []
+registry_repositories = []
 
 # --- Retention (retention.py) ----------------------------------------------------------------------
 # Rules, the first whose glob matches a repository applies: {"repositories": "team/*", "keep_last": 10,
 # "keep_days": 30, "keep_tags": ["latest", "v*"]}; a tag stays if any of them says so.
-retention_rules = []
+registry_retention_rules = []
 # Delete what the rules let go; False (the default) only says what would go, per repository.
-retention_apply = False
+registry_retention_apply = False
 
 # --- Backup and restore (backup.py, restore.py) ----------------------------------------------------
 # Control-machine directory the archives (and their manifests) are downloaded to.
-backup_dir = "backups"
+registry_backup_dir = "backups"
 # Keep the archive in this directory on the host instead of downloading it; None: download it.
-backup_host_dir = None
+registry_backup_host_dir = None
 # restore.py: the archive to restore (its manifest, <name>.json, must be beside it).
-backup_archive = None
+registry_backup_archive = None
 # restore.py onto a registry that already holds tags: replace them.
-restore_force = False
+registry_restore_force = False
 
 # --- Health gate and output ------------------------------------------------------------------------
 # Seconds to wait for the registry and the UI to answer (also after each restart a chore makes).
-health_timeout = 60
+registry_health_timeout = 60
 # The registry URL operators use (the certificate covers its host); "//host:port" takes the scheme
 # from registry_tls; None: <scheme>://<registry_name>:<registry_port>.
 registry_public_url = None
-# The UI URL printed for operators, written likewise; None: <scheme>://<registry_name>:<ui_port>.
-ui_public_url = None
+# The UI URL printed for operators, written likewise; None: <scheme>://<registry_name>:<registry_ui_port>.
+registry_ui_public_url = None

@@ -24,7 +24,8 @@ from pyinfra import host
 from pyinfra.api import FactBase, operation
 from pyinfra.facts.docker import DockerContainer
 
-from .host_scripts import CONTAINER_SCRIPT
+from core.host_paths import CONTAINER_SCRIPT
+
 from .report import log_once
 
 

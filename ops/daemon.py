@@ -68,9 +68,10 @@ def daemon_json(settings: dict):
         raise DeployError(f"{host.name}: {DAEMON_JSON} is not a JSON object; fix or remove it (nothing was changed)")
     wanted = merged(current, settings)
     if "data-root" in current and wanted.get("data-root") != current["data-root"]:
-        raise DeployError(f"{host.name}: docker_daemon_options would move data-root from {current['data-root']}"
-                          f" to {wanted['data-root']}: the engine would restart on an empty directory. Move the"
-                          " data first, or drop data-root from docker_daemon_options (nothing was changed)")
+        raise DeployError(f"{host.name}: registry_docker_daemon_options would move data-root from"
+                          f" {current['data-root']} to {wanted['data-root']}: the engine would restart on an empty"
+                          " directory. Move the data first, or drop data-root from registry_docker_daemon_options"
+                          " (nothing was changed)")
     if render(wanted) == render(current):
         host.noop(f"{DAEMON_JSON} has the deploy's settings")
         return

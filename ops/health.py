@@ -7,7 +7,8 @@ import shlex
 from pyinfra import host
 from pyinfra.api import FactBase, operation
 
-from .host_scripts import CONTAINER_SCRIPT
+from core.host_paths import CONTAINER_SCRIPT
+
 from .report import log_once
 
 

@@ -8,16 +8,9 @@ import shlex
 from pyinfra import host
 from pyinfra.api import FactBase, operation
 
+from core.haproxy_files import BACKEND
+
 from .health import HttpCode, http_status_command
-
-# The backend of files/haproxy.cfg.j2 that balances over the replicas.
-BACKEND = "replicas"
-# How it checks each replica: every CHECK_SECONDS; FALL failures take it out, RISE successes put it back.
-CHECK_SECONDS, FALL, RISE = 1, 2, 2
-# How long after a replica answers again every load balancer has put it back: a deploy that replaces the
-# replicas one at a time waits this long before the next one stops.
-READMIT_SECONDS = CHECK_SECONDS * (RISE + 1)
-
 
 # HAProxy's runtime API, root only (files/haproxy.cfg.j2 creates it).
 HAPROXY_SOCKET = "/run/haproxy/admin.sock"

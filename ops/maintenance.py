@@ -8,9 +8,9 @@ import shlex
 from pyinfra import host
 from pyinfra.api import FactBase, operation
 
+from core.host_paths import LOCK, MAINTENANCE_SCRIPT, READ_ONLY_MARK
 from core.retention_rules import Tag, children
 
-from .host_scripts import LOCK, MAINTENANCE_SCRIPT, READ_ONLY_MARK
 from .report import log_once
 
 

@@ -82,7 +82,7 @@ def deb_pinned(packages: dict):
     yield f"{APT_INSTALL} {' '.join(shlex.quote(w) for w in wanted)}"
 
 
-# Engine packages by what they are, and the docker_package_source that keeps each.
+# Engine packages by what they are, and the registry_docker_package_source that keeps each.
 ENGINES = {
     "docker.io": "distribution",
     "docker-ce": "docker-ce",
@@ -99,7 +99,7 @@ def engine_conflicts(installed: dict, source: str) -> list[str]:
     present = [name for name in ENGINES if name in installed]
     if source == "installed":
         if not [name for name in present if ENGINES[name]]:
-            return ["docker_package_source is 'installed' but no Docker engine package is installed"
+            return ["registry_docker_package_source is 'installed' but no Docker engine package is installed"
                     f" (looked for {', '.join(n for n in ENGINES if ENGINES[n])})"]
         return []
     problems = []
@@ -109,7 +109,7 @@ def engine_conflicts(installed: dict, source: str) -> list[str]:
             problems.append(f"{name} is installed: it gives a docker command backed by Podman, not Docker's"
                             " engine; remove it first (nothing was changed)")
         elif keeps != source:
-            problems.append(f"{name} is installed and docker_package_source is {source!r}: installing that"
-                            f" engine would replace it under its containers. Set docker_package_source="
+            problems.append(f"{name} is installed and registry_docker_package_source is {source!r}: installing that"
+                            f" engine would replace it under its containers. Set registry_docker_package_source="
                             f"{keeps!r} to keep and use it (nothing was changed)")
     return problems

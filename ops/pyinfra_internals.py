@@ -22,7 +22,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 import click
-from pyinfra import context
+from pyinfra import context, logger
 from pyinfra.api.exceptions import PyinfraError
 from pyinfra.api.host import Host
 from pyinfra.connectors.util import CommandOutput
@@ -31,7 +31,8 @@ from core.data import DataError
 
 
 def check_data_before_connect(check) -> None:
-    """Call `check(host)` for every host of this pyinfra run once its data is loaded, before connecting."""
+    """Call `check(host)` for every host of this pyinfra run once its data is loaded, before connecting, and
+    log each warning it returns once, naming the hosts it concerns."""
     if not context.ctx_state.isset():
         return  # loaded outside a pyinfra run: nothing to guard
     state = context.state
@@ -39,11 +40,15 @@ def check_data_before_connect(check) -> None:
 
     def init_then_check(inventory, *args, **kwargs):
         init(inventory, *args, **kwargs)
+        warned: dict[str, list[str]] = {}
         for host in inventory:
             try:
-                check(host)
+                for warning in check(host) or ():
+                    warned.setdefault(warning, []).append(host.name)
             except DataError as e:  # said as pyinfra says its own errors: one message, no traceback
                 raise PyinfraError(str(e)) from None
+        for warning, hosts in warned.items():
+            logger.warning(f"WARNING: {warning} ({', '.join(hosts)})")
 
     state.init = init_then_check
 

@@ -9,7 +9,8 @@ from io import BytesIO
 from pyinfra import host
 from pyinfra.api import FactBase, FileUploadCommand, operation
 
-from .host_scripts import CONTAINER_SCRIPT, READ_ONLY_MARK
+from core.host_paths import CONTAINER_SCRIPT, READ_ONLY_MARK
+
 from .report import log_once
 
 

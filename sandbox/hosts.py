@@ -183,7 +183,7 @@ def inventory_data(host: dict, state: dict) -> dict:
         # This machine reaches each host's ports on 127.0.0.1 (covered by the certificate too); the scheme
         # follows registry_tls.
         "registry_public_url": f"//127.0.0.1:{host['registry_port']}",
-        "ui_public_url": f"//127.0.0.1:{host['ui_port']}",
+        "registry_ui_public_url": f"//127.0.0.1:{host['ui_port']}",
     }
 
 

@@ -100,12 +100,12 @@ def write_manifest(archive: Path, host_name: str, data, made) -> None:
 def backup():
     data = host.data
     name = f"{host.name}-{datetime.datetime.now(datetime.UTC):%Y%m%dT%H%M%SZ}.tar"
-    remote_dir = data.backup_host_dir or REMOTE_DIR
+    remote_dir = data.registry_backup_host_dir or REMOTE_DIR
     remote = f"{remote_dir}/{name}"
     made = run_chore("The registry's data is archived on the host", "backup", remote)
-    if data.backup_host_dir:
+    if data.registry_backup_host_dir:
         return
-    local = Path(data.backup_dir) / name
+    local = Path(data.registry_backup_dir) / name
     local.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     files.get(name="The archive is downloaded", src=remote, dest=str(local))
     python.call(name="The archive's manifest is written beside it", function=write_manifest, archive=local,
@@ -120,30 +120,32 @@ def checked_archive(path: str, key: bytes) -> dict:
     archive = Path(path)
     manifest_path = archive.with_suffix(".json")
     if not archive.is_file() or not manifest_path.is_file():
-        raise DeployError(f"backup_archive={path!r}: needs the archive and its manifest {manifest_path.name}")
+        raise DeployError(f"registry_backup_archive={path!r}: needs the archive and its manifest {manifest_path.name}")
     try:
         manifest = json.loads(manifest_path.read_text())
     except ValueError as error:
-        raise DeployError(f"backup_archive={path!r}: {manifest_path.name} is not JSON ({error}): refused") from None
+        raise DeployError(f"registry_backup_archive={path!r}: {manifest_path.name} is not JSON ({error}):"
+                          " refused") from None
     if not isinstance(manifest, dict) or not hmac.compare_digest(str(manifest.get("signature")),
                                                                  signature(manifest, key)):
-        raise DeployError(f"backup_archive={path!r}: {manifest_path.name} is not signed with this deploy's backup key"
-                          " (backup.key in registry_secrets_dir): refused")
+        raise DeployError(f"registry_backup_archive={path!r}: {manifest_path.name} is not signed with this deploy's"
+                          " backup key (backup.key in registry_secrets_dir): refused")
     if sha256_of(archive) != manifest.get("sha256"):
-        raise DeployError(f"backup_archive={path!r}: its checksum does not match {manifest_path.name}: refused")
+        raise DeployError(f"registry_backup_archive={path!r}: its checksum does not match {manifest_path.name}:"
+                          " refused")
     return manifest
 
 
 @deploy("Restore")
 def restore():
     data = host.data
-    if not data.backup_archive:
-        raise DeployError("Name the backup to restore: --data backup_archive=backups/<name>.tar")
-    manifest = checked_archive(data.backup_archive, SecretStore(data.registry_secrets_dir).backup_key())
+    if not data.registry_backup_archive:
+        raise DeployError("Name the backup to restore: --data registry_backup_archive=backups/<name>.tar")
+    manifest = checked_archive(data.registry_backup_archive, SecretStore(data.registry_secrets_dir).backup_key())
     # Named by its checksum, never by anything the manifest says.
     remote = f"{REMOTE_DIR}/restore-{manifest['sha256'][:16]}.tar"
     files.directory(name="The host's backup directory exists", path=REMOTE_DIR, mode="0700")
-    files.put(name="The archive is on the host", src=data.backup_archive, dest=remote, mode="0600")
-    run_chore(f"The registry's data is restored from {Path(data.backup_archive).name}", "restore", remote,
-              *(["--force"] if data.restore_force else []))
+    files.put(name="The archive is on the host", src=data.registry_backup_archive, dest=remote, mode="0600")
+    run_chore(f"The registry's data is restored from {Path(data.registry_backup_archive).name}", "restore", remote,
+              *(["--force"] if data.registry_restore_force else []))
     server.shell(name="The host's copy is removed", commands=[f"rm -f {shlex.quote(remote)}"])

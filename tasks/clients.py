@@ -21,7 +21,7 @@ def registry_clients():
     data = host.data
     login = data.registry_client_login if topology.is_client(host) else None
     trusted, logins = {}, {}
-    # Each replica, and each load balancer in front of them (by its name, on lb_port).
+    # Each replica, and each load balancer in front of them (by its name, on registry_lb_port).
     for registry, port in topology.endpoints(inventory):
         # A registry host reaches its own registry as localhost too (`docker push localhost:5000/...`).
         addresses = [f"{registry_name(registry.name, registry.data)}:{port}"] + (

@@ -25,16 +25,16 @@ RPM_KEY = "/etc/pki/rpm-gpg/docker-ce.asc"
 
 
 def daemon_settings(data, plain_http: list[str]) -> dict:
-    """The daemon.json keys the deploy sets: docker_daemon_options, log rotation, mirrors, and the
+    """The daemon.json keys the deploy sets: registry_docker_daemon_options, log rotation, mirrors, and the
     registries the engine may reach over plain HTTP (the operator's and the inventory's TLS-less ones)."""
     settings = {
-        **data.docker_daemon_options,
+        **data.registry_docker_daemon_options,
         "log-driver": "json-file",
-        "log-opts": {"max-size": data.docker_log_max_size, "max-file": str(data.docker_log_max_file)},
+        "log-opts": {"max-size": data.registry_docker_log_max_size, "max-file": str(data.registry_docker_log_max_file)},
     }
-    if data.docker_registry_mirrors:
-        settings["registry-mirrors"] = list(data.docker_registry_mirrors)
-    insecure = list(dict.fromkeys([*data.docker_insecure_registries, *plain_http]))
+    if data.registry_docker_registry_mirrors:
+        settings["registry-mirrors"] = list(data.registry_docker_registry_mirrors)
+    insecure = list(dict.fromkeys([*data.registry_docker_insecure_registries, *plain_http]))
     if insecure:
         settings["insecure-registries"] = insecure
     return settings
@@ -49,11 +49,11 @@ def _refuse_other_engines(installed: dict, source: str):
 
 def _debian(distro):
     data = host.data
-    _refuse_other_engines(host.get_fact(DebPackages) or {}, data.docker_package_source)
-    if data.docker_package_source == "installed":
+    _refuse_other_engines(host.get_fact(DebPackages) or {}, data.registry_docker_package_source)
+    if data.registry_docker_package_source == "installed":
         deb_pinned(name="Tools the deploy uses are installed", packages=dict.fromkeys(TOOLS))
         return
-    if data.docker_package_source == "docker-ce":
+    if data.registry_docker_package_source == "docker-ce":
         # Before the key: a minimal Debian or Ubuntu has neither curl nor wget to download it with.
         deb_pinned(name="Tools the deploy uses are installed", packages=dict.fromkeys(TOOLS))
         flavour = distro["release_meta"]["ID"].lower()
@@ -61,54 +61,54 @@ def _debian(distro):
         keyring = "/etc/apt/keyrings/docker.asc"
         trusted_key(
             name="Docker's apt signing key is present, checked by its fingerprint",
-            src=f"{data.docker_ce_repo_url}/linux/{flavour}/gpg",
+            src=f"{data.registry_docker_ce_repo_url}/linux/{flavour}/gpg",
             dest=keyring,
-            fingerprints=data.docker_ce_key_fingerprints,
+            fingerprints=data.registry_docker_ce_key_fingerprints,
         )
         apt.repo(
             name="Docker's apt repository is configured",
-            src=f"deb [signed-by={keyring}] {data.docker_ce_repo_url}/linux/{flavour} {codename} stable",
+            src=f"deb [signed-by={keyring}] {data.registry_docker_ce_repo_url}/linux/{flavour} {codename} stable",
             filename="docker",
         )
-        version = data.docker_ce_version
+        version = data.registry_docker_ce_version
         packages = {"docker-ce": version, "docker-ce-cli": version, "containerd.io": None}
     else:
-        packages = {"docker.io": data.docker_io_version, **dict.fromkeys(TOOLS)}
+        packages = {"docker.io": data.registry_docker_io_version, **dict.fromkeys(TOOLS)}
     deb_pinned(name="Docker engine packages are installed", packages=packages)
 
 
 def _rhel(distro):
     data = host.data
-    # The RHEL family's engine comes from Docker's repository whatever docker_package_source says.
+    # The RHEL family's engine comes from Docker's repository whatever registry_docker_package_source says.
     _refuse_other_engines(host.get_fact(RpmPackages) or {},
-                          "installed" if data.docker_package_source == "installed" else "docker-ce")
-    if data.docker_package_source == "installed":
+                          "installed" if data.registry_docker_package_source == "installed" else "docker-ce")
+    if data.registry_docker_package_source == "installed":
         rpm_pinned(name="Tools the deploy uses are installed", packages=dict.fromkeys(TOOLS),
                    manager=rpm_manager(distro))
         return
-    if data.centos_vault_baseurl and distro.get("major") == 7:
+    if data.registry_centos_vault_baseurl and distro.get("major") == 7:
         files.template(
             name="CentOS 7 base repositories point at the vault",
             src="files/centos7-vault.repo.j2",
             dest="/etc/yum.repos.d/CentOS-Base.repo",
-            baseurl=data.centos_vault_baseurl.rstrip("/"),
+            baseurl=data.registry_centos_vault_baseurl.rstrip("/"),
             mode="0644",
         )
     trusted_key(
         name="Docker's RPM signing key is present, checked by its fingerprint",
-        src=f"{data.docker_ce_repo_url}/linux/centos/gpg",
+        src=f"{data.registry_docker_ce_repo_url}/linux/centos/gpg",
         dest=RPM_KEY,
-        fingerprints=data.docker_ce_key_fingerprints,
+        fingerprints=data.registry_docker_ce_key_fingerprints,
     )
     yum.repo(
         name="Docker's yum repository is configured",
         src="docker-ce-stable",
         description="Docker CE Stable",
-        baseurl=f"{data.docker_ce_repo_url}/linux/centos/$releasever/$basearch/stable",
+        baseurl=f"{data.registry_docker_ce_repo_url}/linux/centos/$releasever/$basearch/stable",
         gpgcheck=True,
         gpgkey=f"file://{RPM_KEY}",
     )
-    version = data.docker_ce_version
+    version = data.registry_docker_ce_version
     rpm_pinned(
         name="Docker engine packages are installed",
         # curl (a dependency of yum and dnf themselves) already downloaded the key above.
@@ -121,9 +121,9 @@ def _firewall_opened():
     """Open the ports in firewalld where it runs; the operation, or None when there is nothing to do."""
     data = host.data
     firewalld = host.get_fact(SystemdStatus, services=["firewalld.service"]) or {}
-    if not data.firewalld_open_ports or not firewalld.get("firewalld.service"):
+    if not data.registry_firewalld_open_ports or not firewalld.get("firewalld.service"):
         return None
-    ports = [f"{data.registry_port}/tcp"] + ([f"{data.ui_port}/tcp"] if data.ui_enabled else [])
+    ports = [f"{data.registry_port}/tcp"] + ([f"{data.registry_ui_port}/tcp"] if data.registry_ui_enabled else [])
     return ports_open(name=f"firewalld allows {', '.join(ports)}", ports=ports)
 
 

@@ -14,7 +14,7 @@ from ops.health import healthy
 def how_to_reach(name: str, data) -> str:
     """The line a healthy host ends with: URLs, the CA to trust, the users and where their passwords are."""
     registry_url, ui_url = public_urls(name, data)
-    line = f"registry {registry_url}" + (f"  UI {ui_url}" if data.ui_enabled else "")
+    line = f"registry {registry_url}" + (f"  UI {ui_url}" if data.registry_ui_enabled else "")
     store = SecretStore(data.registry_secrets_dir)
     if data.registry_tls == "self-signed":
         line += f"  CA {Path(store.root, 'ca.crt')}"

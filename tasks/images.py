@@ -15,11 +15,11 @@ from ops.archives import loaded_from_archive
 def images():
     data = host.data
     for image in wanted_images(data):
-        if data.image_source == "archives":
+        if data.registry_image_source == "archives":
             loaded_from_archive(
                 name=f"Image {image} is loaded from its archive",
                 image=image,
-                archive=str(Path(data.image_archive_dir) / archive_name(image)),
+                archive=str(Path(data.registry_image_archive_dir) / archive_name(image)),
             )
         else:
             docker.image(name=f"Image {image} is present", image=image, present=True)

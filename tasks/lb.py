@@ -5,39 +5,19 @@ the same CA for the name clients use, and a stats page on 127.0.0.1 only."""
 
 from __future__ import annotations
 
-import jinja2
 from pyinfra import host, inventory
 from pyinfra.api import deploy
 from pyinfra.facts.server import LinuxDistribution
 from pyinfra.operations import systemd
 from pyinfra.operations.util import any_changed
 
-from core import ROOT, topology
-from core.data import registry_name, scheme, tls_on
-from core.host_files import private_ca, server_material
+from core import topology
+from core.data import registry_name, scheme
+from core.haproxy_files import LB_CA, LB_CONFIG, haproxy_config, lb_tls_files
+from core.host_files import private_ca
 from ops.files import checked_file, files_in_place
-from ops.lb import BACKEND, CHECK_SECONDS, FALL, RISE, answers, serving_all
+from ops.lb import answers, serving_all
 from ops.packages import deb_pinned, rpm_pinned
-
-CONFIG = "/etc/haproxy/haproxy.cfg"
-PEM = "/etc/haproxy/registry.pem"
-CA = "/etc/haproxy/registry-ca.crt"
-def haproxy_config(data, servers: list[dict]) -> str:
-    template = jinja2.Template((ROOT / "files/haproxy.cfg.j2").read_text(), keep_trailing_newline=True)
-    return template.render(port=data.lb_port, stats_port=data.lb_stats_port, tls=tls_on(data), scheme=scheme(data),
-                           pem=PEM, ca=CA, backend=BACKEND, servers=servers, inter=CHECK_SECONDS, fall=FALL,
-                           rise=RISE)
-
-
-def tls_files(name: str, data) -> dict:
-    """The frontend's certificate and key (one PEM, root only) and the CA the replicas' certificates chain to."""
-    if not tls_on(data):
-        return {}
-    certificate, key, ca = server_material(name, data)
-    files = {PEM: (certificate + key, "600")}
-    if ca:
-        files[CA] = (ca, "644")
-    return files
 
 
 @deploy("Load balancer")
@@ -49,10 +29,10 @@ def load_balancer():
         deb_pinned(name="HAProxy is installed", packages=packages)
     else:
         rpm_pinned(name="HAProxy is installed", packages=packages)
-    material = tls_files(host.name, data)
+    material = lb_tls_files(host.name, data)
     placed = files_in_place(name="Its certificate and the replicas' CA are in place", files=material) \
         if material else None
-    config = checked_file(name="HAProxy configuration is checked and in place", path=CONFIG,
+    config = checked_file(name="HAProxy configuration is checked and in place", path=LB_CONFIG,
                           content=haproxy_config(data, topology.replicas(inventory)).encode(), mode="644",
                           check="haproxy -c -f {}")
     systemd.service(name="HAProxy is running and enabled", service="haproxy.service", running=True, enabled=True)
@@ -66,5 +46,5 @@ def load_balancer_health():
     """The load balancer's gate; run once the replicas are deployed (the first run deploys both)."""
     data = host.data
     name = registry_name(host.name, data)
-    answers(name="The load balancer answers as a registry", url=f"{scheme(data)}://{name}:{data.lb_port}/v2/",
-            server_name=name, cacert=CA if private_ca(data) else None)
+    answers(name="The load balancer answers as a registry", url=f"{scheme(data)}://{name}:{data.registry_lb_port}/v2/",
+            server_name=name, cacert=LB_CA if private_ca(data) else None)

@@ -19,9 +19,9 @@ from pyinfra.operations.util import any_changed
 
 from core import topology
 from core.data import repository_names
+from core.host_paths import MAINTENANCE_SCRIPT
 from ops.barrier import barrier
 from ops.files import FileStates
-from ops.host_scripts import MAINTENANCE_SCRIPT
 from ops.lb import balanced, serving_all
 from ops.maintenance import CalendarExpression
 from ops.report import log_lines
@@ -35,30 +35,30 @@ CHORE = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
 @deploy("Scheduled GC")
 def gc_timer():
     data = host.data
-    if data.gc_schedule is None:
+    if data.registry_gc_schedule is None:
         _timer_absent()
     else:
         _timer_enabled(data)
 
 
 def _timer_enabled(data):
-    calendar = host.get_fact(CalendarExpression, expression=data.gc_schedule)
+    calendar = host.get_fact(CalendarExpression, expression=data.registry_gc_schedule)
     if calendar and not calendar["valid"]:
-        raise DeployError(f"{host.name}: gc_schedule={data.gc_schedule!r}: systemd-analyze calendar refuses it:"
-                          f" {calendar['said']} (nothing was changed)")
+        raise DeployError(f"{host.name}: registry_gc_schedule={data.registry_gc_schedule!r}: systemd-analyze"
+                          f" calendar refuses it: {calendar['said']} (nothing was changed)")
     service = files.template(
         name="Scheduled GC service unit is in place",
         src="files/registry-gc.service.j2",
         dest=f"{UNITS}/registry-gc.service",
         script=MAINTENANCE_SCRIPT,
-        delete_untagged=data.gc_delete_untagged,
-        timeout=data.maintenance_timeout,
+        delete_untagged=data.registry_gc_delete_untagged,
+        timeout=data.registry_maintenance_timeout,
     )
     timer = files.template(
         name="Scheduled GC timer unit is in place",
         src="files/registry-gc.timer.j2",
         dest=f"{UNITS}/registry-gc.timer",
-        schedule=data.gc_schedule,
+        schedule=data.registry_gc_schedule,
     )
     systemd.daemon_reload(name="systemd reads the scheduled GC units", _if=any_changed(service, timer))
     systemd.service(name="Scheduled GC timer is enabled", service="registry-gc.timer", running=True, enabled=True)
@@ -142,7 +142,7 @@ def across_replicas(name: str, *args: str):
             barrier(name=f"{name}: {subject.name} is {mode}", point=f"{subject.name} is {mode}")
             if balancer:
                 balanced(name=f"{name}: {subject.name} is back in the load balancer", server=member["id"],
-                         state="ready", seconds=subject.data.health_timeout)
+                         state="ready", seconds=subject.data.registry_health_timeout)
             barrier(name=f"{name}: {subject.name} is back", point=f"{subject.name} is back in the balance")
         if mode == "read-only" and replica:
             # A failure is kept for the release step, so that every replica is switched back first.
@@ -155,18 +155,19 @@ def across_replicas(name: str, *args: str):
 @deploy("Garbage collection")
 def collect_garbage():
     data = host.data
-    args = ["gc"] + (["--dry-run"] if data.gc_dry_run else []) + (
-        ["--delete-untagged"] if data.gc_delete_untagged else [])
-    chore("Garbage is collected" + (" (dry run)" if data.gc_dry_run else ""), *args, read_only=not data.gc_dry_run)
+    args = ["gc"] + (["--dry-run"] if data.registry_gc_dry_run else []) + (
+        ["--delete-untagged"] if data.registry_gc_delete_untagged else [])
+    chore("Garbage is collected" + (" (dry run)" if data.registry_gc_dry_run else ""), *args,
+          read_only=not data.registry_gc_dry_run)
 
 
 @deploy("Delete repositories")
 def delete_repositories():
-    """Delete the repositories in data `repositories`; refused, removing nothing, unless all exist."""
+    """Delete the repositories in data `registry_repositories`; refused, removing nothing, unless all exist."""
     data = host.data
-    names = repository_names(data.repositories)
+    names = repository_names(data.registry_repositories)
     if not names:
-        raise DeployError("Name the repositories to delete: --data repositories=team/app,other")
+        raise DeployError("Name the repositories to delete: --data registry_repositories=team/app,other")
     if not data.registry_delete_enabled:
         raise DeployError(f"{host.name}: registry_delete_enabled is False: deleting repositories is refused")
     chore(f"Repositories {', '.join(names)} are deleted", "delete-repos", *names)

@@ -70,7 +70,7 @@ def registry(migration=None):
     # Users turned off: the access proxy gives registry_port up to the new registry only for the swap,
     # and takes it back if the new registry does not serve.
     running = container(name="Registry container is running", spec=registry_spec(host.name, data),
-                        displaces=None if proxied(data) else data.auth_proxy_container,
+                        displaces=None if proxied(data) else data.registry_auth_proxy_container,
                         restore_config=config.will_change, _serial=topology.replaced_in_turn(inventory, data))
     python.call(name="Say what replacing the registry checked", function=log_lines, op=running,
                 _if=running.did_change)

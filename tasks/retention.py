@@ -36,9 +36,10 @@ def plan_retention(stored: dict, rules, now: float) -> list:
 @deploy("Retention")
 def retention():
     data = host.data
-    rules = [Rule.from_data(rule) for rule in data.retention_rules]
+    rules = [Rule.from_data(rule) for rule in data.registry_retention_rules]
     if not rules:
-        raise DeployError("No retention_rules: nothing would be kept or deleted (see docs/retention-and-backup.md)")
+        raise DeployError("No registry_retention_rules: nothing would be kept or deleted (see"
+                          " docs/retention-and-backup.md)")
     if data.registry_storage == "s3":
         raise DeployError(f"{host.name}: retention does not run on S3 storage yet (it needs every replica"
                           f" read-only); nothing was done")
@@ -48,8 +49,8 @@ def retention():
         for line in decision.lines():
             log_once(line)
     doomed = [f"{d.repository}@{digest}={','.join(tags)}" for d in decisions for digest, tags in d.digests.items()]
-    if not data.retention_apply:
-        log_once(f"dry run: {len(doomed)} manifests would be deleted; run with --data retention_apply=True")
+    if not data.registry_retention_apply:
+        log_once(f"dry run: {len(doomed)} manifests would be deleted; run with --data registry_retention_apply=True")
         host.noop("retention dry run")
         return
     if not doomed:

@@ -10,32 +10,23 @@ from pyinfra.api.exceptions import DeployError
 
 from core import topology
 from core.data import auth_on, image_tag, public_urls, registry_name, scheme, tls_on
-from core.host_files import UI_FILES, UI_TLS_CONF, UI_TLS_DIR, config_files, files_hash, private_ca
+from core.host_files import (
+    UI_FILES,
+    UI_TLS_CONF,
+    UI_TLS_DIR,
+    UPSTREAM_TLS_CONF,
+    UPSTREAM_TLS_FILE,
+    config_files,
+    files_hash,
+    private_ca,
+    upstream_tls,
+)
 from ops.container import GATEWAY_PLACEHOLDER, ContainerSpec, Mount, absent, container
 from ops.files import files_in_place
 from ops.platform import HostAddress
 
 # Carries the hash of the files the UI reads, so a new certificate recreates it.
 FILES_LABEL = "io.registry-deploy.files-sha256"
-# How the UI's nginx checks the registry (or load balancer) it forwards every browser's credentials to:
-# on the host in the configuration directory, and where nginx includes it at the http level, so it applies
-# to the UI image's own server that proxies /v2.
-UPSTREAM_TLS_FILE = "ui-upstream.conf"
-UPSTREAM_TLS_CONF = "/etc/nginx/conf.d/registry-upstream.conf"
-# The public CAs, where Debian and Alpine (the Joxit image's base) keep them.
-SYSTEM_CAS = "/etc/ssl/certs/ca-certificates.crt"
-
-
-def upstream_tls(data, upstream_name: str) -> bytes:
-    """nginx settings that verify the upstream's certificate, against the deploy's CA (or the public ones),
-    for the name the certificate covers (the upstream is reached by address)."""
-    trusted = f"{UI_TLS_DIR}/ca.crt" if private_ca(data) else SYSTEM_CAS
-    return (f"# Managed by the registry deploy: the registry's certificate is checked before a browser's\n"
-            f"# credentials are forwarded to it.\nproxy_ssl_verify on;\nproxy_ssl_verify_depth 3;\n"
-            f"proxy_ssl_trusted_certificate {trusted};\nproxy_ssl_name {upstream_name};\n"
-            f"proxy_ssl_server_name on;\n").encode()
-
-
 def ui_spec(name: str, data, upstream: str | None = None, upstream_conf: bytes = b"",
             pull_from: str | None = None) -> ContainerSpec:
     """The UI container; `upstream`: the registry it proxies to, by default the host's own, which containers
@@ -43,10 +34,10 @@ def ui_spec(name: str, data, upstream: str | None = None, upstream_conf: bytes =
     172.17.0.1); `upstream_conf`: upstream_tls's settings, with TLS on; `pull_from`: the registry's address
     (host:port) in the `docker pull` lines the UI offers to copy, by default the host's public one."""
     upstream = upstream or f"{scheme(data)}://{GATEWAY_PLACEHOLDER}:{data.registry_port}"
-    env = {"REGISTRY_TITLE": data.ui_title, "DELETE_IMAGES": str(data.ui_delete_images).lower(),
+    env = {"REGISTRY_TITLE": data.registry_ui_title, "DELETE_IMAGES": str(data.registry_ui_delete_images).lower(),
            # The UI would otherwise call out to the internet weekly; registries are often air-gapped.
            "ENABLE_VERSION_NOTIFICATION": "false"}
-    if image_tag(data.ui_image) == "static":
+    if image_tag(data.registry_ui_image) == "static":
         env["REGISTRY_URL"] = upstream  # the 2019 `static` tag proxied to REGISTRY_URL
     else:
         # Without it the UI offers `docker pull <the UI's own host:port>/...`, which no client can pull.
@@ -65,8 +56,8 @@ def ui_spec(name: str, data, upstream: str | None = None, upstream_conf: bytes =
             mounts += (Mount("bind", f"{source}/ca.crt", f"{UI_TLS_DIR}/ca.crt", True),)
         files = {**config_files(name, data), UPSTREAM_TLS_FILE: upstream_conf}
         labels = {FILES_LABEL: files_hash(files, (*UI_FILES, UPSTREAM_TLS_FILE))}
-    return ContainerSpec(name=data.ui_container, image=data.ui_image, env=env,
-                         ports={443 if tls_on(data) else 80: data.ui_port}, mounts=mounts, labels=labels)
+    return ContainerSpec(name=data.registry_ui_container, image=data.registry_ui_image, env=env,
+                         ports={443 if tls_on(data) else 80: data.registry_ui_port}, mounts=mounts, labels=labels)
 
 
 def load_balancer_upstream(data) -> tuple[str, str, str] | None:
@@ -78,18 +69,18 @@ def load_balancer_upstream(data) -> tuple[str, str, str] | None:
         return None
     name = registry_name(balancer.name, balancer.data)
     public = balancer.data.registry_public_url
-    pull_from = urlsplit(public).netloc if public else f"{name}:{balancer.data.lb_port}"
+    pull_from = urlsplit(public).netloc if public else f"{name}:{balancer.data.registry_lb_port}"
     address = host.get_fact(HostAddress, hostname=name)
     if not address:
         raise DeployError(f"{host.name}: the load balancer's name {name} does not resolve here, so the UI cannot"
                           " reach the registry through it (nothing was changed)")
-    return f"{scheme(data)}://{address}:{balancer.data.lb_port}", name, pull_from
+    return f"{scheme(data)}://{address}:{balancer.data.registry_lb_port}", name, pull_from
 
 
 @deploy("Registry UI")
 def ui():
     data = host.data
-    if data.ui_enabled:
+    if data.registry_ui_enabled:
         balancer = load_balancer_upstream(data)
         upstream, upstream_name, pull_from = balancer or (None, registry_name(host.name, data), None)
         upstream_conf = upstream_tls(data, upstream_name) if tls_on(data) else b""
@@ -99,4 +90,4 @@ def ui():
         container(name="Registry UI container is running",
                   spec=ui_spec(host.name, data, upstream, upstream_conf, pull_from))
     else:
-        absent(name="Registry UI container is absent", container_name=data.ui_container)
+        absent(name="Registry UI container is absent", container_name=data.registry_ui_container)

@@ -7,7 +7,7 @@ long as a test needs, its `docker` is a wrapper that, when asked to collect garb
 before running the real one: by then the chore has proved the registry refuses uploads.
 """
 
-from ops.host_scripts import MAINTENANCE_SCRIPT
+from core.host_paths import MAINTENANCE_SCRIPT
 from tests.e2e.conftest import ACCEPT, HOST_CURL
 
 

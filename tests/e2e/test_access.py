@@ -8,10 +8,10 @@ import json
 
 import pytest
 
+from core.haproxy_files import PROXY_CONFIG, proxy_config
 from core.secrets import PULL_USER
 from dev.operator import Data, deploy, upload
 from sandbox.settings import SECRETS_DIR
-from tasks.access_proxy import CONFIG, proxy_config
 from tests.e2e.conftest import session
 from tests.e2e.multiarch import INDEX, pull_every_platform, push_as
 
@@ -156,9 +156,9 @@ def test_rules_moved_in_by_a_run_that_never_reloaded_are_loaded_by_the_next(role
     without_ci = [rule for rule in ACCESS if rule["users"] != ["ci"]]
     data = Data({**vars(t.data), "registry_users": USERS, "registry_access": without_ci,
                  "registry_catalog_users": CATALOG})
-    rules = tmp_path / CONFIG
+    rules = tmp_path / PROXY_CONFIG
     rules.write_text(proxy_config(t.name, data))
-    live = f"{t.data.registry_config_dir}/{CONFIG}"
+    live = f"{t.data.registry_config_dir}/{PROXY_CONFIG}"
     upload(t.data.ssh_port, rules, f"{live}.new")
     t.host.check_output(f"chmod 600 {live}.new && mv {live}.new {live}")
     try:

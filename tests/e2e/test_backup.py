@@ -62,7 +62,7 @@ def test_the_backup_is_one_archive_with_its_manifest_and_checksum(backed_up):
 def test_a_fresh_host_restored_from_it_pulls_every_tag_with_the_same_digest(backed_up):
     archive, digests = backed_up
     t = _fresh_host()
-    run = deploy("--limit", HOST, "--data", f"backup_archive={archive}", file="restore.py")
+    run = deploy("--limit", HOST, "--data", f"registry_backup_archive={archive}", file="restore.py")
     assert run.returncode == 0, run.stderr[-3000:]
     assert f"restored {len(digests)} tags" in run.stderr
     assert _digests(t, digests) == digests
@@ -78,7 +78,8 @@ def test_a_manifest_edited_beside_a_valid_archive_is_refused_and_runs_nothing_on
     manifest = json.loads(archive.with_suffix(".json").read_text())
     manifest["archive"] = "x.tar; touch /root/PWNED; echo"
     forged.with_suffix(".json").write_text(json.dumps(manifest))
-    refused = deploy("--limit", HOST, "--data", f"backup_archive={forged}", "--data", "restore_force=True",
+    refused = deploy("--limit", HOST, "--data", f"registry_backup_archive={forged}", "--data",
+                     "registry_restore_force=True",
                      file="restore.py")
     assert refused.returncode != 0 and "is not signed with this deploy's backup key" in refused.stderr
     assert not t.host.file("/root/PWNED").exists
@@ -87,9 +88,10 @@ def test_a_manifest_edited_beside_a_valid_archive_is_refused_and_runs_nothing_on
 def test_a_restore_onto_a_registry_that_holds_data_is_refused_unless_forced(backed_up):
     archive, digests = backed_up
     t = _target()
-    refused = deploy("--limit", HOST, "--data", f"backup_archive={archive}", file="restore.py")
+    refused = deploy("--limit", HOST, "--data", f"registry_backup_archive={archive}", file="restore.py")
     assert refused.returncode != 0 and "the registry already holds tags: refused" in refused.stderr
-    forced = deploy("--limit", HOST, "--data", f"backup_archive={archive}", "--data", "restore_force=True",
+    forced = deploy("--limit", HOST, "--data", f"registry_backup_archive={archive}", "--data",
+                    "registry_restore_force=True",
                     file="restore.py")
     assert forced.returncode == 0, forced.stderr[-3000:]
     assert _digests(t, digests) == digests
@@ -109,6 +111,6 @@ def test_an_interrupted_backup_leaves_the_registry_writable_and_no_archive_that_
     assert not t.host.file("/var/lib/registry-maintenance/read-only").exists, "the registry is writable"
     probe = session().post(f"{t.registry}/v2/probe/blobs/uploads/", timeout=10)
     assert probe.status_code == 202
-    again = deploy("--limit", HOST, "--data", "backup_host_dir=/var/lib/registry-backups", file="backup.py")
+    again = deploy("--limit", HOST, "--data", "registry_backup_host_dir=/var/lib/registry-backups", file="backup.py")
     assert again.returncode == 0, again.stderr[-3000:]
     assert not t.host.run("ls /var/lib/registry-backups/*.partial").stdout, "the next backup clears leftovers"

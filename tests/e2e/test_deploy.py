@@ -35,7 +35,7 @@ def test_container_runs_with_restart_always_and_published_port(target, which):
     name, address, port, inner = {
         # Behind the access proxy (users are on by default), on loopback only.
         "registry": (data.registry_container, "127.0.0.1", data.registry_backend_port, "5000/tcp"),
-        "ui": (data.ui_container, "", data.ui_port, "443/tcp"),  # the UI serves HTTPS itself
+        "ui": (data.registry_ui_container, "", data.registry_ui_port, "443/tcp"),  # the UI serves HTTPS itself
     }[which]
     inspect = target.container(name)
     assert inspect["State"]["Running"], target.logs(name)
@@ -46,8 +46,8 @@ def test_container_runs_with_restart_always_and_published_port(target, which):
 
 def test_the_access_proxy_serves_the_registry_port_from_the_hosts_network(target):
     data = target.data
-    inspect = target.container(data.auth_proxy_container)
-    assert inspect["State"]["Running"], target.logs(data.auth_proxy_container)
+    inspect = target.container(data.registry_auth_proxy_container)
+    assert inspect["State"]["Running"], target.logs(data.registry_auth_proxy_container)
     assert (inspect["HostConfig"]["NetworkMode"], inspect["HostConfig"]["RestartPolicy"]["Name"]) == ("host", "always")
     assert target.host.socket(f"tcp://0.0.0.0:{data.registry_port}").is_listening
     assert not target.host.socket(f"tcp://0.0.0.0:{data.registry_backend_port}").is_listening, "loopback only"
@@ -84,11 +84,11 @@ def test_ui_is_wired_to_the_registry_through_the_bridge_gateway(target):
     data = target.data
     # Read the gateway the way an operator would, independently of the deploy's fact.
     gateway = re.search(r"inet (\S+)/", target.host.check_output("ip -4 addr show docker0")).group(1)
-    env = dict(e.split("=", 1) for e in target.container(data.ui_container)["Config"]["Env"])
+    env = dict(e.split("=", 1) for e in target.container(data.registry_ui_container)["Config"]["Env"])
     assert env["NGINX_PROXY_PASS_URL"] == f"https://{gateway}:{data.registry_port}"
     assert env["SINGLE_REGISTRY"] == "true"
     assert env["DELETE_IMAGES"] == "true"
-    assert env["REGISTRY_TITLE"] == data.ui_title
+    assert env["REGISTRY_TITLE"] == data.registry_ui_title
 
 
 def test_v2_answers_empty_json(target):
@@ -130,7 +130,7 @@ def test_manifest_delete_by_digest_is_accepted_and_the_manifest_is_gone(target, 
 
 def test_ui_answers_and_its_proxy_lists_the_pushed_image(target, hello_pushed):
     page = session().get(target.ui, timeout=10)
-    assert page.status_code == 200 and f'name="{target.data.ui_title}"' in page.text
+    assert page.status_code == 200 and f'name="{target.data.registry_ui_title}"' in page.text
     # The `docker pull` lines the UI offers name the registry as this machine reaches it, not the UI.
     assert f'pull-url="{urlsplit(target.registry).netloc}"' in page.text
     assert hello_pushed in catalog(target.ui)
@@ -155,17 +155,29 @@ def test_deletes_off_refuses_manifest_delete_then_on_again(targets, hello_pushed
     assert answer.status_code == 202, answer.text
 
 
+def test_an_old_unprefixed_name_still_reaches_the_host_for_one_release_with_a_warning(targets):
+    target = targets[0]
+    old = deploy("--limit", target.name, "--data", "ui_title=Set by its old name")
+    assert old.returncode == 0, old.stderr[-2000:]
+    assert ("WARNING: ui_title is now named registry_ui_title: the old name works for this release only, rename it"
+            f" ({target.name})") in old.stderr
+    env = dict(e.split("=", 1) for e in target.container(target.data.registry_ui_container)["Config"]["Env"])
+    assert env["REGISTRY_TITLE"] == "Set by its old name"
+    assert ("Registry UI | Registry UI container is running", target.name) in deploy("--limit", target.name).changed()
+
+
 BAD_DATA = [
     ("registry_storage=nfs", "registry_storage='nfs': must be one of volume, bind"),
     ("registry_bind_path=mnt/registry", "registry_bind_path='mnt/registry': must be an absolute path"),
     ("registry_bind_path=/etc", "registry_bind_path='/etc': must not be a system directory"),
     ("registry_port=70000", "registry_port=70000: must be a port number"),
-    ("image_source=ftp", "image_source='ftp': must be one of pull, archives"),
-    ("image_archive_dir=/nonexistent", "registry_image='registry-sandbox/registry:2.8.2': needs the archive"),
+    ("registry_image_source=ftp", "registry_image_source='ftp': must be one of pull, archives"),
+    ("registry_image_archive_dir=/nonexistent", "registry_image='registry-sandbox/registry:2.8.2': needs the archive"),
     ("registry_tls=on", "registry_tls='on': must be one of self-signed, provided, off"),
     ("registry_tls=off", "registry_auth='htpasswd': htpasswd needs TLS"),
-    ("ui_title=Ops & Dev", "ui_title='Ops & Dev': must be a string without ~ & < >"),
-    ('docker_registry_mirrors=["mirror.local"]', "docker_registry_mirrors: 'mirror.local' must be a URL"),
+    ("registry_ui_title=Ops & Dev", "registry_ui_title='Ops & Dev': must be a string without ~ & < >"),
+    ('registry_docker_registry_mirrors=["mirror.local"]',
+     "registry_docker_registry_mirrors: 'mirror.local' must be a URL"),
 ]
 
 

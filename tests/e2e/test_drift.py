@@ -43,21 +43,23 @@ def _build_other_registry_tag(t):
 SCENARIOS = {
     "registry removed": (0, lambda t: f"docker rm -f {t.data.registry_container}",
                          REGISTRY_OPS, "container registry is missing"),
-    "ui stopped": (0, lambda t: f"docker stop {t.data.ui_container}", UI_OP, "container registry-ui is stopped"),
+    "ui stopped": (0, lambda t: f"docker stop {t.data.registry_ui_container}", UI_OP,
+                   "container registry-ui is stopped"),
     "registry by hand with deletes off": (0, lambda t: _run_args(t, env="-e REGISTRY_STORAGE_DELETE_ENABLED=false"),
                                           REGISTRY_OPS, "env REGISTRY_STORAGE_DELETE_ENABLED: false -> (unset)"),
     "registry on another port": (1, lambda t: _run_args(t, port=5002), REGISTRY_OPS,
                                  "port 5000: 5002 -> 127.0.0.1:5001"),
-    "access proxy removed": (0, lambda t: f"docker rm -f {t.data.auth_proxy_container}", PROXY_OP,
+    "access proxy removed": (0, lambda t: f"docker rm -f {t.data.registry_auth_proxy_container}", PROXY_OP,
                              "container registry-auth is missing"),
     "access rules edited": (1, lambda t: f"sed -i 's/ admin_methods$/ push_methods/' {t.data.registry_config_dir}"
                                          "/haproxy.cfg", "Access proxy | The access rules are checked and in place",
                             None),
     "registry from another tag": (1, _build_other_registry_tag, REGISTRY_OPS, "image: "),
     "ui on a wrong registry url": (0, lambda t: (
-        f"docker rm -f {t.data.ui_container} && docker run -d --name {t.data.ui_container} --restart always"
-        f" -p {t.data.ui_port}:80 -e NGINX_PROXY_PASS_URL=http://127.0.0.1:5999 -e SINGLE_REGISTRY=true"
-        f" -e DELETE_IMAGES=true -e 'REGISTRY_TITLE={t.data.ui_title}' {t.data.ui_image}"),
+        f"docker rm -f {t.data.registry_ui_container} && docker run -d --name {t.data.registry_ui_container}"
+        " --restart always"
+        f" -p {t.data.registry_ui_port}:80 -e NGINX_PROXY_PASS_URL=http://127.0.0.1:5999 -e SINGLE_REGISTRY=true"
+        f" -e DELETE_IMAGES=true -e 'REGISTRY_TITLE={t.data.registry_ui_title}' {t.data.registry_ui_image}"),
         UI_OP, "env NGINX_PROXY_PASS_URL: http://127.0.0.1:5999 -> https://"),
     "config edited": (1, lambda t: f"sed -i 's/enabled: true/enabled: false/' {t.data.registry_config_dir}"
                                    "/writable.yml",

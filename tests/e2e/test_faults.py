@@ -100,11 +100,11 @@ def test_a_host_whose_engine_someone_configured_keeps_its_settings(fresh):
     on_host = json.loads(t.host.file("/etc/docker/daemon.json").content_string)
     assert {key: on_host[key] for key in own} == own and on_host["log-driver"] == "json-file"
     assert t.host.check_output("docker info --format '{{.DockerRootDir}}'") == own["data-root"]
-    ui = json.loads(t.host.check_output(f"docker inspect {t.data.ui_container}"))[0]
+    ui = json.loads(t.host.check_output(f"docker inspect {t.data.registry_ui_container}"))[0]
     assert "NGINX_PROXY_PASS_URL=https://10.123.0.1:5000" in ui["Config"]["Env"], "the gateway is read anew"
     push_hello(t)
     pull_back(t, "hello")
-    moved = deploy("--limit", t.name, "--data", 'docker_daemon_options={"data-root": "/var/lib/docker"}')
+    moved = deploy("--limit", t.name, "--data", 'registry_docker_daemon_options={"data-root": "/var/lib/docker"}')
     assert moved.returncode != 0
     assert "would move data-root from /var/lib/docker/relocated to /var/lib/docker" in moved.stderr
 
@@ -128,11 +128,11 @@ def test_a_deploy_killed_between_creating_the_new_container_and_the_rename_conve
 
 def test_a_deploy_killed_during_the_health_gate_converges(fresh):
     t = fresh[1]
-    t.host.check_output(f"docker pause {t.data.ui_container}")
+    t.host.check_output(f"docker pause {t.data.registry_ui_container}")
     try:
         _deploy_killed_when(t, lambda: t.host.run("pgrep -f '[r]egistry-container healthy --wait'").rc == 0)
     finally:
-        t.host.check_output(f"docker unpause {t.data.ui_container}")
+        t.host.check_output(f"docker unpause {t.data.registry_ui_container}")
     _converges_then_settles(t)
 
 
@@ -145,8 +145,8 @@ def test_an_engine_from_dockers_own_packages_is_refused_and_kept(fresh):
         " && dpkg-deb --build /tmp/standin /tmp/docker-ce.deb >/dev/null && dpkg -i /tmp/docker-ce.deb >/dev/null")
     run = deploy("--limit", t.name)
     assert run.returncode != 0
-    assert "docker-ce is installed and docker_package_source is 'distribution'" in run.stderr
-    assert "Set docker_package_source='docker-ce'" in run.stderr
+    assert "docker-ce is installed and registry_docker_package_source is 'distribution'" in run.stderr
+    assert "Set registry_docker_package_source='docker-ce'" in run.stderr
     assert t.host.package("docker-ce").is_installed and not t.host.package("docker.io").is_installed
 
 

@@ -10,8 +10,8 @@ import subprocess
 
 import pytest
 
+from core.host_paths import LOCK, READ_ONLY_MARK
 from dev.operator import PYINFRA, ROOT, SANDBOX_INVENTORY, deploy
-from ops.host_scripts import LOCK, READ_ONLY_MARK
 from tests.e2e.chores import (
     chore_output,
     pause_collections,
@@ -77,7 +77,7 @@ def test_a_chore_waits_for_the_lock_then_fails_naming_its_real_holder(targets):
     t.host.check_output(f"mkdir -p -m 700 {os.path.dirname(LOCK)} && echo 'an earlier chore' > {LOCK}"
                         f" && systemd-run --unit=lock-holder --collect --quiet flock {LOCK} sleep 30; sleep 0.5")
     try:
-        run = deploy("--limit", t.name, "--data", "maintenance_lock_timeout=2", file="gc.py")
+        run = deploy("--limit", t.name, "--data", "registry_maintenance_lock_timeout=2", file="gc.py")
         assert run.returncode != 0
         assert re.search(r"gave up after 2s waiting for the maintenance lock, held by an earlier chore \(the kernel"
                          rf" names pid \d+: [^ ]*flock {LOCK} sleep 30 \)", run.stderr), run.stderr[-2000:]

@@ -8,10 +8,10 @@ import shlex
 import pytest
 
 from core.data import public_urls
+from core.host_paths import LOCK
 from core.secrets import DEPLOY_USER, SecretStore
 from dev.operator import deploy, inventory_hosts, sandbox, ssh_host
 from ops.files import UPLOAD_DIR
-from ops.host_scripts import LOCK
 from tests.e2e.conftest import Target
 
 HOST = "registry-sandbox-3"

@@ -39,7 +39,7 @@ def test_gc_frees_a_deleted_tags_unique_layer_and_keeps_the_shared_one(target, h
     assert shared, "both tags share hello's base layer"
     assert session().delete(f"{target.registry}/v2/gcapp/manifests/{digest1}", timeout=10).status_code == 202
 
-    dry = deploy("--limit", target.name, "--data", "gc_dry_run=True", file="gc.py")
+    dry = deploy("--limit", target.name, "--data", "registry_gc_dry_run=True", file="gc.py")
     assert dry.returncode == 0, dry.stderr[-2000:]
     assert "would go; nothing removed" in dry.stderr and on_disk(target, unique1)
 
@@ -147,7 +147,7 @@ def test_bad_repository_requests_are_refused_and_nothing_changes(targets, hello_
 
 def test_scheduled_gc_timer_runs_the_same_sequence_and_goes_away(targets):
     t = targets[1]
-    on = deploy("--limit", t.name, "--data", "gc_schedule=Sun *-*-* 03:00:00")
+    on = deploy("--limit", t.name, "--data", "registry_gc_schedule=Sun *-*-* 03:00:00")
     assert on.returncode == 0, on.stderr[-2000:]
     assert t.host.service("registry-gc.timer").is_enabled
     since = t.host.check_output("date +%s")
@@ -203,7 +203,7 @@ def empty(spare):
 
 @pytest.mark.parametrize("file,args,message", [
     ("gc.py", [], "nothing to collect: the registry holds no blob"),
-    ("gc.py", ["--data", "gc_dry_run=True"], "nothing to collect: the registry holds no blob"),
+    ("gc.py", ["--data", "registry_gc_dry_run=True"], "nothing to collect: the registry holds no blob"),
     ("prune_repos.py", [], "nothing to prune: every repository has a tag"),
 ])
 def test_chores_on_a_registry_that_holds_nothing_say_so_and_succeed(empty, file, args, message):
@@ -220,7 +220,7 @@ def test_deleting_from_a_registry_that_holds_nothing_is_refused(empty):
 
 def test_scheduled_gc_on_a_registry_that_holds_nothing_ends_successfully(empty):
     on = deploy("--limit", empty.name, "--data", "registry_volume=never-pushed", "--data",
-                "gc_schedule=Sun *-*-* 03:00:00")
+                "registry_gc_schedule=Sun *-*-* 03:00:00")
     assert on.returncode == 0, on.stderr[-2000:]
     assert empty.host.run("systemctl start registry-gc.service").rc == 0
     assert empty.host.service("registry-gc.service").systemd_properties["Result"] == "success"

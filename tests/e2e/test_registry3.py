@@ -14,8 +14,8 @@ import pytest
 
 from core.archives import archive_name
 from core.data import public_urls
+from core.host_paths import MAINTENANCE_SCRIPT
 from dev.operator import deploy, inventory_hosts, sandbox, ssh_host
-from ops.host_scripts import MAINTENANCE_SCRIPT
 from sandbox.offline_images import HAPROXY_IMAGE, REGISTRY_IMAGE, UI_IMAGE
 from sandbox.registry3 import REGISTRY3_IMAGE
 from sandbox.settings import IMAGE_DIR, STATE_DIR
@@ -76,8 +76,8 @@ def hosts(first_run, tmp_path_factory):
 def test_registry_2_refuses_to_delete_untagged_manifests(hosts, tmp_path):
     targets, pushed = hosts
     t = targets[0]
-    run = deploy("--limit", t.name, "--data", "gc_delete_untagged=True", file="gc.py")
-    assert run.returncode != 0 and "gc_delete_untagged=True: must be False on registry 2" in run.stderr
+    run = deploy("--limit", t.name, "--data", "registry_gc_delete_untagged=True", file="gc.py")
+    assert run.returncode != 0 and "registry_gc_delete_untagged=True: must be False on registry 2" in run.stderr
     by_hand = t.host.run(f"{MAINTENANCE_SCRIPT} gc --delete-untagged")
     assert by_hand.rc != 0 and "would break every multi-arch image" in by_hand.stderr
     every_platform_pulls(t, "multi:1", pushed[t.name], tmp_path)
@@ -95,7 +95,8 @@ def test_an_image_that_says_it_is_another_registry_is_refused(hosts, tmp_path):
         subprocess.run(["docker", "rmi", unnamed], check=True, capture_output=True)
     for image in (UI_IMAGE, HAPROXY_IMAGE):
         (tmp_path / archive_name(image)).symlink_to(IMAGE_DIR / archive_name(image))
-    run = deploy("--limit", t.name, "--data", f"image_archive_dir={tmp_path}", "--data", f"registry_image={unnamed}",
+    run = deploy("--limit", t.name, "--data", f"registry_image_archive_dir={tmp_path}", "--data",
+                 f"registry_image={unnamed}",
                  "--data", "registry_major_version=2")
     assert run.returncode != 0
     assert f"{unnamed} says it is registry 3, but the deploy configures it as registry 2" in run.stderr
@@ -136,7 +137,7 @@ def test_registry_3_collects_untagged_manifests_and_keeps_every_platform(hosts, 
     # As the UI deletes a tag: its manifest, by digest. The index's platforms are left untagged.
     answer = session().delete(f"{t.registry}/v2/multi/manifests/{doomed.index}", timeout=10)
     assert answer.status_code == 202, answer.text
-    run = deploy("--limit", t.name, *ON_3, "--data", "gc_delete_untagged=True", file="gc.py")
+    run = deploy("--limit", t.name, *ON_3, "--data", "registry_gc_delete_untagged=True", file="gc.py")
     assert run.returncode == 0 and not run.errors(), run.stderr[-3000:]
     every_platform_pulls(t, "multi:1", pushed[t.name], tmp_path)
     kept = pull_every_platform(t.registry, "multi:arm-only", tmp_path)
@@ -155,7 +156,8 @@ def test_retention_on_3_deletes_an_old_index_with_its_platforms_and_keeps_the_ne
     time.sleep(1.1)  # push times are kept to the second
     new = push_multiarch(t.registry, "fleet:new", tmp_path)
     rules = json.dumps([{"repositories": "fleet", "keep_last": 1}])
-    run = deploy("--limit", t.name, *ON_3, "--data", f"retention_rules={rules}", "--data", "retention_apply=True",
+    run = deploy("--limit", t.name, *ON_3, "--data", f"registry_retention_rules={rules}", "--data",
+                 "registry_retention_apply=True",
                  file="retention.py")
     assert run.returncode == 0 and not run.errors(), run.stderr[-3000:]
     every_platform_pulls(t, "fleet:new", new, tmp_path)
@@ -185,7 +187,8 @@ def test_backup_and_restore_on_3_bring_back_every_platform(hosts, tmp_path):
     assert run.returncode == 0 and not run.errors(), run.stderr[-3000:]
     [archive] = sorted((STATE_DIR / "backups").glob(f"{t.name}-*.tar"))[-1:]
     push_multiarch(t.registry, "multi:1", tmp_path)  # the tag moves on after the backup
-    restored = deploy("--limit", t.name, *ON_3, "--data", f"backup_archive={archive}", "--data", "restore_force=True",
+    restored = deploy("--limit", t.name, *ON_3, "--data", f"registry_backup_archive={archive}", "--data",
+                      "registry_restore_force=True",
                       file="restore.py")
     assert restored.returncode == 0 and not restored.errors(), restored.stderr[-3000:]
     answer = session().head(f"{t.registry}/v2/multi/manifests/1", headers={"Accept": ACCEPT_ANY}, timeout=10)

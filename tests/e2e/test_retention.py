@@ -46,7 +46,7 @@ def six_tags_over_four_digests(targets, hello_pushed):
 def test_a_dry_run_says_per_repository_what_goes_and_changes_nothing(six_tags_over_four_digests):
     t = six_tags_over_four_digests
     before = _tags(t)
-    run = deploy("--limit", t.name, "--data", f"retention_rules={RULES}", file="retention.py")
+    run = deploy("--limit", t.name, "--data", f"registry_retention_rules={RULES}", file="retention.py")
     assert run.returncode == 0, run.stderr[-3000:]
     assert ("keep (rule keep): keep latest (kept by pattern), stable (among the last 3), v1 (shares its digest"
             " with a kept tag), v3 (among the last 3), v4 (among the last 3)") in run.stderr
@@ -59,7 +59,8 @@ def test_keep_last_three_deletes_exactly_v2_and_its_unique_blob(six_tags_over_fo
     kept = {tag: _manifest(t, tag) for tag in ("latest", "v1", "v3", "v4", "stable")}
     v2_digest, v2_layers = _manifest(t, "v2")
     (unique,) = v2_layers - set().union(*(layers for _, layers in kept.values()))
-    run = deploy("--limit", t.name, "--data", f"retention_rules={RULES}", "--data", "retention_apply=True",
+    run = deploy("--limit", t.name, "--data", f"registry_retention_rules={RULES}", "--data",
+                 "registry_retention_apply=True",
                  file="retention.py")
     assert run.returncode == 0, run.stderr[-3000:]
     assert f"deleted keep@{v2_digest} (tags v2)" in run.stderr and "writable again" in run.stderr

@@ -16,9 +16,9 @@ import docker
 import pytest
 
 from core.data import public_urls
+from core.haproxy_files import READMIT_SECONDS
+from core.host_paths import MAINTENANCE_SCRIPT
 from dev.operator import deploy, inventory_hosts, sandbox, ssh_host, start_deploy
-from ops.host_scripts import MAINTENANCE_SCRIPT
-from ops.lb import READMIT_SECONDS
 from sandbox.object_store import NAME as STORE
 from sandbox.object_store import SECRET_KEY_FILE
 from sandbox.registry3 import REGISTRY3_IMAGE
@@ -38,7 +38,7 @@ from tests.e2e.multiarch import ACCEPT_ANY, pull_every_platform, push_multiarch
 CLUSTER = "inventory/sandbox_cluster.py"
 HOSTS = ("registry-sandbox-3", "registry-sandbox-4")
 LB = "registry-sandbox-5"
-# The load balancer as the replica hosts reach it (lb_port).
+# The load balancer as the replica hosts reach it (registry_lb_port).
 LB_URL = f"https://{LB}:5000"
 ON_3 = ("--data", f"registry_image={REGISTRY3_IMAGE}")
 
@@ -86,8 +86,8 @@ def test_what_one_replica_takes_the_other_serves_with_the_same_digest(replicas):
 def test_a_push_through_the_load_balancer_is_served_by_every_replica(cluster):
     replicas, lb = cluster
     first = replicas[0]
-    first.host.check_output(f"docker tag localhost:5000/shared:1 {LB}:{lb.data.lb_port}/via-lb:1"
-                            f" && docker push -q {LB}:{lb.data.lb_port}/via-lb:1")
+    first.host.check_output(f"docker tag localhost:5000/shared:1 {LB}:{lb.data.registry_lb_port}/via-lb:1"
+                            f" && docker push -q {LB}:{lb.data.registry_lb_port}/via-lb:1")
     status, pushed = manifest_head(lb, "via-lb:1")
     assert status == 200 and pushed
     assert [manifest_head(replica, "via-lb:1") for replica in replicas] == [(200, pushed)] * len(replicas)
@@ -149,7 +149,8 @@ def test_pointing_a_replica_back_at_an_empty_disk_is_refused(replicas):
 
 
 def test_retention_refuses_on_a_shared_store(replicas):
-    run = cluster_deploy("--data", 'retention_rules=[{"repositories": "*", "keep_last": 1}]', file="retention.py")
+    run = cluster_deploy("--data", 'registry_retention_rules=[{"repositories": "*", "keep_last": 1}]',
+                         file="retention.py")
     assert run.returncode != 0
     assert "retention does not run on S3 storage yet (it needs every replica read-only); nothing was done" in run.stderr
     assert manifest_head(replicas[0], "shared:1")[0] == 200
@@ -334,7 +335,7 @@ def test_gc_of_untagged_manifests_across_replicas_on_3_keeps_every_platform(clus
     replicas, lb = cluster
     doomed = push_multiarch(lb.registry, "multi:doomed", tmp_path)
     assert session().delete(f"{lb.registry}/v2/multi/manifests/doomed", timeout=10).status_code == 202
-    run = cluster_deploy(*ON_3, "--data", "gc_delete_untagged=True", file="gc.py")
+    run = cluster_deploy(*ON_3, "--data", "registry_gc_delete_untagged=True", file="gc.py")
     assert run.returncode == 0 and not run.errors(), run.stderr[-3000:]
     for target in (*replicas, lb):
         whole = pull_every_platform(target.registry, "multi:1", tmp_path)

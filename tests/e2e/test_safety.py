@@ -10,7 +10,7 @@ from tests.e2e.conftest import catalog, pull_back, session
 
 # An image that is no registry: what a wrong registry_image looks like to the deploy.
 NOT_A_REGISTRY = ["--data", f"registry_image={HELLO_IMAGE}", "--data", "registry_major_version=2",
-                  "--data", "health_timeout=3"]
+                  "--data", "registry_health_timeout=3"]
 
 
 def test_an_image_that_is_no_registry_never_replaces_the_working_one(targets, hello_pushed):
@@ -44,10 +44,10 @@ def test_registry_that_runs_but_does_not_answer_is_not_swapped_in(targets, hello
     t = targets[0]
     # Without users (no access proxy in front), a real registry published on an address the deploy's probes
     # (and every client) do not reach.
-    open_registry = ("--data", "registry_auth=none", "--data", "ui_enabled=False")
+    open_registry = ("--data", "registry_auth=none", "--data", "registry_ui_enabled=False")
     assert deploy("--limit", t.name, *open_registry).returncode == 0
     run = deploy("--limit", t.name, *open_registry, "--data", "registry_bind_address=127.0.0.2",
-                 "--data", "health_timeout=3")
+                 "--data", "registry_health_timeout=3")
     assert run.returncode != 0
     assert ("the new registry container did not keep running and answering as the old one did; the old one is"
             " kept") in run.stderr
@@ -63,12 +63,12 @@ def test_users_turned_off_with_a_registry_that_does_not_answer_leave_the_proxy_s
     """The access proxy gives registry_port up only for the swap: when the registry that would serve the
     port itself does not answer, the old registry and the proxy in front of it serve again, users on."""
     t = targets[0]
-    run = deploy("--limit", t.name, "--data", "registry_auth=none", "--data", "ui_enabled=False",
-                 "--data", "registry_bind_address=127.0.0.2", "--data", "health_timeout=3")
+    run = deploy("--limit", t.name, "--data", "registry_auth=none", "--data", "registry_ui_enabled=False",
+                 "--data", "registry_bind_address=127.0.0.2", "--data", "registry_health_timeout=3")
     assert run.returncode != 0
     assert "the new registry container did not keep running and answering as the old one did; the old one is" \
            " kept" in run.stderr
-    assert t.container(t.data.auth_proxy_container)["State"]["Running"]
+    assert t.container(t.data.registry_auth_proxy_container)["State"]["Running"]
     assert session(None).get(f"{t.registry}/v2/", timeout=10).status_code == 401, "users are still on"
     assert session().get(f"{t.registry}/v2/", timeout=10).json() == {}
     repair = deploy("--limit", t.name)
@@ -80,7 +80,7 @@ def test_unhealthy_host_fails_the_gate_and_shows_the_containers_logs(targets, he
     t = targets[0]
     t.host.check_output(f"docker pause {t.data.registry_container}")
     try:
-        run = deploy("--limit", t.name, "--data", "health_timeout=3")
+        run = deploy("--limit", t.name, "--data", "registry_health_timeout=3")
     finally:
         t.host.check_output(f"docker unpause {t.data.registry_container}")
     assert run.returncode != 0
@@ -92,9 +92,9 @@ def test_unhealthy_host_fails_the_gate_and_shows_the_containers_logs(targets, he
 
 def test_ui_can_be_switched_off_and_back_on(targets, hello_pushed):
     t = targets[1]
-    off = deploy("--limit", t.name, "--data", "ui_enabled=False")
+    off = deploy("--limit", t.name, "--data", "registry_ui_enabled=False")
     assert off.returncode == 0 and ("Registry UI | Registry UI container is absent", t.name) in off.changed()
-    assert t.host.run(f"docker inspect {t.data.ui_container}").rc != 0
+    assert t.host.run(f"docker inspect {t.data.registry_ui_container}").rc != 0
     assert session().get(f"{t.registry}/v2/", timeout=10).json() == {}
 
     on = deploy("--limit", t.name)

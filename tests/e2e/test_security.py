@@ -91,7 +91,7 @@ def test_the_ui_forwards_credentials_only_to_a_registry_whose_certificate_it_ver
     registry, _, _ = registry_and_client
     trusted = f"{registry.data.registry_config_dir}/ca.crt"
     stranger = SecretStore(str(tmp_path)).ca()[0].decode()
-    reload_ui = f"docker exec {registry.data.ui_container} nginx -s reload && sleep 1"
+    reload_ui = f"docker exec {registry.data.registry_ui_container} nginx -s reload && sleep 1"
     registry.host.check_output(f"cp {trusted} /root/ca.crt.saved && cat > {trusted} <<'EOF'\n{stranger}EOF\n")
     try:
         registry.host.check_output(reload_ui)

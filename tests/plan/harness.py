@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pyinfra.api import Config, FileUploadCommand, Inventory, State, StringCommand
 from pyinfra.context import ctx_host, ctx_inventory, ctx_state
 
+from core.host_paths import CONTAINER_SCRIPT, MAINTENANCE_SCRIPT
 from dev.operator import group_defaults
 from ops.files import UPLOAD_DIR
-from ops.host_scripts import CONTAINER_SCRIPT, MAINTENANCE_SCRIPT
 from ops.pyinfra_internals import facts_from, plan_commands
 from sandbox.settings import ROOT
 

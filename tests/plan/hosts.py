@@ -17,7 +17,10 @@ from pyinfra.facts.server import LinuxDistribution, Which
 from pyinfra.facts.systemd import SystemdEnabled, SystemdStatus
 
 from core.data import proxied, registry_name
-from core.host_files import client_curlrc, config_files
+from core.haproxy_files import PROXY_CONFIG, PROXY_LOADED, PROXY_PEM, proxy_config
+from core.host_files import UPSTREAM_TLS_FILE, client_curlrc, config_files, upstream_tls
+from core.host_paths import COMMON_LIBRARY, CONTAINER_SCRIPT, MAINTENANCE_SCRIPT
+from core.host_scripts import template_values
 from core.secrets import SecretStore
 from dev.operator import Data, group_defaults
 from ops.clients import DockerLogins, RegistryAnswers
@@ -26,17 +29,15 @@ from ops.daemon import DaemonJson
 from ops.files import UPLOAD_DIR, FileStates, UploadDirectory
 from ops.firewalld import FirewalldPorts
 from ops.health import Health
-from ops.host_scripts import COMMON_LIBRARY, CONTAINER_SCRIPT, MAINTENANCE_SCRIPT
 from ops.maintenance import MaintenanceState
 from ops.platform import SelinuxEnforcing
 from ops.registry_config import ConfigFiles
 from ops.signing_keys import KeyFileBytes
 from sandbox.settings import ROOT
-from tasks.access_proxy import CONFIG, LOADED, PEM, proxy_config, proxy_spec
+from tasks.access_proxy import proxy_spec
 from tasks.engine import RPM_KEY
-from tasks.host_scripts import template_values
 from tasks.registry import registry_spec
-from tasks.ui import UPSTREAM_TLS_FILE, ui_spec, upstream_tls
+from tasks.ui import ui_spec
 from tests.plan.harness import any_arguments, fact_key, plan_data
 
 DISTROS = {
@@ -52,14 +53,17 @@ DISTROS = {
 SIGNING_KEY = (ROOT / "tests/fixtures/openpgp-a.asc").read_bytes()
 SIGNING_KEY_FINGERPRINT = "69BFCC058EE8AEF5D6C502726ABD8007F89CFF9C"  # as gpg --show-keys prints it
 OTHER_KEY = (ROOT / "tests/fixtures/openpgp-b.asc").read_bytes()  # trusted by no one
-DOCKER_KEYS = {"docker_ce_key_fingerprints": [SIGNING_KEY_FINGERPRINT, *group_defaults()["docker_ce_key_fingerprints"]]}
+DOCKER_KEYS = {"registry_docker_ce_key_fingerprints": [SIGNING_KEY_FINGERPRINT,
+                                                       *group_defaults()["registry_docker_ce_key_fingerprints"]]}
 # What an operator sets for each (group_data/<inventory>.py); CentOS 7 keeps the defaults' 18.09 pin.
 DATA = {
-    "centos7": {"centos_vault_baseurl": "https://vault.mirror.internal/centos/7.9.2009", "registry_storage": "bind",
+    "centos7": {"registry_centos_vault_baseurl": "https://vault.mirror.internal/centos/7.9.2009",
+                "registry_storage": "bind",
                 **DOCKER_KEYS},
-    "rocky9": {"docker_ce_version": "3:24.0.9-1.el9", **DOCKER_KEYS},
+    "rocky9": {"registry_docker_ce_version": "3:24.0.9-1.el9", **DOCKER_KEYS},
     "debian12": {},
-    "ubuntu2204": {"docker_package_source": "docker-ce", "docker_ce_version": "5:24.0.9-1~ubuntu.22.04~jammy",
+    "ubuntu2204": {"registry_docker_package_source": "docker-ce",
+                   "registry_docker_ce_version": "5:24.0.9-1~ubuntu.22.04~jammy",
                    **DOCKER_KEYS},
 }
 APT_KEY = "/etc/apt/keyrings/docker.asc"
@@ -102,8 +106,8 @@ def _files_in_place(data) -> dict:
     return {
         f"{data.registry_config_dir}/client.curlrc": client_curlrc(HOST, data).encode(),
         f"{data.registry_config_dir}/{UPSTREAM_TLS_FILE}": _upstream_conf(data),
-        **({f"{data.registry_config_dir}/{PEM}": pem, f"{data.registry_config_dir}/{CONFIG}": rules,
-            f"{data.registry_config_dir}/{LOADED}": f"{_sha1(rules)} {_sha1(pem)}\n".encode()}
+        **({f"{data.registry_config_dir}/{PROXY_PEM}": pem, f"{data.registry_config_dir}/{PROXY_CONFIG}": rules,
+            f"{data.registry_config_dir}/{PROXY_LOADED}": f"{_sha1(rules)} {_sha1(pem)}\n".encode()}
            if proxied(data) else {}),
         COMMON_LIBRARY: (common if common.endswith("\n") else common + "\n").encode(),
         CONTAINER_SCRIPT: (ROOT / "files/registry-container.sh").read_bytes(),
@@ -124,12 +128,13 @@ def bare(os_key, **overrides) -> dict:
         service(SystemdEnabled, "docker.service"): {},
         k(SystemdStatus, services=["firewalld.service"]): {"firewalld.service": os_key in HARDENED},
         k(DockerImage, object_id=data.registry_image): None,
-        k(DockerImage, object_id=data.ui_image): None,
-        k(DockerImage, object_id=data.auth_proxy_image): None,
+        k(DockerImage, object_id=data.registry_ui_image): None,
+        k(DockerImage, object_id=data.registry_auth_proxy_image): None,
         k(ContainerState, container=data.registry_container, image=data.registry_image, gateway=False): None,
-        k(ContainerState, container=data.auth_proxy_container, image=data.auth_proxy_image, gateway=False): None,
-        k(DockerContainer, object_id=data.auth_proxy_container): [],
-        k(ContainerState, container=data.ui_container, image=data.ui_image, gateway=True):
+        k(ContainerState, container=data.registry_auth_proxy_container, image=data.registry_auth_proxy_image,
+          gateway=False): None,
+        k(DockerContainer, object_id=data.registry_auth_proxy_container): [],
+        k(ContainerState, container=data.registry_ui_container, image=data.registry_ui_image, gateway=True):
             {"container": None, "image": None, "aside": False, "gateway": GATEWAY},
         k(DaemonJson): {},
         k(MaintenanceState): None,
@@ -195,8 +200,8 @@ def in_place(os_key, **overrides) -> dict:
     data = data_for(os_key, **overrides)
     facts = bare(os_key, **overrides)
     modes = {CONTAINER_SCRIPT: 755, MAINTENANCE_SCRIPT: 755, f"{data.registry_config_dir}/client.curlrc": 600,
-             f"{data.registry_config_dir}/{UPSTREAM_TLS_FILE}": 600, f"{data.registry_config_dir}/{PEM}": 600,
-             f"{data.registry_config_dir}/{CONFIG}": 600, f"{data.registry_config_dir}/{LOADED}": 600}
+             f"{data.registry_config_dir}/{UPSTREAM_TLS_FILE}": 600, f"{data.registry_config_dir}/{PROXY_PEM}": 600,
+             f"{data.registry_config_dir}/{PROXY_CONFIG}": 600, f"{data.registry_config_dir}/{PROXY_LOADED}": 600}
     facts[any_arguments(FileStates)] = {path: f"{_sha1(content)} {modes.get(path, 644)} root:root"
                                         for path, content in _files_in_place(data).items()}
     facts[k(Directory, path=data.registry_config_dir)] = {"mode": 700, "user": "root", "group": "root"}
@@ -205,13 +210,14 @@ def in_place(os_key, **overrides) -> dict:
         service(SystemdStatus, "docker.service"): {"docker.service": True},
         service(SystemdEnabled, "docker.service"): {"docker.service": True},
         k(DockerImage, object_id=data.registry_image): [{"Id": "sha256:" + "a" * 64, "Config": {}}],
-        k(DockerImage, object_id=data.ui_image): [{"Id": "sha256:" + "b" * 64, "Config": {}}],
-        k(DockerImage, object_id=data.auth_proxy_image): [{"Id": "sha256:" + "c" * 64, "Config": {}}],
-        k(ContainerState, container=data.auth_proxy_container, image=data.auth_proxy_image, gateway=False):
+        k(DockerImage, object_id=data.registry_ui_image): [{"Id": "sha256:" + "b" * 64, "Config": {}}],
+        k(DockerImage, object_id=data.registry_auth_proxy_image): [{"Id": "sha256:" + "c" * 64, "Config": {}}],
+        k(ContainerState, container=data.registry_auth_proxy_container, image=data.registry_auth_proxy_image,
+          gateway=False):
             container_state(proxy_spec(data), "sha256:" + "c" * 64),
         k(ContainerState, container=data.registry_container, image=data.registry_image, gateway=False):
             container_state(registry_spec(HOST, data), "sha256:" + "a" * 64),
-        k(ContainerState, container=data.ui_container, image=data.ui_image, gateway=True):
+        k(ContainerState, container=data.registry_ui_container, image=data.registry_ui_image, gateway=True):
             container_state(ui_spec(HOST, data, None, _upstream_conf(data)), "sha256:" + "b" * 64),
         k(DaemonJson): DAEMON_JSON,
         k(MaintenanceState): {"running": None, "read_only": None},
@@ -220,11 +226,11 @@ def in_place(os_key, **overrides) -> dict:
     })
     if os_key in ("debian12", "ubuntu2204"):
         installed = {"docker.io": {"20.10.24+dfsg1-1+b3"}} if os_key == "debian12" else {
-            "docker-ce": {data.docker_ce_version}, "docker-ce-cli": {data.docker_ce_version},
+            "docker-ce": {data.registry_docker_ce_version}, "docker-ce-cli": {data.registry_docker_ce_version},
             "containerd.io": {"1.6.28-2"}}
         facts[k(DebPackages)] = {**installed, "curl": {"7.88.1-10+deb12u5"}}
     else:
-        version = data.docker_ce_version.split(":")[-1]  # rpm -qa prints no epoch
+        version = data.registry_docker_ce_version.split(":")[-1]  # rpm -qa prints no epoch
         facts[k(RpmPackages)] = {"docker-ce": {version}, "docker-ce-cli": {version},
                                  "containerd.io": {"1.2.13-3.1.el7"}, "curl": {"7.29.0-59.el7"}}
         facts[k(KeyFileBytes, path=RPM_KEY)] = SIGNING_KEY
@@ -253,11 +259,11 @@ def in_place(os_key, **overrides) -> dict:
 
 def _yum_repo(data) -> str:
     """Docker's yum repository file as it should be (yum.repo's format: name, baseurl, flags)."""
-    url = data.docker_ce_repo_url
+    url = data.registry_docker_ce_repo_url
     return (f"[docker-ce-stable]\nname=Docker CE Stable\nbaseurl={url}/linux/centos/$releasever/$basearch/stable\n"
             f"enabled=1\ngpgcheck=1\ngpgkey=file://{RPM_KEY}\n")
 
 
 def _vault_repo(data) -> str:
     return jinja2.Template((ROOT / "files/centos7-vault.repo.j2").read_text()).render(
-        baseurl=data.centos_vault_baseurl.rstrip("/")) + "\n"
+        baseurl=data.registry_centos_vault_baseurl.rstrip("/")) + "\n"

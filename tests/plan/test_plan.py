@@ -18,19 +18,19 @@ from pyinfra.facts.rpm import RpmPackages
 from pyinfra.facts.server import LinuxDistribution, Which
 from pyinfra.facts.systemd import SystemdStatus
 
+from core.haproxy_files import PROXY_LOADED
+from core.host_paths import CONTAINER_SCRIPT, MAINTENANCE_SCRIPT
 from core.secrets import SecretStore
 from ops.container import ContainerState
 from ops.daemon import DaemonJson
 from ops.files import UPLOAD_DIR, FileStates, UploadDirectory
 from ops.firewalld import FirewalldPorts
 from ops.health import Health
-from ops.host_scripts import CONTAINER_SCRIPT, MAINTENANCE_SCRIPT
 from ops.maintenance import CalendarExpression, MaintenanceState
 from ops.platform import SelinuxEnforcing
 from ops.registry_config import ConfigFiles, StoresInS3
 from ops.signing_keys import KeyFileBytes
 from ops.storage import StorageHoldings
-from tasks.access_proxy import LOADED
 from tasks.engine import RPM_KEY
 from tasks.registry import CONFIG_LABEL, registry_spec
 from tests.plan.harness import any_arguments, plan, plan_data
@@ -93,9 +93,10 @@ def test_bare_host_gets_daemon_json_and_no_restart_of_an_engine_it_just_started(
 def test_bare_host_gets_its_containers_as_specified(os_key):
     data = data_for(os_key)
     containers = plan(bare(os_key), **DATA[os_key]).containers()
-    registry, ui = containers[data.registry_container], containers[data.ui_container]
-    proxy = containers[data.auth_proxy_container]
-    assert registry[-1] == data.registry_image and ui[-1] == data.ui_image and proxy[-1] == data.auth_proxy_image
+    registry, ui = containers[data.registry_container], containers[data.registry_ui_container]
+    proxy = containers[data.registry_auth_proxy_container]
+    assert registry[-1] == data.registry_image and ui[-1] == data.registry_ui_image
+    assert proxy[-1] == data.registry_auth_proxy_image
     # With users (the default) the registry is on loopback only, behind the access proxy on the host's
     # network; with TLS (the default) the UI serves HTTPS itself.
     assert _arguments(registry, "--publish") == ["127.0.0.1:5001:5000"] and _arguments(ui, "--publish") == ["5050:443"]
@@ -227,7 +228,7 @@ OPERATORS_DAEMON_JSON = {"data-root": "/srv/docker", "bip": "10.99.0.1/24", "liv
 def test_daemon_json_keeps_the_hosts_own_settings():
     facts = in_place("debian12")
     facts[k(DaemonJson)] = OPERATORS_DAEMON_JSON
-    changed = plan(facts, docker_insecure_registries=["mirror.internal:5000"])
+    changed = plan(facts, registry_docker_insecure_registries=["mirror.internal:5000"])
     assert json.loads(changed.written("/etc/docker/daemon.json")) == {
         "data-root": "/srv/docker", "bip": "10.99.0.1/24", "live-restore": True,
         "insecure-registries": ["legacy.internal:5000", "mirror.internal:5000"],
@@ -239,7 +240,7 @@ def test_daemon_json_never_moves_data_root():
     facts = in_place("debian12")
     facts[k(DaemonJson)] = OPERATORS_DAEMON_JSON
     with pytest.raises(DeployError, match="would move data-root from /srv/docker to /var/lib/docker"):
-        plan(facts, docker_daemon_options={"data-root": "/var/lib/docker"})
+        plan(facts, registry_docker_daemon_options={"data-root": "/var/lib/docker"})
 
 
 def test_daemon_json_that_is_not_json_is_refused_untouched():
@@ -260,7 +261,7 @@ def test_unsupported_os_is_refused_before_any_command(distro):
 
 def test_debian_docker_io_pin_refreshes_lists_and_installs_the_pinned_version():
     pinned = "20.10.24+dfsg1-1+deb12u1"
-    changed = plan(in_place("debian12"), docker_io_version=pinned)
+    changed = plan(in_place("debian12"), registry_docker_io_version=pinned)
     assert changed.installed() == {f"docker.io={pinned}"}
     assert changed.index(lambda c: c == "apt-get update") < changed.index(lambda c: "apt-get" in c and " install " in c)
     assert changed.index(lambda c: c.endswith("dpkg --configure -a")) == 0, "an interrupted install is finished"
@@ -290,7 +291,7 @@ def test_rules_in_place_but_never_loaded_reload_the_access_proxy_and_say_so():
     """A run interrupted after the new rules were moved in and before the reload: the record of what the
     proxy loaded is older than the files, and the next run reloads it."""
     facts = in_place("debian12")
-    record = f"{data_for('debian12').registry_config_dir}/{LOADED}"
+    record = f"{data_for('debian12').registry_config_dir}/{PROXY_LOADED}"
     states = dict(facts[any_arguments(FileStates)])
     states[record] = "0" * 40 + " 600 root:root"
     facts[any_arguments(FileStates)] = states
@@ -305,7 +306,7 @@ def test_rules_in_place_but_never_loaded_reload_the_access_proxy_and_say_so():
 def test_a_new_access_proxy_is_not_reloaded_but_what_it_loaded_is_recorded():
     bare_plan = plan(bare("debian12"))
     created = bare_plan.index(lambda c: c.startswith(f"{CONTAINER_SCRIPT} replace registry-auth "))
-    recorded = bare_plan.index(lambda c: c == f"upload {data_for('debian12').registry_config_dir}/{LOADED}.new")
+    recorded = bare_plan.index(lambda c: c == f"upload {data_for('debian12').registry_config_dir}/{PROXY_LOADED}.new")
     assert created < recorded and "docker kill --signal USR2 registry-auth" not in bare_plan.commands
 
 
@@ -365,7 +366,7 @@ def test_leftover_replacement_is_removed_beside_a_matching_registry():
 def test_unknown_bridge_gateway_fails_the_ui_with_a_clear_message():
     facts = in_place("debian12")
     data = data_for("debian12")
-    key = k(ContainerState, container=data.ui_container, image=data.ui_image, gateway=True)
+    key = k(ContainerState, container=data.registry_ui_container, image=data.registry_ui_image, gateway=True)
     facts[key] = {**facts[key], "gateway": None}
     [command] = plan(facts).commands
     assert "the Docker bridge gateway of this host is unknown" in command and command.endswith("exit 1")
@@ -379,10 +380,10 @@ def test_unhealthy_host_is_waited_for():
 
 @pytest.mark.parametrize("file,data,chore", [
     ("gc.py", {}, ["gc"]),
-    ("gc.py", {"gc_dry_run": True, "gc_delete_untagged": True, "registry_image": "registry:3.1.1"},
+    ("gc.py", {"registry_gc_dry_run": True, "registry_gc_delete_untagged": True, "registry_image": "registry:3.1.1"},
      ["gc", "--dry-run", "--delete-untagged"]),
     ("prune_repos.py", {}, ["prune"]),
-    ("delete_repos.py", {"repositories": "team/app,hello"}, ["delete-repos", "team/app", "hello"]),
+    ("delete_repos.py", {"registry_repositories": "team/app,hello"}, ["delete-repos", "team/app", "hello"]),
 ])
 def test_chores_run_the_maintenance_script_once(file, data, chore):
     assert plan(in_place("debian12"), file=file, **data).chores() == [chore]
@@ -443,9 +444,9 @@ def test_apt_never_removes_a_package_to_install_the_engine():
 
 @pytest.mark.parametrize("os_key,installed,message", [
     ("debian12", {"docker-ce": {"5:24.0.9-1~debian.12~bookworm"}},
-     "docker-ce is installed and docker_package_source is 'distribution'"),
+     "docker-ce is installed and registry_docker_package_source is 'distribution'"),
     ("debian12", {"podman-docker": {"4.3.1"}}, "podman-docker is installed: it gives a docker command"),
-    ("centos7", {"docker": {"1.13.1-209.git7d71120.el7.centos"}}, "Set docker_package_source='installed'"),
+    ("centos7", {"docker": {"1.13.1-209.git7d71120.el7.centos"}}, "Set registry_docker_package_source='installed'"),
 ])
 def test_an_engine_from_another_source_is_refused_before_anything_changes(os_key, installed, message):
     facts = bare(os_key)
@@ -457,7 +458,7 @@ def test_an_engine_from_another_source_is_refused_before_anything_changes(os_key
 def test_an_installed_engine_is_adopted_when_asked():
     facts = in_place("debian12")
     facts[k(DebPackages)] = {"docker-ce": {"5:24.0.9-1~debian.12~bookworm"}, "curl": {"7.88.1"}}
-    assert plan(facts, docker_package_source="installed").commands == []
+    assert plan(facts, registry_docker_package_source="installed").commands == []
 
 
 def test_a_gc_schedule_systemd_refuses_is_refused_before_the_timer_is_written():
@@ -465,7 +466,7 @@ def test_a_gc_schedule_systemd_refuses_is_refused_before_the_timer_is_written():
     facts[k(CalendarExpression, expression="Sun *-*-* 25:00:00")] = {
         "valid": False, "said": "Failed to parse calendar specification 'Sun *-*-* 25:00:00': Invalid argument"}
     with pytest.raises(DeployError, match="systemd-analyze calendar refuses it: Failed to parse"):
-        plan(facts, gc_schedule="Sun *-*-* 25:00:00")
+        plan(facts, registry_gc_schedule="Sun *-*-* 25:00:00")
 
 
 def _switched_to_bind(holdings):

@@ -6,8 +6,8 @@ import re
 import pytest
 
 from core.access import catalog_users, glob_regex, rules
+from core.haproxy_files import proxy_config
 from core.secrets import DEPLOY_USER, PULL_USER
-from tasks.access_proxy import proxy_config
 
 
 @pytest.mark.parametrize("glob,name,matches", [

@@ -5,7 +5,7 @@ from types import SimpleNamespace
 import pytest
 
 from core.archives import archive_name
-from core.data import DataError, problems, registry_major, tag_major, validate
+from core.data import RENAMED, DataError, problems, registry_major, shipped_defaults, tag_major, validate
 from dev.operator import Data
 from dev.refused import BAD
 
@@ -27,18 +27,19 @@ def test_htpasswd_users_without_tls_are_refused(defaults):
 
 @pytest.mark.parametrize("url", ["https://mirror.local", "http://10.0.0.5:5000", "https://mirror.local:5000/"])
 def test_mirror_urls_with_a_scheme_pass(defaults, url):
-    defaults["docker_registry_mirrors"] = [url]
+    defaults["registry_docker_registry_mirrors"] = [url]
     assert problems(defaults) == []
 
 
 @pytest.mark.parametrize("mirror", ["mirror.local", "ftp://mirror.local", "https://mirror.local/v2/path"])
 def test_mirror_without_a_scheme_is_refused(defaults, mirror):
-    defaults["docker_registry_mirrors"] = [mirror]
-    assert f"docker_registry_mirrors: {mirror!r} must be a URL like https://mirror.local:5000" in problems(defaults)[0]
+    defaults["registry_docker_registry_mirrors"] = [mirror]
+    wanted = f"registry_docker_registry_mirrors: {mirror!r} must be a URL like https://mirror.local:5000"
+    assert wanted in problems(defaults)[0]
 
 
 def test_plain_http_repo_url_passes_when_the_operator_opts_in(defaults):
-    defaults.update(docker_ce_repo_url="http://mirror.internal/docker", docker_repo_allow_http=True)
+    defaults.update(registry_docker_ce_repo_url="http://mirror.internal/docker", registry_docker_repo_allow_http=True)
     assert problems(defaults) == []
 
 
@@ -49,28 +50,30 @@ def test_bad_value_is_named_with_what_is_allowed(defaults, key, value, allowed):
 
 
 def test_archives_must_exist_for_every_image(defaults, tmp_path):
-    defaults.update(image_source="archives", image_archive_dir=str(tmp_path))
+    defaults.update(registry_image_source="archives", registry_image_archive_dir=str(tmp_path))
     (tmp_path / archive_name(defaults["registry_image"])).write_bytes(b"")
-    (tmp_path / archive_name(defaults["auth_proxy_image"])).write_bytes(b"")
+    (tmp_path / archive_name(defaults["registry_auth_proxy_image"])).write_bytes(b"")
     found = problems(defaults)
-    assert len(found) == 1 and found[0].startswith("ui_image=") and "needs the archive" in found[0]
+    assert len(found) == 1 and found[0].startswith("registry_ui_image=") and "needs the archive" in found[0]
 
 
 def test_disabled_ui_needs_no_archive(defaults, tmp_path):
-    defaults.update(image_source="archives", image_archive_dir=str(tmp_path), ui_enabled=False)
+    defaults.update(registry_image_source="archives", registry_image_archive_dir=str(tmp_path),
+                    registry_ui_enabled=False)
     (tmp_path / archive_name(defaults["registry_image"])).write_bytes(b"")
-    (tmp_path / archive_name(defaults["auth_proxy_image"])).write_bytes(b"")
+    (tmp_path / archive_name(defaults["registry_auth_proxy_image"])).write_bytes(b"")
     assert problems(defaults) == []
 
 
 def test_images_pinned_by_tag_and_digest_are_accepted_for_pulling(defaults):
     defaults.update(registry_image="registry:3.1.1@sha256:" + "a" * 64,
-                    ui_image="joxit/docker-registry-ui:2.6.0@sha256:" + "b" * 64)
+                    registry_ui_image="joxit/docker-registry-ui:2.6.0@sha256:" + "b" * 64)
     assert problems(defaults) == []
 
 
 def test_a_digest_with_archives_is_refused_as_the_archive_holds_none(defaults, tmp_path):
-    defaults.update(image_source="archives", image_archive_dir=str(tmp_path), ui_enabled=False,
+    defaults.update(registry_image_source="archives", registry_image_archive_dir=str(tmp_path),
+                    registry_ui_enabled=False,
                     registry_image="registry:2.8.3@sha256:" + "a" * 64, registry_auth="none")
     [found] = problems(defaults)
     assert found.startswith("registry_image=") and "must name a tag, not a digest" in found
@@ -83,13 +86,13 @@ def test_archive_name_flattens_the_reference():
 @pytest.mark.parametrize("names", ["../etc", "/var/lib/registry", "Team/App", "team//app", "team/", "a" * 256,
                                    "hello,../x"])
 def test_repository_names_outside_the_grammar_are_refused(defaults, names):
-    defaults["repositories"] = names
-    assert any(p.startswith("repositories: ") and "is not a repository name" in p for p in problems(defaults))
+    defaults["registry_repositories"] = names
+    assert any(p.startswith("registry_repositories: ") and "is not a repository name" in p for p in problems(defaults))
 
 
 @pytest.mark.parametrize("names", ["team/app", "a.b_c-d/e__f", ["hello", "team/app"], "hello, team/app"])
 def test_repository_names_in_the_grammar_pass(defaults, names):
-    defaults["repositories"] = names
+    defaults["registry_repositories"] = names
     assert problems(defaults) == []
 
 
@@ -117,7 +120,7 @@ def test_s3_storage_with_its_settings_and_a_secret_key_passes(defaults, monkeypa
     ("registry_s3_endpoint", "https://s3.example.com/bucket", "must be the object store's URL"),
     ("registry_s3_bucket", "Registry_Data", "must be an S3 bucket name"),
     ("registry_s3_region", "us east", "must be a region name"),
-    ("gc_schedule", "Sun *-*-* 03:00:00", "deletes their blobs"),
+    ("registry_gc_schedule", "Sun *-*-* 03:00:00", "deletes their blobs"),
     ("registry_storage_migrate", True, "cannot move data into S3"),
 ])
 def test_s3_storage_refuses(defaults, monkeypatch, key, value, said):
@@ -187,5 +190,29 @@ def test_an_image_whose_tag_does_not_tell_passes_once_its_line_is_named(defaults
 
 
 def test_registry_3_may_delete_untagged_manifests(defaults):
-    defaults.update(registry_image="registry:3.1.1", gc_delete_untagged=True)
+    defaults.update(registry_image="registry:3.1.1", registry_gc_delete_untagged=True)
     assert problems(defaults) == []
+
+
+def test_an_old_unprefixed_name_still_works_for_one_release_with_a_warning(defaults):
+    defaults.update(ui_title="Old name", gc_schedule="daily")
+    warnings = validate(_host("h", defaults, ["registry_hosts"]))
+    assert defaults.registry_ui_title == "Old name" and defaults.registry_gc_schedule == "daily"
+    assert sorted(warnings) == [
+        "gc_schedule is now named registry_gc_schedule: the old name works for this release only, rename it",
+        "ui_title is now named registry_ui_title: the old name works for this release only, rename it"]
+
+
+def test_an_old_and_a_new_name_set_to_different_values_are_refused(defaults):
+    defaults.update(ui_port=6000, registry_ui_port=7000)
+    with pytest.raises(DataError, match="ui_port=6000 and registry_ui_port=7000: ui_port is the old name of"
+                                        " registry_ui_port; set registry_ui_port only"):
+        validate(_host("h", defaults, ["registry_hosts"]))
+    defaults.update(registry_ui_port=6000)
+    assert validate(_host("h", defaults, ["registry_hosts"])) == [
+        "ui_port is now named registry_ui_port: the old name works for this release only, rename it"]
+
+
+def test_every_variable_of_the_project_starts_with_registry():
+    assert [name for name in shipped_defaults() if not name.startswith("registry_")] == []
+    assert set(RENAMED.values()) <= set(shipped_defaults())

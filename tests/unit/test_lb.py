@@ -1,6 +1,6 @@
 """The load balancer's HAProxy configuration as the deploy renders it."""
 
-from tasks.lb import haproxy_config
+from core.haproxy_files import haproxy_config
 
 SERVERS = [{"id": "r0", "address": "reg-a", "port": 5000}, {"id": "r1", "address": "reg-b", "port": 5000}]
 
@@ -17,7 +17,7 @@ def test_every_replica_is_a_checked_server_verified_by_its_name(defaults):
 
 
 def test_the_stats_page_is_on_loopback_only_and_plain_http_has_no_tls(defaults):
-    defaults.update(registry_tls="off", registry_auth="none", lb_stats_port=9000)
+    defaults.update(registry_tls="off", registry_auth="none", registry_lb_stats_port=9000)
     config = haproxy_config(defaults, SERVERS[:1])
     assert "bind 127.0.0.1:9000" in config and "ssl" not in config.replace("ssl-server-verify", "")
     assert "X-Forwarded-Proto http\n" in config and config.count("    server ") == 1

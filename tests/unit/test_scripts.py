@@ -8,8 +8,8 @@ from pathlib import Path
 import jinja2
 import pytest
 
+from core.host_scripts import template_values
 from sandbox.settings import ROOT
-from tasks.host_scripts import template_values
 
 SCRIPTS = ["files/registry-maintenance.sh", "files/registry-container.sh"]
 

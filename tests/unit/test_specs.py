@@ -3,7 +3,7 @@
 import pytest
 from pyinfra.api.exceptions import DeployError
 
-from core.host_files import config_mount_target
+from core.host_files import config_mount_target, upstream_tls
 from ops.container import BridgeGateway, ContainerState, Mount
 from ops.daemon import merged
 from ops.maintenance import MaintenanceState
@@ -11,7 +11,7 @@ from ops.platform import os_family, rpm_manager
 from ops.registry_config import ConfigFiles
 from tasks.engine import daemon_settings
 from tasks.registry import registry_spec
-from tasks.ui import ui_spec, upstream_tls
+from tasks.ui import ui_spec
 
 
 @pytest.mark.parametrize("image,declared,target", [
@@ -45,7 +45,7 @@ def test_registry_spec_follows_data(defaults):
 
 
 def test_registry_published_on_one_address_when_asked(defaults):
-    defaults.update(registry_bind_address="127.0.0.1", ui_enabled=False, registry_auth="none")
+    defaults.update(registry_bind_address="127.0.0.1", registry_ui_enabled=False, registry_auth="none")
     assert registry_spec("r1", defaults).ports == {5000: "127.0.0.1:5000"}
 
 
@@ -85,14 +85,15 @@ def test_ui_without_tls_or_users_is_plain(defaults):
 
 
 def test_ui_static_tag_gets_registry_url(defaults):
-    defaults.update(ui_image="joxit/docker-registry-ui:static")
+    defaults.update(registry_ui_image="joxit/docker-registry-ui:static")
     env = ui_spec("r1", defaults).env
     assert env["REGISTRY_URL"] == "https://{bridge_gateway}:5000" and "NGINX_PROXY_PASS_URL" not in env
 
 
 def test_daemon_settings_follow_data(defaults):
-    defaults.update(docker_registry_mirrors=["https://mirror.local"], docker_insecure_registries=["r:5000"],
-                    docker_daemon_options={"live-restore": True})
+    defaults.update(registry_docker_registry_mirrors=["https://mirror.local"],
+                    registry_docker_insecure_registries=["r:5000"],
+                    registry_docker_daemon_options={"live-restore": True})
     assert daemon_settings(defaults, ["plain:5000", "r:5000"]) == {
         "insecure-registries": ["r:5000", "plain:5000"],
         "live-restore": True,

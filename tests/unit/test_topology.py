@@ -22,7 +22,7 @@ def _host(name, data, *groups):
 def test_replicas_are_named_in_inventory_order_with_the_url_clients_use(defaults):
     plain = Data(defaults, registry_tls="off", registry_port=5001)
     inventory = _inventory([_host("a", defaults, "registry_hosts"), _host("b", plain, "registry_hosts"),
-                            _host("lb", Data(defaults, lb_port=5443), "registry_lb"),
+                            _host("lb", Data(defaults, registry_lb_port=5443), "registry_lb"),
                             _host("c", defaults, "registry_clients"), _host("lb2", defaults, "registry_lb")])
     assert [(r["id"], r["host"].name, r["url"]) for r in topology.replicas(inventory)] == [
         ("r0", "a", "https://a:5000"), ("r1", "b", "http://b:5001")]
