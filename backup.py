@@ -4,11 +4,11 @@ archive per host with its manifest and checksum), or `--data registry_backup_hos
 from pyinfra import host
 
 from core import topology
-from core.data import validate
+from ops.pyinfra_internals import validate_host
 from tasks.backup import backup
 from tasks.host_scripts import host_scripts, private_uploads
 
-validate(host)
+validate_host(host)
 private_uploads()
 
 if topology.is_registry(host):  # clients and load balancers hold no registry

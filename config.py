@@ -7,9 +7,8 @@ from pathlib import Path
 
 from pyinfra import config
 
-from core.data import validate
 from ops.files import UPLOAD_DIR
-from ops.pyinfra_internals import check_data_before_connect, inventory_argument
+from ops.pyinfra_internals import check_data_before_connect, inventory_argument, validate_host
 
 # `pyinfra inventory deploy.py`, as Ansible's inventory folders taught: running every inventory of the folder
 # would deploy the sandbox and production at once, and none is a safe default, so say which to name.
@@ -18,6 +17,6 @@ if _given and Path(_given).is_dir():
     names = ", ".join(str(path) for path in sorted(Path(_given).glob("*.py")) if not path.name.startswith("_"))
     sys.exit(f"{_given} is a folder: name one inventory file in it ({names})")
 
-check_data_before_connect(validate)
+check_data_before_connect(validate_host)
 # Made private by every entry script's first operation (tasks.host_scripts.private_uploads).
 config.TEMP_DIR = UPLOAD_DIR

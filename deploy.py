@@ -6,8 +6,8 @@ the registry hosts and the hosts in registry_clients trust both."""
 from pyinfra import host
 
 from core import topology
-from core.data import validate
 from ops.barrier import barrier
+from ops.pyinfra_internals import validate_host
 from tasks.access_proxy import access_proxy, proxy_retired
 from tasks.clients import registry_clients
 from tasks.engine import docker_engine
@@ -20,7 +20,7 @@ from tasks.registry import registry
 from tasks.storage import storage
 from tasks.ui import ui
 
-validate(host)  # config.py checks before connecting; this guards any other entry point (API mode)
+validate_host(host)  # config.py checks before connecting; this guards any other entry point (API mode)
 private_uploads()
 
 if topology.is_registry(host):

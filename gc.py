@@ -4,11 +4,11 @@
 from pyinfra import host
 
 from core import topology
-from core.data import validate
+from ops.pyinfra_internals import validate_host
 from tasks.host_scripts import host_scripts, private_uploads
 from tasks.maintenance import collect_garbage
 
-validate(host)
+validate_host(host)
 private_uploads()
 
 if topology.is_registry(host):

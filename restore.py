@@ -5,11 +5,11 @@ registry_restore_force)."""
 from pyinfra import host
 
 from core import topology
-from core.data import validate
+from ops.pyinfra_internals import validate_host
 from tasks.backup import restore
 from tasks.host_scripts import host_scripts, private_uploads
 
-validate(host)
+validate_host(host)
 private_uploads()
 
 if topology.is_registry(host):  # clients and load balancers hold no registry

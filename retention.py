@@ -6,11 +6,11 @@ docs/retention-and-backup.md)."""
 from pyinfra import host
 
 from core import topology
-from core.data import validate
+from ops.pyinfra_internals import validate_host
 from tasks.host_scripts import host_scripts, private_uploads
 from tasks.retention import retention
 
-validate(host)
+validate_host(host)
 private_uploads()
 
 if topology.is_registry(host):  # clients and load balancers hold no registry

@@ -181,24 +181,25 @@ def shipped_defaults() -> dict:
     return {k: v for k, v in runpy.run_path(str(ROOT / "group_data/all.py")).items() if not k.startswith("__")}
 
 
-def carry_renamed(data) -> tuple[list[str], list[str]]:
-    """Give each registry_ variable the value its old, unprefixed name sets, where the new name is left at
-    its default: (a warning for each old name set, a problem for each old and new name set differently)."""
-    values = dict(data) if isinstance(data, dict) else data.dict()
-    warnings, found = [], []
+def carry_renamed(layers: list) -> tuple[dict, list[str], list[str]]:
+    """From the data's layers, highest priority first (pyinfra's: --data, the host, its groups, then
+    group_data/all.py): the registry_ values the old, unprefixed names give where the layer that decides
+    sets the old name, a warning for each old name, and a problem for each layer setting both differently."""
+    carried, warnings, found = {}, [], []
     for old, new in RENAMED.items():
-        if old not in values:
+        if not any(old in layer for layer in layers):
             continue
-        if values.get(new) not in (values[old], shipped_defaults().get(new)):
-            found.append(f"{old}={values[old]!r} and {new}={values.get(new)!r}: {old} is the old name of {new};"
+        deciding = next(layer for layer in layers if old in layer or new in layer)
+        if old in deciding and new in deciding and deciding[old] != deciding[new]:
+            found.append(f"{old}={deciding[old]!r} and {new}={deciding[new]!r}: {old} is the old name of {new};"
                          f" set {new} only")
-            continue
-        warnings.append(f"{old} is now named {new}: the old name works for this release only, rename it")
-        if isinstance(data, dict):
-            data[new] = values[old]
+        elif old in deciding:
+            carried[new] = deciding[old]
+            warnings.append(f"{old} is now named {new}: the old name works for this release only, rename it")
         else:
-            setattr(data, new, values[old])  # pyinfra's HostData: over every other layer, for this run
-    return warnings, found
+            warnings.append(f"{old} is now named {new}, which is set where it overrides {old}: {old} is ignored,"
+                            " remove it")
+    return carried, warnings, found
 
 
 class DataError(ValueError):
@@ -516,9 +517,18 @@ def problems(data, public_name: str | None = None) -> list[str]:
     return checker.found
 
 
-def validate(host) -> list[str]:
-    """Raise DataError naming every problem in the host's data; return what to warn about (old names)."""
-    warnings, found = carry_renamed(host.data)
+def validate(host, layers: list | None = None) -> list[str]:
+    """Raise DataError naming every problem in the host's data; return what to warn about (old names).
+    `layers`: the data's layers, highest priority first (ops.pyinfra_internals.data_layers), by which an old
+    name is carried to its new one; by default the data itself, as one layer."""
+    if layers is None:
+        layers = [host.data if isinstance(host.data, dict) else host.data.dict()]
+    carried, warnings, found = carry_renamed(layers)
+    for name, value in carried.items():
+        if isinstance(host.data, dict):
+            host.data[name] = value
+        else:
+            setattr(host.data, name, value)  # pyinfra's HostData: over every other layer, for this run
     found += topology.membership_problems(host)
     if not isinstance(host.name, str) or not (DNS_NAME.fullmatch(host.name) or is_address(host.name)):
         found.append(f"the host's name {host.name!r} must be a DNS name or an IP address (it goes into HAProxy's"

@@ -24,10 +24,21 @@ from contextlib import contextmanager
 import click
 from pyinfra import context, logger
 from pyinfra.api.exceptions import PyinfraError
-from pyinfra.api.host import Host
+from pyinfra.api.host import Host, extract_callable_datas
 from pyinfra.connectors.util import CommandOutput
 
-from core.data import DataError
+from core.data import DataError, validate
+
+
+def data_layers(host) -> list[dict]:
+    """The host's data as pyinfra layers it, highest priority first: --data, the host's own, its groups',
+    group_data/all.py's."""
+    return list(extract_callable_datas(host.data.datas))
+
+
+def validate_host(host) -> list[str]:
+    """core.data.validate, with the data's layers (an old variable name counts where its layer decides)."""
+    return validate(host, data_layers(host))
 
 
 def check_data_before_connect(check) -> None:

@@ -159,11 +159,38 @@ def test_an_old_unprefixed_name_still_reaches_the_host_for_one_release_with_a_wa
     target = targets[0]
     old = deploy("--limit", target.name, "--data", "ui_title=Set by its old name")
     assert old.returncode == 0, old.stderr[-2000:]
-    assert ("WARNING: ui_title is now named registry_ui_title: the old name works for this release only, rename it"
-            f" ({target.name})") in old.stderr
+    said = "WARNING: ui_title is now named registry_ui_title: the old name works for this release only, rename it ("
+    assert [line for line in old.stderr.splitlines() if said in line and target.name in line], old.stderr[-2000:]
     env = dict(e.split("=", 1) for e in target.container(target.data.registry_ui_container)["Config"]["Env"])
     assert env["REGISTRY_TITLE"] == "Set by its old name"
     assert ("Registry UI | Registry UI container is running", target.name) in deploy("--limit", target.name).changed()
+
+
+def test_images_are_pulled_by_name_from_a_registry_standing_in_for_docker_hub(targets):
+    """registry_image_source = "pull": a plain registry on the host (as Docker Hub, or a site's mirror, would)
+    serves the images; the deploy pulls each by name, and a second run pulls nothing."""
+    t = targets[1]
+    hub = "localhost:5999"
+    wanted = {key: f"{hub}/{getattr(t.data, key).split('/', 1)[1]}"
+              for key in ("registry_image", "registry_ui_image", "registry_auth_proxy_image")}
+    t.host.check_output(f"docker rm -f hub-stand-in; docker run -d --name hub-stand-in -p 127.0.0.1:5999:5000"
+                        f" {t.data.registry_image} >/dev/null && sleep 1")
+    try:
+        for key, image in wanted.items():  # on the stand-in only: the host keeps none of these names
+            t.host.check_output(f"docker tag {getattr(t.data, key)} {image} && docker push -q {image}"
+                                f" && docker rmi {image}")
+        data = [arg for key, image in wanted.items() for arg in ("--data", f"{key}={image}")]
+        pulled = deploy("--limit", t.name, "--data", "registry_image_source=pull", *data)
+        assert pulled.returncode == 0, pulled.stderr[-2000:]
+        for image in wanted.values():
+            assert (f"Images | Image {image} is present", t.name) in pulled.changed()
+            digests = t.host.check_output(f"docker image inspect --format '{{{{json .RepoDigests}}}}' {image}")
+            assert f"{image.rsplit(':', 1)[0]}@sha256:" in digests, "pulled from the stand-in, which gave its digest"
+        assert deploy("--limit", t.name, "--data", "registry_image_source=pull", *data).changes() == []
+    finally:
+        t.host.check_output("docker rm -f hub-stand-in")
+    back = deploy("--limit", t.name)
+    assert back.returncode == 0, back.stderr[-2000:]
 
 
 BAD_DATA = [

@@ -74,8 +74,42 @@ SCENARIOS = {
 }
 
 
-@pytest.mark.parametrize("index,drift,operation,reason", SCENARIOS.values(), ids=SCENARIOS.keys())
-def test_drift_is_named_repaired_and_data_kept(targets, hello_pushed, index, drift, operation, reason):
+def _env(t, container) -> dict:
+    return dict(e.split("=", 1) for e in t.container(container)["Config"]["Env"])
+
+
+def _running(t, container) -> bool:
+    return t.container(container)["State"]["Running"]
+
+
+# What each scenario's repair leaves on the host, read from the host itself.
+REPAIRED = {
+    "registry removed": lambda t: _running(t, t.data.registry_container),
+    "ui stopped": lambda t: _running(t, t.data.registry_ui_container),
+    "registry by hand with deletes off": lambda t: "REGISTRY_STORAGE_DELETE_ENABLED" not in _env(
+        t, t.data.registry_container),
+    "registry on another port": lambda t: t.container(t.data.registry_container)["HostConfig"]["PortBindings"][
+        "5000/tcp"] == [{"HostIp": "127.0.0.1", "HostPort": str(t.data.registry_backend_port)}],
+    "access proxy removed": lambda t: _running(t, t.data.registry_auth_proxy_container),
+    "access rules edited": lambda t: t.host.run(
+        f"grep -q ' admin_methods$' {t.data.registry_config_dir}/haproxy.cfg").rc == 0,
+    "registry from another tag": lambda t: t.container(t.data.registry_container)["Config"]["Image"]
+    == t.data.registry_image,
+    "ui on a wrong registry url": lambda t: _env(t, t.data.registry_ui_container)["NGINX_PROXY_PASS_URL"].startswith(
+        "https://"),
+    "config edited": lambda t: yaml.safe_load(t.host.file(f"{t.data.registry_config_dir}/writable.yml")
+                                              .content_string)["storage"]["delete"] == {"enabled": True},
+    "daemon.json edited": lambda t: json.loads(t.host.file("/etc/docker/daemon.json").content_string)["log-opts"][
+        "max-file"] == "3",
+    "docker disabled and stopped": lambda t: t.host.service("docker").is_enabled and t.host.service(
+        "docker").is_running,
+    "bind directory mode changed": lambda t: t.host.file(t.data.registry_bind_path).mode == 0o700,
+}
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_drift_is_named_repaired_and_data_kept(targets, hello_pushed, name):
+    index, drift, operation, reason = SCENARIOS[name]
     t = targets[index]
     assert hello_pushed in catalog(t.registry)
     t.host.check_output(drift(t))
@@ -89,6 +123,7 @@ def test_drift_is_named_repaired_and_data_kept(targets, hello_pushed, index, dri
     repair = deploy("--limit", t.name)
     assert repair.returncode == 0 and not repair.errors(), repair.stderr[-3000:]
     assert (operation, t.name) in repair.changed()
+    assert REPAIRED[name](t), f"the host is repaired: {name}"
 
     assert hello_pushed in catalog(t.registry)
     pull_back(t, hello_pushed)

@@ -12,8 +12,9 @@ import docker
 import pytest
 
 from core.data import public_urls
+from core.host_paths import READ_ONLY_MARK
 from dev.operator import PYINFRA, ROOT, SANDBOX_INVENTORY, deploy, inventory_hosts, sandbox, ssh_host
-from tests.e2e.chores import push_unique
+from tests.e2e.chores import push_unique, start_chore, upload_status
 from tests.e2e.conftest import HOST_CURL, Target, catalog, manifest_head, pull_back, push_hello, session, wait_for
 
 
@@ -59,17 +60,26 @@ def test_an_engine_restart_brings_both_containers_back(targets, hello_pushed):
     pull_back(t, hello_pushed)
 
 
-def test_a_restarted_host_serves_its_data_again(spare):
+def test_a_host_that_loses_power_inside_a_chore_serves_its_data_and_the_next_run_repairs_its_mark(spare):
+    """A clean shutdown stops the chore's unit, whose trap switches the registry back; a power loss leaves it
+    read-only, with only the mark on disk to tell."""
     push_hello(spare)
     before = manifest_head(spare, "hello:latest")[1]
+    start_chore(spare, "gc")  # held inside its read-only window: the mark is written, uploads refused
+    assert upload_status(spare) == "405" and spare.host.file(READ_ONLY_MARK).exists
     host = docker.from_env().containers.get(spare.name)
-    host.stop(timeout=30)
+    host.kill()  # SIGKILL to its init: nothing on the host runs another instruction
     host.start()
     print(f"registry and UI answer after a host restart: "
           f"{wait_for(lambda: answers(spare) and session().get(spare.ui, timeout=3).ok, seconds=180):.1f}s")
     assert manifest_head(spare, "hello:latest")[1] == before
+    assert spare.host.file(READ_ONLY_MARK).exists, "the mark is on disk: it survives the restart"
+    assert upload_status(spare) == "405", "the registry came back as the chore left it: read-only"
     run = deploy("--limit", spare.name)
-    assert (run.returncode, run.changed()) == (0, []), run.stderr[-2000:]
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "repaired the leftover read-only state" in run.stderr
+    assert upload_status(spare) == "202" and not spare.host.file(READ_ONLY_MARK).exists
+    assert deploy("--limit", spare.name).changes() == []
 
 
 def _deploy_killed_when(t, ready, *args):

@@ -195,21 +195,34 @@ def test_registry_3_may_delete_untagged_manifests(defaults):
 
 
 def test_an_old_unprefixed_name_still_works_for_one_release_with_a_warning(defaults):
-    defaults.update(ui_title="Old name", gc_schedule="daily")
-    warnings = validate(_host("h", defaults, ["registry_hosts"]))
+    inventory = {"ui_title": "Old name", "gc_schedule": "daily"}  # over group_data/all.py's defaults
+    warnings = validate(_host("h", defaults, ["registry_hosts"]), layers=[inventory, defaults])
     assert defaults.registry_ui_title == "Old name" and defaults.registry_gc_schedule == "daily"
     assert sorted(warnings) == [
         "gc_schedule is now named registry_gc_schedule: the old name works for this release only, rename it",
         "ui_title is now named registry_ui_title: the old name works for this release only, rename it"]
 
 
-def test_an_old_and_a_new_name_set_to_different_values_are_refused(defaults):
-    defaults.update(ui_port=6000, registry_ui_port=7000)
+def test_an_old_name_counts_where_its_layer_decides(defaults):
+    """--data ui_title=... over a group's registry_ui_title: the old name wins; the reverse: it is ignored."""
+    group = {"registry_ui_title": "From the group"}
+    validate(_host("h", defaults, ["registry_hosts"]), layers=[{"ui_title": "From --data"}, group, defaults])
+    assert defaults.registry_ui_title == "From --data"
+    ignored = Data(defaults, registry_ui_title="From --data")
+    warnings = validate(_host("h", ignored, ["registry_hosts"]),
+                        layers=[{"registry_ui_title": "From --data"}, {"ui_title": "From the host"}, defaults])
+    assert ignored.registry_ui_title == "From --data"
+    assert warnings == ["ui_title is now named registry_ui_title, which is set where it overrides ui_title:"
+                        " ui_title is ignored, remove it"]
+
+
+def test_an_old_and_a_new_name_set_to_different_values_in_one_place_are_refused(defaults):
+    inventory = {"ui_port": 6000, "registry_ui_port": 7000}
     with pytest.raises(DataError, match="ui_port=6000 and registry_ui_port=7000: ui_port is the old name of"
                                         " registry_ui_port; set registry_ui_port only"):
-        validate(_host("h", defaults, ["registry_hosts"]))
-    defaults.update(registry_ui_port=6000)
-    assert validate(_host("h", defaults, ["registry_hosts"])) == [
+        validate(_host("h", defaults, ["registry_hosts"]), layers=[inventory, defaults])
+    inventory["registry_ui_port"] = 6000
+    assert validate(_host("h", defaults, ["registry_hosts"]), layers=[inventory, defaults]) == [
         "ui_port is now named registry_ui_port: the old name works for this release only, rename it"]
 
 
