@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from core.archives import archive_name
 from core.data import public_urls
-from dev.operator import inventory_hosts, ssh_host, upload
+from dev.operator import inventory_hosts, push_hello
 from sandbox.offline_images import HELLO_IMAGE
 from sandbox.settings import IMAGE_DIR, ROOT, SECRETS_DIR
 
@@ -23,15 +23,6 @@ SAMPLE = "hello:1"
 def _shown(path: Path) -> str:
     """A path as typed from the repository's folder, where make runs."""
     return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
-
-
-def push_sample(name: str, data) -> None:
-    """Load the offline hello image on the host and push it to its own registry (the host's Docker is logged
-    in as registry_client_login, admin in the sandbox)."""
-    upload(data.ssh_port, IMAGE_DIR / archive_name(HELLO_IMAGE), "/tmp/hello.tar")
-    reference = f"localhost:{data.registry_port}/{SAMPLE}"
-    ssh_host(data.ssh_port).check_output(f"docker load -q -i /tmp/hello.tar >/dev/null && rm -f /tmp/hello.tar"
-                                         f" && docker tag {HELLO_IMAGE} {reference} && docker push -q {reference}")
 
 
 def instructions(hosts: list[tuple[str, object]]) -> list[str]:
@@ -60,8 +51,8 @@ def main() -> int:
     if not hosts:
         print("no sandbox host: run `python -m sandbox up --hosts 1` first", file=sys.stderr)
         return 1
-    for name, data in hosts:
-        push_sample(name, data)
+    for _, data in hosts:
+        push_hello(data, SAMPLE)
     print("\n".join(instructions(hosts)))
     return 0
 

@@ -14,8 +14,10 @@ from types import SimpleNamespace
 import paramiko
 import testinfra
 
+from core.archives import archive_name
 from core.data import shipped_defaults
-from sandbox.settings import KEY_FILE, ROOT
+from sandbox.offline_images import HELLO_IMAGE
+from sandbox.settings import IMAGE_DIR, KEY_FILE, ROOT
 
 PYINFRA = str(Path(sys.executable).parent / "pyinfra")
 SANDBOX_INVENTORY = "inventory/sandbox.py"
@@ -111,3 +113,12 @@ def upload(ssh_port: int, local: Path, remote: str) -> None:
             sftp.put(str(local), remote)
     finally:
         client.close()
+
+
+def push_hello(data, reference: str = "hello") -> None:
+    """Load the offline hello image on a sandbox host and push it to the host's own registry as `reference`
+    (the host's Docker is logged in as registry_client_login: admin in the sandbox)."""
+    upload(data.ssh_port, IMAGE_DIR / archive_name(HELLO_IMAGE), "/tmp/hello.tar")
+    image = f"localhost:{data.registry_port}/{reference}"
+    ssh_host(data.ssh_port).check_output(f"docker load -q -i /tmp/hello.tar >/dev/null && rm -f /tmp/hello.tar"
+                                         f" && docker tag {HELLO_IMAGE} {image} && docker push -q {image}")

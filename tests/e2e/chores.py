@@ -24,19 +24,24 @@ def push_unique(t, reference, size=300_000):
 
 
 UNIT = "chore-under-test"
-PAUSING_DOCKER = """#!/bin/sh
-case "$*" in *garbage-collect*)
+# A stand-in for a command that, when its arguments hold a given string, waits for /tmp/chore.release
+# before running the real one: a chore held at that step for as long as a test needs.
+PAUSING = """#!/bin/sh
+case "$*" in *{match}*)
     touch /tmp/chore.paused
     until [ -e /tmp/chore.release ]; do sleep 0.1; done ;;
 esac
-exec /usr/bin/docker "$@"
+exec /usr/bin/{command} "$@"
 """
+# GC's step inside the read-only window: the collector itself.
+COLLECTOR = ("docker", "garbage-collect")
 
 
 def pause_collections(t):
     """From now on, the host's `docker` pauses before collecting garbage, whoever runs it (a pyinfra
     run too), until release_chore; resume_collections undoes it."""
-    t.host.check_output(f"cat > /usr/local/bin/docker <<'EOF'\n{PAUSING_DOCKER}EOF\n"
+    pausing = PAUSING.format(command=COLLECTOR[0], match=COLLECTOR[1])
+    t.host.check_output(f"cat > /usr/local/bin/docker <<'EOF'\n{pausing}EOF\n"
                         "chmod +x /usr/local/bin/docker && rm -f /tmp/chore.paused /tmp/chore.release")
 
 
@@ -48,10 +53,13 @@ def wait_for_pause(t):
     t.host.check_output("for i in $(seq 1200); do [ -e /tmp/chore.paused ] && exit 0; sleep 0.1; done; exit 1")
 
 
-def start_chore(t, *args) -> str:
-    """Start `registry-maintenance ARGS` on the host, to pause when it collects; when it started (host time)."""
-    t.host.check_output(f"mkdir -p /tmp/pausing && cat > /tmp/pausing/docker <<'EOF'\n{PAUSING_DOCKER}EOF\n"
-                        "chmod +x /tmp/pausing/docker && rm -f /tmp/chore.paused /tmp/chore.release")
+def start_chore(t, *args, pause_at=COLLECTOR) -> str:
+    """Start `registry-maintenance ARGS` on the host, to pause when it runs `pause_at` (a command, and a string
+    its arguments hold: by default the collector); when it started (host time)."""
+    command, match = pause_at
+    pausing = PAUSING.format(command=command, match=match)
+    t.host.check_output(f"rm -rf /tmp/pausing && mkdir -p /tmp/pausing && cat > /tmp/pausing/{command} <<'EOF'\n"
+                        f"{pausing}EOF\nchmod +x /tmp/pausing/{command} && rm -f /tmp/chore.paused /tmp/chore.release")
     started = t.host.check_output("date +%s")
     t.host.check_output(f"systemctl reset-failed {UNIT} 2>/dev/null; systemd-run --unit={UNIT} --collect --quiet"
                         " --setenv=PATH=/tmp/pausing:/usr/sbin:/usr/bin:/sbin:/bin"

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 import pytest
 import requests
 
-from core.archives import archive_name
 from core.data import public_urls
-from dev.operator import deploy, inventory_hosts, sandbox, ssh_host, upload
-from sandbox.offline_images import HELLO_IMAGE
-from sandbox.settings import IMAGE_DIR, SECRETS_DIR
+from dev.operator import deploy, inventory_hosts, sandbox, ssh_host
+from dev.operator import push_hello as load_and_push_hello
+from sandbox.hosts import host_name
+from sandbox.settings import SECRETS_DIR
 
 HOSTS = 2  # the targets; one more host is the spare
 
@@ -44,17 +44,21 @@ def first_run():
     return run
 
 
+def _made_by_first_run(index) -> Target:
+    """Host `index` of those first_run made, found by name: hosts another module adds do not shift it."""
+    name = host_name(index)
+    return _target(name, dict(inventory_hosts())[name])
+
+
 @pytest.fixture(scope="session")
 def targets(first_run):
-    found = [_target(name, data) for name, data in inventory_hosts()]
-    assert len(found) == HOSTS + 1
-    return found[:HOSTS]
+    return [_made_by_first_run(index) for index in range(HOSTS)]
 
 
 @pytest.fixture(scope="session")
 def spare(first_run):
     """The third host: deployed with the others, never pushed to by the shared fixtures."""
-    return _target(*inventory_hosts()[HOSTS])
+    return _made_by_first_run(HOSTS)
 
 
 def _target(name, data) -> Target:
@@ -68,11 +72,16 @@ def target(request, targets):
 
 def push_hello(t):
     """Load the hello image on a host and push it to the host's registry as `hello`."""
-    upload(t.data.ssh_port, IMAGE_DIR / archive_name(HELLO_IMAGE), "/tmp/hello.tar")
-    t.host.check_output(
-        f"docker load -i /tmp/hello.tar && docker tag {HELLO_IMAGE} localhost:{t.data.registry_port}/hello"
-        f" && docker push localhost:{t.data.registry_port}/hello"
-    )
+    load_and_push_hello(t.data)
+
+
+def push_own(t, repository: str, tag: str) -> str:
+    """Build on the host an image of its own from hello (a manifest no other tag shares), push it as
+    `repository:tag`; its digest, as the registry answers a HEAD."""
+    image = f"localhost:{t.data.registry_port}/{repository}:{tag}"
+    t.host.check_output(f"printf 'FROM localhost:{t.data.registry_port}/hello\\nLABEL tag={tag}\\n'"
+                        f" | docker build -q -t {image} - && docker push -q {image}")
+    return manifest_head(t, f"{repository}:{tag}")[1]
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,7 @@
 """Backup and restore: an archive with its manifest and checksum, restored onto a fresh host whose every
-tag then pulls with the same digest; an interrupted backup leaves the registry writable and no archive that
-looks complete. Runs on a host of its own (registry-sandbox-3), made and removed here."""
+tag then pulls with the same digest; a backup killed inside its read-only window or while it archives
+leaves what the next backup heals, and no archive that looks complete. Runs on a host of its own
+(registry-sandbox-3), made and removed here."""
 
 import json
 from pathlib import Path
@@ -8,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from core.data import public_urls
+from core.host_paths import READ_ONLY_MARK
 from dev.operator import deploy, inventory_hosts, sandbox, ssh_host
 from sandbox.settings import STATE_DIR
-from tests.e2e.chores import push_unique
-from tests.e2e.conftest import Target, manifest_head, pull_back, push_hello, session
+from tests.e2e.chores import chore_output, push_unique, signal_chore, start_chore, upload_status, wait_for_chore
+from tests.e2e.conftest import Target, manifest_head, pull_back, push_hello
 
 HOST = "registry-sandbox-3"
 
@@ -59,20 +61,29 @@ def test_the_backup_is_one_archive_with_its_manifest_and_checksum(backed_up):
     assert not list(Path(archive.parent).glob("*.partial"))
 
 
-def test_a_fresh_host_restored_from_it_pulls_every_tag_with_the_same_digest(backed_up):
-    archive, digests = backed_up
+@pytest.fixture(scope="module")
+def restored(backed_up):
+    """A fresh host, the archive restored onto it: (the host, what restore.py said)."""
+    archive, _ = backed_up
     t = _fresh_host()
     run = deploy("--limit", HOST, "--data", f"registry_backup_archive={archive}", file="restore.py")
     assert run.returncode == 0, run.stderr[-3000:]
-    assert f"restored {len(digests)} tags" in run.stderr
+    return t, run.stderr
+
+
+def test_a_fresh_host_restored_from_it_pulls_every_tag_with_the_same_digest(backed_up, restored):
+    _, digests = backed_up
+    t, said = restored
+    assert f"restored {len(digests)} tags" in said
     assert _digests(t, digests) == digests
     for reference in digests:
         pull_back(t, reference)
 
 
-def test_a_manifest_edited_beside_a_valid_archive_is_refused_and_runs_nothing_on_the_host(backed_up, tmp_path):
+def test_a_manifest_edited_beside_a_valid_archive_is_refused_and_runs_nothing_on_the_host(backed_up, restored,
+                                                                                          tmp_path):
     archive, _ = backed_up
-    t = _target()
+    t, _ = restored
     forged = tmp_path / archive.name
     forged.write_bytes(archive.read_bytes())
     manifest = json.loads(archive.with_suffix(".json").read_text())
@@ -85,9 +96,9 @@ def test_a_manifest_edited_beside_a_valid_archive_is_refused_and_runs_nothing_on
     assert not t.host.file("/root/PWNED").exists
 
 
-def test_a_restore_onto_a_registry_that_holds_data_is_refused_unless_forced(backed_up):
+def test_a_restore_onto_a_registry_that_holds_data_is_refused_unless_forced(backed_up, restored):
     archive, digests = backed_up
-    t = _target()
+    t, _ = restored
     refused = deploy("--limit", HOST, "--data", f"registry_backup_archive={archive}", file="restore.py")
     assert refused.returncode != 0 and "the registry already holds tags: refused" in refused.stderr
     forced = deploy("--limit", HOST, "--data", f"registry_backup_archive={archive}", "--data",
@@ -97,20 +108,26 @@ def test_a_restore_onto_a_registry_that_holds_data_is_refused_unless_forced(back
     assert _digests(t, digests) == digests
 
 
-def test_an_interrupted_backup_leaves_the_registry_writable_and_no_archive_that_looks_complete(backed_up):
-    t = _target()
-    t.host.check_output("head -c 200000000 /dev/urandom > /tmp/big && mkdir -p /tmp/bigctx && mv /tmp/big /tmp/bigctx/"
-                        " && printf 'FROM localhost:5000/hello\\nCOPY big /big\\n' > /tmp/bigctx/Dockerfile"
-                        " && docker build -q -t localhost:5000/big:1 /tmp/bigctx >/dev/null && docker push -q"
-                        " localhost:5000/big:1")
-    t.host.check_output("systemctl reset-failed interrupted-backup 2>/dev/null; systemd-run --unit=interrupted-backup"
-                        " --collect --quiet /usr/local/sbin/registry-maintenance backup /var/lib/registry-backups/x.tar"
-                        " && until [ -e /var/lib/registry-backups/x.tar.partial ]; do sleep 0.05; done"
-                        " && systemctl kill -s SIGKILL interrupted-backup")
+# Where a backup is killed: inside its read-only window (hard-linking the data aside), and while it archives
+# the snapshot with the registry writable again.
+KILL_POINTS = {"read-only window": ("cp", "-al", "405"), "archiving": ("tar", "-cf", "202")}
+
+
+@pytest.mark.parametrize("point", KILL_POINTS)
+def test_a_backup_killed_anywhere_leaves_no_archive_that_looks_complete_and_the_next_one_heals(restored, point):
+    t, _ = restored
+    command, arguments, uploads = KILL_POINTS[point]
+    started = start_chore(t, "backup", "/var/lib/registry-backups/x.tar", pause_at=(command, arguments))
+    signal_chore(t, "SIGKILL")
+    wait_for_chore(t)
     assert t.host.run("test -e /var/lib/registry-backups/x.tar").rc != 0, "nothing that looks complete"
-    assert not t.host.file("/var/lib/registry-maintenance/read-only").exists, "the registry is writable"
-    probe = session().post(f"{t.registry}/v2/probe/blobs/uploads/", timeout=10)
-    assert probe.status_code == 202
+    assert upload_status(t) == uploads, f"killed at {point}: " + chore_output(t, started)
+    assert t.host.file(READ_ONLY_MARK).exists == (point == "read-only window"), "the mark tells what was left"
     again = deploy("--limit", HOST, "--data", "registry_backup_host_dir=/var/lib/registry-backups", file="backup.py")
     assert again.returncode == 0, again.stderr[-3000:]
-    assert not t.host.run("ls /var/lib/registry-backups/*.partial").stdout, "the next backup clears leftovers"
+    assert ("repaired the leftover read-only state" in again.stderr) == (point == "read-only window")
+    assert upload_status(t) == "202" and not t.host.file(READ_ONLY_MARK).exists
+    data = t.host.check_output("docker inspect --format '{{range .Mounts}}{{if eq .Destination \"/var/lib/registry\"}}"
+                               f"{{{{.Source}}}}{{{{end}}}}{{{{end}}}}' {t.data.registry_container}")
+    left = t.host.run(f"ls -d /var/lib/registry-backups/*.partial {data}/.backup-snapshot 2>/dev/null")
+    assert not left.stdout, "the next backup clears what the killed one left"

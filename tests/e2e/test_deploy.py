@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from dev.operator import ROOT, deploy, upload
-from tests.e2e.conftest import ACCEPT, catalog, session
+from tests.e2e.conftest import ACCEPT, catalog, push_own, session
 
 
 def test_first_run_changed_every_host(first_run, targets, spare):
@@ -105,23 +105,8 @@ def test_pushed_image_is_listed_and_pulls_back(target, hello_pushed):
     assert out == "hello from the private registry"
 
 
-def _push_own_manifest(target, tag):
-    """Push an image of its own (a manifest no other tag shares) as `deleteme:<tag>`; its digest."""
-    image = f"localhost:{target.data.registry_port}/deleteme:{tag}"
-    target.host.check_output(
-        f"printf 'FROM localhost:{target.data.registry_port}/hello\\nLABEL tag={tag}\\n'"
-        f" | docker build -q -t {image} - && docker push {image}"
-    )
-    head = session().head(
-        f"{target.registry}/v2/deleteme/manifests/{tag}",
-        headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"},
-        timeout=10,
-    )
-    return head.headers["Docker-Content-Digest"]
-
-
 def test_manifest_delete_by_digest_is_accepted_and_the_manifest_is_gone(target, hello_pushed):
-    digest = _push_own_manifest(target, "to-delete")
+    digest = push_own(target, "deleteme", "to-delete")
     answer = session().delete(f"{target.registry}/v2/deleteme/manifests/{digest}", timeout=10)
     assert answer.status_code == 202, answer.text
     gone = session().head(f"{target.registry}/v2/deleteme/manifests/{digest}", headers={"Accept": ACCEPT}, timeout=10)
@@ -144,7 +129,7 @@ def test_second_run_changes_nothing(targets):
 
 def test_deletes_off_refuses_manifest_delete_then_on_again(targets, hello_pushed):
     target = targets[0]
-    digest = _push_own_manifest(target, "kept")
+    digest = push_own(target, "deleteme", "kept")
     off = deploy("--limit", target.name, "--data", "registry_delete_enabled=False")
     assert off.returncode == 0, off.stderr[-2000:]
     assert ("Registry | Registry container is running", target.name) in off.changed(), "a new config: replaced"

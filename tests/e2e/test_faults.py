@@ -2,7 +2,8 @@
 someone else configured or installed, a push in flight during a replace, a full disk, a storage switch.
 
 Each test proves the host recovers (or the deploy refuses, changing nothing); the recovery times are
-measured as medians in `make bench`. Hosts 3 to 5 are made fresh here and removed at the end."""
+measured as medians in `make bench`. Hosts 3 to 5 are this module's: each test that needs a host never
+deployed makes it anew, each that needs one deployed deploys it first; all three are removed at the end."""
 
 import json
 import signal
@@ -22,15 +23,25 @@ def answers(t) -> bool:
     return session().get(f"{t.registry}/v2/", timeout=3).status_code == 200
 
 
+OWN = ("registry-sandbox-3", "registry-sandbox-4", "registry-sandbox-5")
+
+
 @pytest.fixture(scope="module")
-def fresh():
-    """Hosts 3 to 5, made fresh (no engine, nothing deployed), and removed when this module is done."""
-    sandbox("up", "--hosts", "6")
-    hosts = {name: data for name, data in inventory_hosts()}
-    made = [Target(name, hosts[name], ssh_host(hosts[name].ssh_port), *public_urls(name, hosts[name]))
-            for name in ("registry-sandbox-3", "registry-sandbox-4", "registry-sandbox-5")]
-    yield made
-    sandbox("down", "--only", *(t.name for t in made))
+def own_hosts(first_run):
+    """How to get one of this module's hosts: made anew (no engine, nothing deployed), or deployed."""
+    def host(name: str, anew: bool) -> Target:
+        if anew:
+            sandbox("down", "--only", name)
+        sandbox("up", "--hosts", "6")
+        data = dict(inventory_hosts())[name]
+        t = Target(name, data, ssh_host(data.ssh_port), *public_urls(name, data))
+        if not anew:
+            run = deploy("--limit", name)
+            assert run.returncode == 0, run.stderr[-3000:]
+        return t
+
+    yield host
+    sandbox("down", "--only", *OWN)
 
 
 def test_a_crashed_registry_comes_back_by_its_restart_policy(targets, hello_pushed):
@@ -82,15 +93,19 @@ def test_a_host_that_loses_power_inside_a_chore_serves_its_data_and_the_next_run
     assert deploy("--limit", spare.name).changes() == []
 
 
-def _deploy_killed_when(t, ready, *args):
-    """Start a deploy of `t`, SIGKILL it once ready() is true on the host (polled over its own SSH)."""
+def _deploy_killed_when(t, on_host: str, *args, when=lambda: True):
+    """Start a deploy of `t`; once a process on the host matches `on_host` (pgrep -f, polled over SSH of its
+    own) and when() holds, SIGKILL the deploy and that process: a crash of both ends, not only of the control
+    machine's."""
     run = subprocess.Popen([PYINFRA, "-y", SANDBOX_INVENTORY, "deploy.py", "--limit", t.name, *args], cwd=ROOT,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_for(lambda: run.poll() is None and ready(), seconds=300, every=0.1)
+        wait_for(lambda: run.poll() is None and t.host.run(f"pgrep -f '{on_host}'").rc == 0 and when(),
+                 seconds=300, every=0.1)
     finally:
         run.send_signal(signal.SIGKILL)
         run.wait()
+        t.host.run(f"pkill -KILL -f '{on_host}'")
 
 
 def _converges_then_settles(t):
@@ -100,8 +115,8 @@ def _converges_then_settles(t):
     assert settled.changes() == []
 
 
-def test_a_host_whose_engine_someone_configured_keeps_its_settings(fresh):
-    t = fresh[0]
+def test_a_host_whose_engine_someone_configured_keeps_its_settings(own_hosts):
+    t = own_hosts(OWN[0], anew=True)
     own = {"data-root": "/var/lib/docker/relocated", "bip": "10.123.0.1/24", "live-restore": True}
     t.host.check_output(f"mkdir -p /etc/docker && echo '{json.dumps(own)}' > /etc/docker/daemon.json")
     run = deploy("--limit", t.name)
@@ -119,35 +134,40 @@ def test_a_host_whose_engine_someone_configured_keeps_its_settings(fresh):
     assert "would move data-root from /var/lib/docker/relocated to /var/lib/docker" in moved.stderr
 
 
-def test_a_deploy_killed_during_the_package_install_converges(fresh):
-    t = fresh[1]
+def test_a_deploy_killed_during_the_package_install_converges(own_hosts):
+    t = own_hosts(OWN[1], anew=True)
     # [a]: the pattern must not match the shell that runs pgrep.
-    _deploy_killed_when(t, lambda: t.host.run("pgrep -f '[a]pt-get.*install'").rc == 0)
+    _deploy_killed_when(t, "[a]pt-get.*install")
+    assert t.host.run("docker info").rc != 0, "killed before the engine was installed and running"
     _converges_then_settles(t)
+    assert t.host.service("docker").is_running and not t.host.run("dpkg --audit").stdout
 
 
-def test_a_deploy_killed_between_creating_the_new_container_and_the_rename_converges(fresh):
-    t = fresh[1]
+def test_a_deploy_killed_between_creating_the_new_container_and_the_rename_converges(own_hosts):
+    t = own_hosts(OWN[1], anew=False)
     name = f"{t.data.registry_container}-next"
-    _deploy_killed_when(t, lambda: t.host.run(f"docker container inspect {name}").rc == 0,
-                        "--data", "registry_drain_timeout=31")
+    # [r]: as above. The replacement is created, then the old registry drains for up to 31 s: killed there.
+    _deploy_killed_when(t, f"[r]egistry-container replace {t.data.registry_container}", "--data",
+                        "registry_drain_timeout=31",
+                        when=lambda: t.host.run(f"docker container inspect {name}").rc == 0)
+    assert t.host.run(f"docker container inspect {name}").rc == 0, "the replacement was left aside"
     _converges_then_settles(t)
     assert t.host.run(f"docker container inspect {name}").rc != 0
     assert answers(t)
 
 
-def test_a_deploy_killed_during_the_health_gate_converges(fresh):
-    t = fresh[1]
+def test_a_deploy_killed_during_the_health_gate_converges(own_hosts):
+    t = own_hosts(OWN[1], anew=False)
     t.host.check_output(f"docker pause {t.data.registry_ui_container}")
     try:
-        _deploy_killed_when(t, lambda: t.host.run("pgrep -f '[r]egistry-container healthy --wait'").rc == 0)
+        _deploy_killed_when(t, "[r]egistry-container healthy --wait")
     finally:
         t.host.check_output(f"docker unpause {t.data.registry_ui_container}")
     _converges_then_settles(t)
 
 
-def test_an_engine_from_dockers_own_packages_is_refused_and_kept(fresh):
-    t = fresh[2]
+def test_an_engine_from_dockers_own_packages_is_refused_and_kept(own_hosts):
+    t = own_hosts(OWN[2], anew=True)
     t.host.check_output(
         "rm -rf /tmp/standin && mkdir -p /tmp/standin/DEBIAN && printf '"
         "Package: docker-ce\\nVersion: 5:99.0.0-1\\nArchitecture: all\\nMaintainer: test\\nConflicts: docker.io\\n"
@@ -195,7 +215,8 @@ def test_a_push_in_flight_while_the_registry_is_replaced_completes(targets, hell
         assert (patch, put) == ("202", "201"), "the upload outlived the replace and was completed"
         assert session().head(f"{t.registry}/v2/inflight/blobs/{digest}", timeout=10).status_code == 200
     finally:
-        assert deploy("--limit", t.name).returncode == 0
+        restored = deploy("--limit", t.name)  # raised first, the body's error is the one shown
+    assert restored.returncode == 0, restored.stderr[-3000:]
 
 
 def test_a_full_bind_directory_refuses_pushes_keeps_pulls_and_heals(targets, hello_pushed):

@@ -13,6 +13,7 @@ import pytest
 from core.host_paths import LOCK, READ_ONLY_MARK
 from dev.operator import PYINFRA, ROOT, SANDBOX_INVENTORY, deploy
 from tests.e2e.chores import (
+    UNIT,
     chore_output,
     pause_collections,
     push_unique,
@@ -25,6 +26,16 @@ from tests.e2e.chores import (
     wait_for_pause,
 )
 from tests.e2e.conftest import pull_back, wait_for
+
+
+@pytest.fixture(autouse=True)
+def no_chore_left_held(targets):
+    """A test that fails while it holds a chore paused, or the lock, must not leave them to every later deploy
+    on that host (each would wait out the lock timeout and fail)."""
+    yield
+    for t in targets:
+        t.host.run("touch /tmp/chore.release; rm -f /usr/local/bin/docker; systemctl stop lock-holder 2>/dev/null;"
+                   f" for i in $(seq 300); do systemctl is-active -q {UNIT} || exit 0; sleep 0.1; done")
 
 
 @pytest.mark.parametrize("signal", ["HUP", "INT", "TERM"])

@@ -53,14 +53,20 @@ def _target(name, data) -> Target:
 
 @pytest.fixture(scope="module")
 def cluster(first_run):
-    """(replicas, load balancer), deployed by inventory/sandbox_cluster.py on hosts of their own."""
+    """(replicas, load balancer), deployed by inventory/sandbox_cluster.py on hosts of their own, holding what
+    every test here may read: hello and shared:1 pushed to the first replica, via-lb:1 through the balancer."""
     os.environ["SANDBOX_CLUSTER_HOSTS"] = ",".join([*HOSTS, LB])
     try:
         sandbox("up", "--hosts", "6", "--s3")
         run = cluster_deploy()
         assert run.returncode == 0 and not run.errors(), run.stderr[-3000:]
         found = dict(inventory_hosts(CLUSTER))
-        yield [_target(name, found[name]) for name in HOSTS], _target(LB, found[LB])
+        replicas, lb = [_target(name, found[name]) for name in HOSTS], _target(LB, found[LB])
+        push_hello(replicas[0])
+        push_unique(replicas[0], "shared:1")
+        via_lb = f"{LB}:{lb.data.registry_lb_port}/via-lb:1"
+        replicas[0].host.check_output(f"docker tag localhost:5000/shared:1 {via_lb} && docker push -q {via_lb}")
+        yield replicas, lb
     finally:
         del os.environ["SANDBOX_CLUSTER_HOSTS"]
         sandbox("down", "--only", *HOSTS, LB)
@@ -73,8 +79,6 @@ def replicas(cluster):
 
 def test_what_one_replica_takes_the_other_serves_with_the_same_digest(replicas):
     first, second = replicas
-    push_hello(first)
-    push_unique(first, "shared:1")
     status, pushed = manifest_head(first, "shared:1")
     assert status == 200 and pushed
     assert manifest_head(second, "shared:1") == (200, pushed)
@@ -85,9 +89,6 @@ def test_what_one_replica_takes_the_other_serves_with_the_same_digest(replicas):
 
 def test_a_push_through_the_load_balancer_is_served_by_every_replica(cluster):
     replicas, lb = cluster
-    first = replicas[0]
-    first.host.check_output(f"docker tag localhost:5000/shared:1 {LB}:{lb.data.registry_lb_port}/via-lb:1"
-                            f" && docker push -q {LB}:{lb.data.registry_lb_port}/via-lb:1")
     status, pushed = manifest_head(lb, "via-lb:1")
     assert status == 200 and pushed
     assert [manifest_head(replica, "via-lb:1") for replica in replicas] == [(200, pushed)] * len(replicas)

@@ -18,6 +18,7 @@ from core.secrets import SecretStore, subject_names
 from dev.operator import PYINFRA, ROOT, SANDBOX_INVENTORY, deploy, upload
 from sandbox.settings import SECRETS_DIR
 from tests.e2e.conftest import HOST_CURL, catalog, session
+from tests.keys import FINGERPRINT_A, KEY_A, KEY_A_FILE, KEY_B, KEY_B_FILE
 
 SPECIAL_PASSWORD = "a $pace ' \" \\ : @ # and more"
 
@@ -126,8 +127,6 @@ def _run(*args, env):
     return subprocess.run([PYINFRA, *args], cwd=ROOT, capture_output=True, text=True, env=env, timeout=900)
 
 
-KEY_A, KEY_B = (ROOT / "tests/fixtures/openpgp-a.asc"), (ROOT / "tests/fixtures/openpgp-b.asc")
-FINGERPRINT_A = "69BFCC058EE8AEF5D6C502726ABD8007F89CFF9C"  # as gpg --show-keys prints it
 
 
 def _trust_key(t, src, dest, fingerprint):
@@ -139,13 +138,13 @@ def _trust_key(t, src, dest, fingerprint):
 def test_a_package_key_is_trusted_only_with_a_fingerprint_the_inventory_names(targets):
     t = targets[0]
     t.host.check_output("mkdir -p /root/keys")
-    upload(t.data.ssh_port, KEY_A, "/root/keys/a.asc")
-    upload(t.data.ssh_port, KEY_B, "/root/keys/b.asc")
+    upload(t.data.ssh_port, KEY_A_FILE, "/root/keys/a.asc")
+    upload(t.data.ssh_port, KEY_B_FILE, "/root/keys/b.asc")
     dest = "/etc/apt/keyrings/registry-deploy-test.asc"
     try:
         installed = _trust_key(t, "/root/keys/a.asc", dest, FINGERPRINT_A)
         assert installed.returncode == 0 and installed.changed(), installed.stderr[-2000:]
-        assert t.host.file(dest).content == KEY_A.read_bytes() and t.host.file(dest).mode == 0o644
+        assert t.host.file(dest).content == KEY_A and t.host.file(dest).mode == 0o644
         again = _trust_key(t, "/root/keys/a.asc", dest, FINGERPRINT_A)
         assert again.returncode == 0 and again.results and not again.changes(), again.stderr[-2000:]
 
@@ -153,14 +152,14 @@ def test_a_package_key_is_trusted_only_with_a_fingerprint_the_inventory_names(ta
         repaired = _trust_key(t, "/root/keys/a.asc", dest, FINGERPRINT_A)
         assert repaired.returncode == 0 and repaired.changed(), repaired.stderr[-2000:]
         assert "D5AB057DAC862FACA05A56075ED5FBE83E33CF77, not one of" in repaired.stderr
-        assert t.host.file(dest).content == KEY_A.read_bytes()
+        assert t.host.file(dest).content == KEY_A
 
         t.host.check_output(f"rm -f {dest}")
         refused = _trust_key(t, "/root/keys/b.asc", dest, FINGERPRINT_A)  # the mirror serves another key
         assert refused.returncode != 0
         assert "file:///root/keys/b.asc is not trusted: it holds D5AB057DAC862FACA05A56075ED5FBE83E33CF77" \
                in refused.stderr
-        assert not t.host.file(dest).exists and t.host.file(f"{dest}.new").content == KEY_B.read_bytes()
+        assert not t.host.file(dest).exists and t.host.file(f"{dest}.new").content == KEY_B
     finally:
         t.host.check_output(f"rm -rf /root/keys {dest} {dest}.new")
 

@@ -3,19 +3,10 @@ repository's tags list, and a tag deleted through the page is gone from the regi
 
 from dev.browser import ui_page
 from sandbox.settings import SECRETS_DIR
-from tests.e2e.conftest import ACCEPT, catalog, session
+from tests.e2e.conftest import ACCEPT, catalog, push_own, session
 
 # True once the page shows each of these lines.
 LISTED = "lines => lines.every(line => document.body.innerText.split('\\n').map(l => l.trim()).includes(line))"
-
-
-def _push(t, tag: str) -> str:
-    """An image of its own as ui-page:<tag>, built on the host; its manifest's digest."""
-    image = f"localhost:{t.data.registry_port}/ui-page:{tag}"
-    t.host.check_output(f"printf 'FROM localhost:{t.data.registry_port}/hello\\nLABEL tag={tag}\\n'"
-                        f" | docker build -q -t {image} - && docker push -q {image}")
-    return session().head(f"{t.registry}/v2/ui-page/manifests/{tag}", headers={"Accept": ACCEPT},
-                          timeout=10).headers["Docker-Content-Digest"]
 
 
 def _manifest_status(t, tag: str) -> int:
@@ -25,8 +16,8 @@ def _manifest_status(t, tag: str) -> int:
 
 def test_the_ui_lists_shows_tags_and_deletes_a_tag_in_a_real_browser(targets, hello_pushed):
     t = targets[0]
-    _push(t, "keep")
-    _push(t, "drop")
+    push_own(t, "ui-page", "keep")
+    push_own(t, "ui-page", "drop")
     assert "ui-page" in catalog(t.registry)
     with ui_page("admin", (SECRETS_DIR / "passwords/admin").read_text()) as page:
         page.goto(t.ui)

@@ -38,6 +38,7 @@ from tasks.access_proxy import proxy_spec
 from tasks.engine import RPM_KEY
 from tasks.registry import registry_spec
 from tasks.ui import ui_spec
+from tests.keys import FINGERPRINT_A, KEY_A, KEY_B
 from tests.plan.harness import any_arguments, fact_key, plan_data
 
 DISTROS = {
@@ -50,9 +51,7 @@ DISTROS = {
 }
 # The key a deployed docker-ce host holds: test key A stands for Docker's (whose bytes are not in the
 # project); DATA trusts it beside Docker's own fingerprints.
-SIGNING_KEY = (ROOT / "tests/fixtures/openpgp-a.asc").read_bytes()
-SIGNING_KEY_FINGERPRINT = "69BFCC058EE8AEF5D6C502726ABD8007F89CFF9C"  # as gpg --show-keys prints it
-OTHER_KEY = (ROOT / "tests/fixtures/openpgp-b.asc").read_bytes()  # trusted by no one
+SIGNING_KEY, SIGNING_KEY_FINGERPRINT, OTHER_KEY = KEY_A, FINGERPRINT_A, KEY_B
 DOCKER_KEYS = {"registry_docker_ce_key_fingerprints": [SIGNING_KEY_FINGERPRINT,
                                                        *group_defaults()["registry_docker_ce_key_fingerprints"]]}
 # What an operator sets for each (group_data/<inventory>.py); CentOS 7 keeps the defaults' 18.09 pin.

@@ -5,13 +5,10 @@ every primary key in it is one the inventory names."""
 import pytest
 
 from core.openpgp import _dearmor, key_fingerprints, normalise, untrusted
-from sandbox.settings import ROOT
-
-KEY_A = (ROOT / "tests/fixtures/openpgp-a.asc").read_bytes()  # RSA 3072 with an encryption subkey
-KEY_B = (ROOT / "tests/fixtures/openpgp-b.asc").read_bytes()  # Ed25519
-A = "69BFCC058EE8AEF5D6C502726ABD8007F89CFF9C"
-A_SUBKEY = "CA25FE737484F8241F7164507A05F3522D6436CD"
-B = "D5AB057DAC862FACA05A56075ED5FBE83E33CF77"
+from tests.keys import FINGERPRINT_A as A
+from tests.keys import FINGERPRINT_A_SUBKEY as A_SUBKEY
+from tests.keys import FINGERPRINT_B as B
+from tests.keys import KEY_A, KEY_B
 
 
 def test_fingerprints_match_gpgs_for_armored_keys():
