@@ -8,7 +8,7 @@ before running the real one: by then the chore has proved the registry refuses u
 """
 
 from core.host_paths import MAINTENANCE_SCRIPT
-from tests.e2e.conftest import ACCEPT, HOST_CURL
+from tests.e2e.client import ACCEPT, HOST_CURL
 
 
 def push_unique(t, reference, size=300_000):

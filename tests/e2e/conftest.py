@@ -6,13 +6,12 @@ import time
 from dataclasses import dataclass
 
 import pytest
-import requests
 
 from core.data import public_urls
 from dev.operator import deploy, inventory_hosts, sandbox, ssh_host
 from dev.operator import push_hello as load_and_push_hello
 from sandbox.hosts import host_name
-from sandbox.settings import SECRETS_DIR
+from tests.e2e.client import ACCEPT, session
 
 HOSTS = 2  # the targets; one more host is the spare
 
@@ -90,24 +89,6 @@ def hello_pushed(targets):
     for t in targets:
         push_hello(t)
     return "hello"
-
-
-def session(user: str | None = "admin") -> requests.Session:
-    """HTTP as a client of the sandbox's registries: their CA trusted, logged in as `user` (None: anonymous)."""
-    client = requests.Session()
-    client.trust_env = False  # REQUESTS_CA_BUNDLE in the environment would replace the CA given here
-    client.verify = str(SECRETS_DIR / "ca.crt")
-    if user:
-        client.auth = (user, (SECRETS_DIR / "passwords" / user).read_text())
-    return client
-
-
-# On a sandbox host: curl as the deploy's own probes are, with "$REGISTRY_URL" and "$UI_URL" set.
-# $CLIENT_URL is where clients reach the registry: the access proxy when users are on, else the registry.
-HOST_CURL = ('. /usr/local/lib/registry-deploy/common.sh; CLIENT_URL=${PROXY_URL:-$REGISTRY_URL};'
-             ' curl -s -K "$CURL_CONFIG"')
-# The manifest type every image the tests push has.
-ACCEPT = "application/vnd.docker.distribution.manifest.v2+json"
 
 
 def manifest_head(t, reference) -> tuple[int, str | None]:

@@ -16,7 +16,8 @@ from core.data import public_urls
 from core.host_paths import READ_ONLY_MARK
 from dev.operator import PYINFRA, ROOT, SANDBOX_INVENTORY, deploy, inventory_hosts, sandbox, ssh_host
 from tests.e2e.chores import push_unique, start_chore, upload_status
-from tests.e2e.conftest import HOST_CURL, Target, catalog, manifest_head, pull_back, push_hello, session, wait_for
+from tests.e2e.client import HOST_CURL
+from tests.e2e.conftest import Target, catalog, manifest_head, pull_back, push_hello, session, wait_for
 
 
 def answers(t) -> bool:

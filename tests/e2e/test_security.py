@@ -17,7 +17,8 @@ from cryptography.x509.oid import NameOID
 from core.secrets import SecretStore, subject_names
 from dev.operator import PYINFRA, ROOT, SANDBOX_INVENTORY, deploy, upload
 from sandbox.settings import SECRETS_DIR
-from tests.e2e.conftest import HOST_CURL, catalog, session
+from tests.e2e.client import HOST_CURL
+from tests.e2e.conftest import catalog, session
 from tests.keys import FINGERPRINT_A, KEY_A, KEY_A_FILE, KEY_B, KEY_B_FILE
 
 SPECIAL_PASSWORD = "a $pace ' \" \\ : @ # and more"
