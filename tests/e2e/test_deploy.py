@@ -159,7 +159,8 @@ def test_images_are_pulled_by_name_from_a_registry_standing_in_for_docker_hub(ta
     wanted = {key: f"{hub}/{getattr(t.data, key).split('/', 1)[1]}"
               for key in ("registry_image", "registry_ui_image", "registry_auth_proxy_image")}
     t.host.check_output(f"docker rm -f hub-stand-in; docker run -d --name hub-stand-in -p 127.0.0.1:5999:5000"
-                        f" {t.data.registry_image} >/dev/null && sleep 1")
+                        f" {t.data.registry_image} >/dev/null && for i in $(seq 100); do"
+                        " curl -sf http://localhost:5999/v2/ >/dev/null && break; sleep 0.1; done")
     try:
         for key, image in wanted.items():  # on the stand-in only: the host keeps none of these names
             t.host.check_output(f"docker tag {getattr(t.data, key)} {image} && docker push -q {image}"

@@ -25,7 +25,8 @@ from tests.e2e.chores import (
     wait_for_chore,
     wait_for_pause,
 )
-from tests.e2e.conftest import pull_back, wait_for
+from tests.e2e.client import session
+from tests.e2e.conftest import catalog, manifest_head, pull_back, wait_for
 
 
 @pytest.fixture(autouse=True)
@@ -147,3 +148,37 @@ def test_deploy_during_gc_waits_for_it_and_the_host_ends_writable(targets, hello
     assert "interrupted" not in said
     assert upload_status(t) == "202"
     pull_back(t, "during:1")
+
+
+def _untagged(t, repository):
+    """A repository whose only tag was deleted through the API: what prune removes."""
+    push_unique(t, f"{repository}:1")
+    digest = manifest_head(t, f"{repository}:1")[1]
+    assert session().delete(f"{t.registry}/v2/{repository}/manifests/{digest}", timeout=10).status_code == 202
+
+
+# Chores that remove a repository inside the read-only window, killed after the removal and before the
+# collector: (the chore's arguments, how to make what it removes).
+REMOVALS = {"delete-repos": (("delete-repos", "doomed/app"), lambda t: push_unique(t, "doomed/app:1")),
+            "prune": (("prune",), lambda t: _untagged(t, "doomed/app"))}
+
+
+@pytest.mark.parametrize("chore", REMOVALS)
+def test_a_removal_killed_before_it_collects_leaves_the_repository_gone_and_the_next_runs_heal(targets, hello_pushed,
+                                                                                               chore):
+    t = targets[1]
+    args, make = REMOVALS[chore]
+    make(t)
+    start_chore(t, *args)  # held at the collector: the repository is already removed, the registry read-only
+    signal_chore(t, "SIGKILL")
+    wait_for_chore(t)
+    assert t.host.file(READ_ONLY_MARK).exists and upload_status(t) == "405"
+    assert "doomed/app" not in catalog(t.registry)
+    run = deploy("--limit", t.name)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "repaired the leftover read-only state" in run.stderr
+    assert upload_status(t) == "202" and not t.host.file(READ_ONLY_MARK).exists
+    collected = deploy("--limit", t.name, file="gc.py")  # the removed repository's layers, left to collect
+    assert collected.returncode == 0, collected.stderr[-3000:]
+    assert "doomed/app" not in catalog(t.registry)
+    pull_back(t, hello_pushed)
