@@ -10,14 +10,12 @@ import ipaddress
 import json
 import posixpath
 import re
-import runpy
-from functools import cache
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
 import yaml
 
-from . import ROOT, registry_yaml, topology
+from . import registry_yaml, topology
 from .access import problems as access_problems
 from .archives import archive_name
 from .openpgp import normalise
@@ -31,14 +29,12 @@ CHOICES = {
     "registry_auth": ("htpasswd", "none"),
 }
 BOOLEANS = ("registry_delete_enabled", "registry_ui_enabled", "registry_ui_delete_images",
-            "registry_firewalld_open_ports",
-            "registry_gc_dry_run", "registry_gc_delete_untagged", "registry_docker_repo_allow_http",
-            "registry_storage_migrate",
-            "registry_retention_apply", "registry_restore_force", "registry_s3_redirect", "registry_allow_downgrade")
+            "registry_firewalld_open_ports", "registry_gc_dry_run", "registry_gc_delete_untagged",
+            "registry_docker_repo_allow_http", "registry_storage_migrate", "registry_retention_apply",
+            "registry_restore_force", "registry_s3_redirect", "registry_allow_downgrade")
 PORTS = ("registry_port", "registry_ui_port", "registry_lb_port", "registry_lb_stats_port", "registry_backend_port")
 POSITIVE = ("registry_health_timeout", "registry_docker_log_max_file", "registry_maintenance_lock_timeout",
-            "registry_maintenance_timeout",
-            "registry_drain_timeout")
+            "registry_maintenance_timeout", "registry_drain_timeout")
 HOST_PATHS = ("registry_bind_path", "registry_config_dir")
 NAMES = ("registry_container", "registry_ui_container", "registry_volume", "registry_auth_proxy_container")
 # Directories a bind path or the configuration directory must never be: the deploy chowns and chmods them.
@@ -173,12 +169,6 @@ UNPREFIXED = (
     "backup_dir", "backup_host_dir", "backup_archive", "restore_force", "health_timeout",
 )
 RENAMED = {old: f"registry_{old}" for old in UNPREFIXED}
-
-
-@cache
-def shipped_defaults() -> dict:
-    """group_data/all.py: every variable's default, as the project ships it."""
-    return {k: v for k, v in runpy.run_path(str(ROOT / "group_data/all.py")).items() if not k.startswith("__")}
 
 
 def carry_renamed(layers: list) -> tuple[dict, list[str], list[str]]:

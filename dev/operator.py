@@ -3,8 +3,8 @@ as commands, read the inventory's merged data, and reach the sandbox hosts over 
 
 from __future__ import annotations
 
-import copy
 import json
+import runpy
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -15,7 +15,6 @@ import paramiko
 import testinfra
 
 from core.archives import archive_name
-from core.data import shipped_defaults
 from sandbox.offline_images import HELLO_IMAGE
 from sandbox.settings import IMAGE_DIR, KEY_FILE, ROOT
 
@@ -24,8 +23,8 @@ SANDBOX_INVENTORY = "inventory/sandbox.py"
 
 
 def group_defaults() -> dict:
-    """group_data/all.py, the defaults every inventory starts from (a copy to change)."""
-    return copy.deepcopy(shipped_defaults())
+    """group_data/all.py, the defaults every inventory starts from."""
+    return {k: v for k, v in runpy.run_path(str(ROOT / "group_data/all.py")).items() if not k.startswith("__")}
 
 
 class Data(dict):

@@ -23,8 +23,8 @@ from ops.files import FileStates, checked_file, files_in_place, in_place
 
 def proxy_spec(data) -> ContainerSpec:
     # Root only to read the root-only files at start; HAProxy then runs as its own user (`global user`).
-    return ContainerSpec(name=data.registry_auth_proxy_container, image=data.registry_auth_proxy_image, network="host",
-                         user="0",
+    return ContainerSpec(name=data.registry_auth_proxy_container, image=data.registry_auth_proxy_image,
+                         network="host", user="0",
                          mounts=(Mount("bind", data.registry_config_dir, PROXY_IMAGE_DIR, True),),
                          # Docker stops it with the image's STOPSIGNAL (SIGUSR1: transfers in flight finish).
                          stop_timeout=data.registry_drain_timeout + 5)

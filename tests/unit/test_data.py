@@ -5,8 +5,8 @@ from types import SimpleNamespace
 import pytest
 
 from core.archives import archive_name
-from core.data import RENAMED, DataError, problems, registry_major, shipped_defaults, tag_major, validate
-from dev.operator import Data
+from core.data import RENAMED, DataError, problems, registry_major, tag_major, validate
+from dev.operator import Data, group_defaults
 from dev.refused import BAD
 
 
@@ -227,5 +227,5 @@ def test_an_old_and_a_new_name_set_to_different_values_in_one_place_are_refused(
 
 
 def test_every_variable_of_the_project_starts_with_registry():
-    assert [name for name in shipped_defaults() if not name.startswith("registry_")] == []
-    assert set(RENAMED.values()) <= set(shipped_defaults())
+    assert [name for name in group_defaults() if not name.startswith("registry_")] == []
+    assert set(RENAMED.values()) <= set(group_defaults())
