@@ -68,6 +68,15 @@ def start_chore(t, *args, pause_at=COLLECTOR) -> str:
     return started
 
 
+def kill_held_chore(t, *args, pause_at=COLLECTOR) -> str:
+    """Start `registry-maintenance ARGS`, hold it at `pause_at` (see start_chore), SIGKILL it there and wait
+    until it is gone: what a crash leaves at that step. When it started (host time)."""
+    started = start_chore(t, *args, pause_at=pause_at)
+    signal_chore(t, "SIGKILL")
+    wait_for_chore(t)
+    return started
+
+
 def signal_chore(t, signal):
     t.host.check_output(f"systemctl kill --kill-who=main -s {signal} {UNIT}")
 

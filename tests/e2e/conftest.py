@@ -45,8 +45,7 @@ def first_run():
 
 def _made_by_first_run(index) -> Target:
     """Host `index` of those first_run made, found by name: hosts another module adds do not shift it."""
-    name = host_name(index)
-    return _target(name, dict(inventory_hosts())[name])
+    return target_for(host_name(index))
 
 
 @pytest.fixture(scope="session")
@@ -60,7 +59,10 @@ def spare(first_run):
     return _made_by_first_run(HOSTS)
 
 
-def _target(name, data) -> Target:
+def target_for(name: str, data=None) -> Target:
+    """A sandbox host as the tests reach it; its data as inventory/sandbox.py gives it, unless given (from
+    another inventory)."""
+    data = data if data is not None else dict(inventory_hosts())[name]
     return Target(name, data, ssh_host(data.ssh_port), *public_urls(name, data))
 
 

@@ -8,19 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from core.data import public_urls
 from core.host_paths import READ_ONLY_MARK
-from dev.operator import deploy, inventory_hosts, sandbox, ssh_host
+from dev.operator import deploy, sandbox
 from sandbox.settings import STATE_DIR
-from tests.e2e.chores import chore_output, push_unique, signal_chore, start_chore, upload_status, wait_for_chore
-from tests.e2e.conftest import Target, manifest_head, pull_back, push_hello
+from tests.e2e.chores import chore_output, kill_held_chore, push_unique, upload_status
+from tests.e2e.conftest import Target, manifest_head, pull_back, push_hello, target_for
 
 HOST = "registry-sandbox-3"
-
-
-def _target() -> Target:
-    data = dict(inventory_hosts())[HOST]
-    return Target(HOST, data, ssh_host(data.ssh_port), *public_urls(HOST, data))
 
 
 def _fresh_host() -> Target:
@@ -28,7 +22,7 @@ def _fresh_host() -> Target:
     sandbox("up", "--hosts", "4")
     run = deploy("--limit", HOST)
     assert run.returncode == 0, run.stderr[-3000:]
-    return _target()
+    return target_for(HOST)
 
 
 def _digests(t, references):
@@ -117,9 +111,7 @@ KILL_POINTS = {"read-only window": ("cp", "-al", "405"), "archiving": ("tar", "-
 def test_a_backup_killed_anywhere_leaves_no_archive_that_looks_complete_and_the_next_one_heals(restored, point):
     t, _ = restored
     command, arguments, uploads = KILL_POINTS[point]
-    started = start_chore(t, "backup", "/var/lib/registry-backups/x.tar", pause_at=(command, arguments))
-    signal_chore(t, "SIGKILL")
-    wait_for_chore(t)
+    started = kill_held_chore(t, "backup", "/var/lib/registry-backups/x.tar", pause_at=(command, arguments))
     assert t.host.run("test -e /var/lib/registry-backups/x.tar").rc != 0, "nothing that looks complete"
     assert upload_status(t) == uploads, f"killed at {point}: " + chore_output(t, started)
     assert t.host.file(READ_ONLY_MARK).exists == (point == "read-only window"), "the mark tells what was left"

@@ -12,12 +12,11 @@ import subprocess
 import docker
 import pytest
 
-from core.data import public_urls
 from core.host_paths import READ_ONLY_MARK
-from dev.operator import PYINFRA, ROOT, SANDBOX_INVENTORY, deploy, inventory_hosts, sandbox, ssh_host
+from dev.operator import PYINFRA, ROOT, SANDBOX_INVENTORY, deploy, sandbox
 from tests.e2e.chores import push_unique, start_chore, upload_status
 from tests.e2e.client import HOST_CURL
-from tests.e2e.conftest import Target, catalog, manifest_head, pull_back, push_hello, session, wait_for
+from tests.e2e.conftest import Target, catalog, manifest_head, pull_back, push_hello, session, target_for, wait_for
 
 
 def answers(t) -> bool:
@@ -34,8 +33,7 @@ def own_hosts(first_run):
         if anew:
             sandbox("down", "--only", name)
         sandbox("up", "--hosts", "6")
-        data = dict(inventory_hosts())[name]
-        t = Target(name, data, ssh_host(data.ssh_port), *public_urls(name, data))
+        t = target_for(name)
         if not anew:
             run = deploy("--limit", name)
             assert run.returncode == 0, run.stderr[-3000:]

@@ -15,6 +15,7 @@ from dev.operator import PYINFRA, ROOT, SANDBOX_INVENTORY, deploy
 from tests.e2e.chores import (
     UNIT,
     chore_output,
+    kill_held_chore,
     pause_collections,
     push_unique,
     release_chore,
@@ -67,9 +68,7 @@ def test_signal_while_read_only_switches_back_before_exiting(targets, hello_push
 @pytest.mark.parametrize("next_run", ["deploy.py", "gc.py"])
 def test_sigkill_while_read_only_is_repaired_by_the_next_run(targets, hello_pushed, next_run):
     t = targets[1]
-    start_chore(t, "gc")
-    signal_chore(t, "SIGKILL")
-    wait_for_chore(t)
+    kill_held_chore(t, "gc")
     assert t.host.file(READ_ONLY_MARK).exists, "SIGKILL cannot be trapped: the mark stays"
     assert upload_status(t) == "405", "and the registry is still read-only"
 
@@ -169,9 +168,7 @@ def test_a_removal_killed_before_it_collects_leaves_the_repository_gone_and_the_
     t = targets[1]
     args, make = REMOVALS[chore]
     make(t)
-    start_chore(t, *args)  # held at the collector: the repository is already removed, the registry read-only
-    signal_chore(t, "SIGKILL")
-    wait_for_chore(t)
+    kill_held_chore(t, *args)  # at the collector: the repository is already removed, the registry read-only
     assert t.host.file(READ_ONLY_MARK).exists and upload_status(t) == "405"
     assert "doomed/app" not in catalog(t.registry)
     run = deploy("--limit", t.name)

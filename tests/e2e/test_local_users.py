@@ -7,23 +7,17 @@ import shlex
 
 import pytest
 
-from core.data import public_urls
 from core.host_paths import LOCK
 from core.secrets import DEPLOY_USER, SecretStore
-from dev.operator import deploy, inventory_hosts, sandbox, ssh_host
+from dev.operator import deploy, sandbox
 from ops.files import UPLOAD_DIR
-from tests.e2e.conftest import Target
+from tests.e2e.conftest import target_for
 
 HOST = "registry-sandbox-3"
 LOOT = "/home/intruder/loot"
 # Where uploads were staged before (pyinfra's default temporary directory) and where they are now.
 WATCHED = ("/tmp", "/var/tmp", UPLOAD_DIR)
 AS_DEPLOYER = ("--limit", HOST, "--data", "ssh_user=deployer", "--sudo")
-
-
-def _target() -> Target:
-    data = dict(inventory_hosts())[HOST]
-    return Target(HOST, data, ssh_host(data.ssh_port), *public_urls(HOST, data))
 
 
 def _copy_everything_readable() -> str:
@@ -37,7 +31,7 @@ def deployed_with_sudo(first_run):
     """(target, the first run as deployer with sudo) with the intruder copying throughout."""
     sandbox("down", "--only", HOST)
     sandbox("up", "--hosts", "4")
-    t = _target()
+    t = target_for(HOST)
     t.host.check_output(
         "useradd -m -s /bin/sh deployer && useradd -m -s /bin/sh intruder"
         " && echo 'deployer ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/deployer && chmod 440 /etc/sudoers.d/deployer"

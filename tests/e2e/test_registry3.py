@@ -13,13 +13,12 @@ import time
 import pytest
 
 from core.archives import archive_name
-from core.data import public_urls
 from core.host_paths import MAINTENANCE_SCRIPT
-from dev.operator import deploy, inventory_hosts, sandbox, ssh_host
+from dev.operator import deploy, inventory_hosts, sandbox
 from sandbox.offline_images import HAPROXY_IMAGE, REGISTRY_IMAGE, UI_IMAGE
 from sandbox.registry3 import REGISTRY3_IMAGE
 from sandbox.settings import IMAGE_DIR, STATE_DIR
-from tests.e2e.conftest import Target, catalog, manifest_head, pull_back, push_hello, session
+from tests.e2e.conftest import catalog, manifest_head, pull_back, push_hello, session, target_for
 from tests.e2e.multiarch import ACCEPT_ANY, MANIFEST, pull_every_platform, push_multiarch
 
 HOSTS = ("registry-sandbox-3", "registry-sandbox-4")
@@ -61,8 +60,7 @@ def hosts(first_run, tmp_path_factory):
         assert run.returncode == 0 and not run.errors() and len({h for _, h in run.changed()}) == 2, \
             run.stderr[-3000:]
         found = dict(inventory_hosts())
-        targets = [Target(name, found[name], ssh_host(found[name].ssh_port), *public_urls(name, found[name]))
-                   for name in HOSTS]
+        targets = [target_for(name, found[name]) for name in HOSTS]
         tmp = tmp_path_factory.mktemp("multiarch")
         pushed = {}
         for t in targets:

@@ -15,10 +15,9 @@ from datetime import datetime
 import docker
 import pytest
 
-from core.data import public_urls
 from core.haproxy_files import READMIT_SECONDS
 from core.host_paths import MAINTENANCE_SCRIPT
-from dev.operator import deploy, inventory_hosts, sandbox, ssh_host, start_deploy
+from dev.operator import deploy, inventory_hosts, sandbox, start_deploy
 from sandbox.object_store import NAME as STORE
 from sandbox.object_store import SECRET_KEY_FILE
 from sandbox.registry3 import REGISTRY3_IMAGE
@@ -32,7 +31,7 @@ from tests.e2e.chores import (
     stop_pull_loop,
     upload_status,
 )
-from tests.e2e.conftest import Target, catalog, manifest, manifest_head, pull_back, push_hello, session, wait_for
+from tests.e2e.conftest import catalog, manifest, manifest_head, pull_back, push_hello, session, target_for, wait_for
 from tests.e2e.multiarch import ACCEPT_ANY, pull_every_platform, push_multiarch
 
 CLUSTER = "inventory/sandbox_cluster.py"
@@ -47,10 +46,6 @@ def cluster_deploy(*args, **options):
     return deploy(*args, inventory=CLUSTER, **options)
 
 
-def _target(name, data) -> Target:
-    return Target(name, data, ssh_host(data.ssh_port), *public_urls(name, data))
-
-
 @pytest.fixture(scope="module")
 def cluster(first_run):
     """(replicas, load balancer), deployed by inventory/sandbox_cluster.py on hosts of their own, holding what
@@ -61,7 +56,7 @@ def cluster(first_run):
         run = cluster_deploy()
         assert run.returncode == 0 and not run.errors(), run.stderr[-3000:]
         found = dict(inventory_hosts(CLUSTER))
-        replicas, lb = [_target(name, found[name]) for name in HOSTS], _target(LB, found[LB])
+        replicas, lb = [target_for(name, found[name]) for name in HOSTS], target_for(LB, found[LB])
         push_hello(replicas[0])
         push_unique(replicas[0], "shared:1")
         via_lb = f"{LB}:{lb.data.registry_lb_port}/via-lb:1"
