@@ -31,14 +31,11 @@ demo-cluster: venv
 	@$(PY) -c "from sandbox.hosts import read_state; h = read_state()['hosts'][-1]; \
 	    print(f\"load balancer: https://127.0.0.1:{h['registry_port']} (as {h['name']}:5000 on the hosts)\")"
 
-# Unit, plan and sandbox tests in one pytest; then each end-to-end file in a pytest of its own, on hosts its
-# session makes fresh: a file that leaned on another's state would fail here, and one failing file does not
-# stop the others (all are listed at the end).
+# Unit, plan and sandbox tests in one pytest, and each end-to-end file in a pytest of its own on hosts its
+# session makes fresh (a file that leaned on another's state would fail here), on 3 workers side by side,
+# each with its own sandbox slot; one failing file does not stop the others (all are listed at the end).
 test: venv
-	$(PY) -m pytest tests/unit tests/plan tests/sandbox
-	@failed=; for file in tests/e2e/test_*.py; do \
-	    $(PY) -m pytest $$file || failed="$$failed $$file"; \
-	done; if [ -n "$$failed" ]; then echo "failed:$$failed"; exit 1; fi
+	$(PY) -m tests.parallel --workers 3
 
 # ruff on the Python; shellcheck on the host scripts as the deploy renders them (tests/unit/test_scripts.py).
 lint: venv

@@ -34,7 +34,7 @@ from dev.operator import PYINFRA, SANDBOX_INVENTORY, deploy, sandbox, ssh_host
 from sandbox.base import image_tag
 from sandbox.hosts import read_state
 from sandbox.registry3 import REGISTRY3_IMAGE
-from sandbox.settings import ROOT, SECRETS_DIR, STATE_DIR
+from sandbox.settings import ROOT, SECRETS_DIR, SLOT_DIR
 
 PLAIN = ("--data", "registry_tls=off", "--data", "registry_auth=none")
 # On a sandbox host, first in each script: curl as the deploy's own probes do (CA, user), and $REGISTRY_URL.
@@ -217,7 +217,7 @@ def backup_benchmark(runs: int):
         times.append(time.monotonic() - started - 2)  # probed() waits 1 s before and after the chore
         refused.append(window)
         failed_pulls.append(failed)
-        [archive] = sorted((STATE_DIR / "backups").glob(f"{name}-*.tar"))[-1:]
+        [archive] = sorted((SLOT_DIR / "backups").glob(f"{name}-*.tar"))[-1:]
         sizes.append(archive.stat().st_size / 1e6)
     report("backup of ~400 MB to this machine (whole run)", (statistics.median(times), times))
     report("  archive size", (statistics.median(sizes), sizes), unit="MB")

@@ -2,7 +2,7 @@
 own secrets directory (CA, passwords), under the git-ignored .sandbox."""
 
 from sandbox.offline_images import HAPROXY_IMAGE, REGISTRY_IMAGE, UI_IMAGE
-from sandbox.settings import IMAGE_DIR, SECRETS_DIR, STATE_DIR
+from sandbox.settings import IMAGE_DIR, SECRETS_DIR, SLOT_DIR
 
 registry_image_source = "archives"
 registry_image_archive_dir = str(IMAGE_DIR)
@@ -16,4 +16,4 @@ registry_secrets_dir = str(SECRETS_DIR)
 # Every sandbox host's Docker logs in to every registry as this user (tests push and pull from the hosts).
 registry_client_login = "admin"
 # backup.py downloads the archives here, beside the sandbox's other state.
-registry_backup_dir = str(STATE_DIR / "backups")
+registry_backup_dir = str(SLOT_DIR / "backups")

@@ -21,8 +21,9 @@ from .settings import (
     LABEL,
     NETWORK,
     REGISTRY_PORT_BASE,
+    SLOT,
+    SLOT_LABEL,
     SSH_PORT_BASE,
-    STATE_DIR,
     STATE_FILE,
     UI_PORT_BASE,
 )
@@ -58,7 +59,7 @@ def host_ports(index):
 
 def ensure_key():
     """The sandbox's own SSH key, generated once and kept under the ignored .sandbox directory."""
-    STATE_DIR.mkdir(exist_ok=True)
+    KEY_FILE.parent.mkdir(parents=True, exist_ok=True)
     if not KEY_FILE.exists():
         key = Ed25519PrivateKey.generate()
         KEY_FILE.touch(mode=0o600)
@@ -76,8 +77,13 @@ def ensure_key():
     return public.decode() + " registry-sandbox\n"
 
 
+def ours(labels: dict) -> bool:
+    """Made by this slot's sandbox (what slot 0 made before there were slots carries no slot label)."""
+    return labels.get(SLOT_LABEL, "0") == str(SLOT)
+
+
 def sandbox_containers(client):
-    return client.containers.list(all=True, filters={"label": f"{LABEL}=host"})
+    return [c for c in client.containers.list(all=True, filters={"label": f"{LABEL}=host"}) if ours(c.labels)]
 
 
 def _key_id(public_key):
@@ -104,7 +110,8 @@ def _create_host(client, image, index, public_key):
         image,
         name=name,
         hostname=name,
-        labels={LABEL: "host", f"{LABEL}.index": str(index), f"{LABEL}.key": _key_id(public_key)},
+        labels={LABEL: "host", SLOT_LABEL: str(SLOT), f"{LABEL}.index": str(index),
+                f"{LABEL}.key": _key_id(public_key)},
         ports=[22, 5000, 5050],
         # systemd shuts down on SIGRTMIN+3 and ignores SIGTERM: `docker stop` would wait out its timeout.
         stop_signal="SIGRTMIN+3",
@@ -119,8 +126,9 @@ def _create_host(client, image, index, public_key):
 
 def network(client):
     """The hosts' own network: internal (no route off this machine), with Docker's DNS for their names."""
-    found = client.networks.list(names=[NETWORK], filters={"label": LABEL})
-    return found[0] if found else client.networks.create(NETWORK, internal=True, labels={LABEL: "network"})
+    found = [n for n in client.networks.list(names=[NETWORK], filters={"label": LABEL}) if n.name == NETWORK]
+    return found[0] if found else client.networks.create(NETWORK, internal=True,
+                                                         labels={LABEL: "network", SLOT_LABEL: str(SLOT)})
 
 
 def _volume(client, name):
@@ -129,7 +137,7 @@ def _volume(client, name):
         client.volumes.get(name).remove(force=True)
     except NotFound:
         pass
-    client.volumes.create(name, labels={LABEL: "volume"})
+    client.volumes.create(name, labels={LABEL: "volume", SLOT_LABEL: str(SLOT)})
     return name
 
 
@@ -168,7 +176,7 @@ def wait_ready(hosts, timeout=90):
 
 
 def write_state(hosts):
-    STATE_DIR.mkdir(exist_ok=True)
+    STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
     STATE_FILE.write_text(json.dumps({"key": str(KEY_FILE), "hosts": hosts}, indent=2) + "\n")
 
 
@@ -238,7 +246,7 @@ def remove(client, names):
 
 
 def down(client):
-    """Remove every container, volume and network carrying the sandbox label, and nothing else."""
+    """Remove every container, volume and network this slot's sandbox made, and nothing else."""
     removed = []
     for container in sandbox_containers(client):
         container.remove(force=True, v=True)
@@ -246,9 +254,11 @@ def down(client):
     if s3_down(client):
         removed.append(S3_NAME)
     for volume in client.volumes.list(filters={"label": f"{LABEL}=volume"}):
-        volume.remove(force=True)
+        if ours(volume.attrs.get("Labels") or {}):
+            volume.remove(force=True)
     for network in client.networks.list(filters={"label": f"{LABEL}=network"}):
-        network.remove()
+        if ours(network.attrs.get("Labels") or {}):
+            network.remove()
     write_state([])
     return removed
 

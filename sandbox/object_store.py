@@ -2,7 +2,8 @@
 its own on the hosts' network, from Debian's packages, which are installed once into an image of their own.
 
 Its endpoint, bucket and access key are written to .sandbox/s3.json; the keys are made once, in
-.sandbox/secrets/s3-access-key and s3-secret-key (root only); all git-ignored.
+.sandbox/secrets/s3-access-key and s3-secret-key (root only); all git-ignored. A slot other than 0 keeps
+these in .sandbox/slot-N instead.
 """
 
 import hashlib
@@ -15,14 +16,14 @@ from docker.types import Mount
 
 from .base import ensure_base_image
 from .local_docker import SandboxError, one_file_tar
-from .settings import LABEL, SECRETS_DIR, STATE_DIR
+from .settings import LABEL, NAMESPACE, SECRETS_DIR, SLOT, SLOT_DIR, SLOT_LABEL
 
-NAME = "registry-sandbox-s3"
+NAME = f"{NAMESPACE}-s3"
 PORT = 7480
 BUCKET = "registry"
 # radosgw takes any region in signatures; us-east-1 asks no location constraint when a bucket is made.
 REGION = "us-east-1"
-STATE = STATE_DIR / "s3.json"
+STATE = SLOT_DIR / "s3.json"
 ACCESS_KEY_FILE = SECRETS_DIR / "s3-access-key"
 SECRET_KEY_FILE = SECRETS_DIR / "s3-secret-key"
 PACKAGES = ["ceph-mon", "ceph-mgr", "ceph-osd", "radosgw", "s3cmd", "curl", "procps"]
@@ -75,10 +76,11 @@ def _container(client, network):
             client.volumes.get(volume).remove(force=True)
         except NotFound:
             pass
-        client.volumes.create(volume, labels={LABEL: "volume"})
+        client.volumes.create(volume, labels={LABEL: "volume", SLOT_LABEL: str(SLOT)})
     return client.containers.create(
         # An init reaps the daemons: a killed radosgw must not linger as a zombie that looks alive.
-        ensure_ceph_image(client), name=NAME, hostname="s3", labels={LABEL: "s3"}, network=network.name, init=True,
+        ensure_ceph_image(client), name=NAME, hostname="s3", labels={LABEL: "s3", SLOT_LABEL: str(SLOT)},
+        network=network.name, init=True,
         mounts=[Mount(target, volume, type="volume") for target, volume in VOLUMES.items()],
     )
 

@@ -1,7 +1,7 @@
 """Backup and restore: an archive with its manifest and checksum, restored onto a fresh host whose every
 tag then pulls with the same digest; a backup killed inside its read-only window or while it archives
 leaves what the next backup heals, and no archive that looks complete. Runs on a host of its own
-(registry-sandbox-3), made and removed here."""
+(the sandbox's fourth, host_name(3)), made and removed here."""
 
 import json
 from pathlib import Path
@@ -10,11 +10,11 @@ import pytest
 
 from core.host_paths import READ_ONLY_MARK
 from dev.operator import deploy, sandbox
-from sandbox.settings import STATE_DIR
+from sandbox.hosts import host_name
 from tests.e2e.chores import chore_output, kill_held_chore, push_unique, upload_status
 from tests.e2e.conftest import Target, manifest_head, pull_back, push_hello, target_for
 
-HOST = "registry-sandbox-3"
+HOST = host_name(3)
 
 
 def _fresh_host() -> Target:
@@ -40,7 +40,7 @@ def backed_up(first_run):
     digests = _digests(t, references)
     run = deploy("--limit", HOST, file="backup.py")
     assert run.returncode == 0, run.stderr[-3000:]
-    [archive] = sorted((STATE_DIR / "backups").glob(f"{HOST}-*.tar"))[-1:]
+    [archive] = sorted(Path(t.data.registry_backup_dir).glob(f"{HOST}-*.tar"))[-1:]
     sandbox("down", "--only", HOST)
     yield archive, digests
     sandbox("down", "--only", HOST)

@@ -14,6 +14,7 @@ import pytest
 
 from core.host_paths import READ_ONLY_MARK
 from dev.operator import PYINFRA, ROOT, SANDBOX_INVENTORY, deploy, sandbox
+from sandbox.hosts import host_name
 from tests.e2e.chores import push_unique, start_chore, upload_status
 from tests.e2e.client import HOST_CURL
 from tests.e2e.conftest import Target, catalog, manifest_head, pull_back, push_hello, session, target_for, wait_for
@@ -23,7 +24,7 @@ def answers(t) -> bool:
     return session().get(f"{t.registry}/v2/", timeout=3).status_code == 200
 
 
-OWN = ("registry-sandbox-3", "registry-sandbox-4", "registry-sandbox-5")
+OWN = (host_name(3), host_name(4), host_name(5))
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 """Nothing for another local user: a first deploy that connects as a user with sudo (as the production
 inventory says to), while an unprivileged account on the host copies every file it can reach where uploads
 used to be staged, leaks no key, password or hash; the maintenance lock is root's alone.
-Runs on a host of its own (registry-sandbox-3), made and removed here."""
+Runs on a host of its own (host_name(3)), made and removed here."""
 
 import shlex
 
@@ -11,9 +11,10 @@ from core.host_paths import LOCK
 from core.secrets import DEPLOY_USER, SecretStore
 from dev.operator import deploy, sandbox
 from ops.files import UPLOAD_DIR
+from sandbox.hosts import host_name
 from tests.e2e.conftest import target_for
 
-HOST = "registry-sandbox-3"
+HOST = host_name(3)
 LOOT = "/home/intruder/loot"
 # Where uploads were staged before (pyinfra's default temporary directory) and where they are now.
 WATCHED = ("/tmp", "/var/tmp", UPLOAD_DIR)

@@ -4,24 +4,26 @@ holding images upgrades from 2 to 3 in place with every tag proved; on 3 the col
 platform manifests, retention deletes an index with its platforms, and a backup restores every platform;
 going back to 2 is refused unless the operator says so; an image that says it is another registry than its
 tag is refused; drift on 3 is repaired and a second run changes nothing.
-Runs on hosts of its own (registry-sandbox-3 on bind storage, -4 on the volume), made and removed here."""
+Runs on hosts of its own (host_name(3) on bind storage, host_name(4) on the volume), made and removed here."""
 
 import json
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
 from core.archives import archive_name
 from core.host_paths import MAINTENANCE_SCRIPT
 from dev.operator import deploy, inventory_hosts, sandbox
+from sandbox.hosts import host_name
 from sandbox.offline_images import HAPROXY_IMAGE, REGISTRY_IMAGE, UI_IMAGE
 from sandbox.registry3 import REGISTRY3_IMAGE
-from sandbox.settings import IMAGE_DIR, STATE_DIR
+from sandbox.settings import IMAGE_DIR
 from tests.e2e.conftest import catalog, manifest_head, pull_back, push_hello, session, target_for
 from tests.e2e.multiarch import ACCEPT_ANY, MANIFEST, pull_every_platform, push_multiarch
 
-HOSTS = ("registry-sandbox-3", "registry-sandbox-4")
+HOSTS = (host_name(3), host_name(4))
 ON_3 = ("--data", f"registry_image={REGISTRY3_IMAGE}")
 
 
@@ -183,7 +185,7 @@ def test_backup_and_restore_on_3_bring_back_every_platform(hosts, tmp_path):
     t = targets[1]
     run = deploy("--limit", t.name, *ON_3, file="backup.py")
     assert run.returncode == 0 and not run.errors(), run.stderr[-3000:]
-    [archive] = sorted((STATE_DIR / "backups").glob(f"{t.name}-*.tar"))[-1:]
+    [archive] = sorted(Path(t.data.registry_backup_dir).glob(f"{t.name}-*.tar"))[-1:]
     push_multiarch(t.registry, "multi:1", tmp_path)  # the tag moves on after the backup
     restored = deploy("--limit", t.name, *ON_3, "--data", f"registry_backup_archive={archive}", "--data",
                       "registry_restore_force=True",

@@ -4,8 +4,8 @@ balancer; a second run changes nothing; a missing bucket is refused before anyth
 repository deletion and pruning run across the replicas with no pull through the load balancer failing,
 and a run killed in the middle is healed by the next; the gateway restarting heals without a redeploy;
 the replicas upgrade to registry 3 one at a time with no pull through the load balancer failing, and its
-collector keeps every platform of a multi-arch image. Runs on hosts of its own (replicas registry-sandbox-3
-and -4, load balancer -5), made and removed here."""
+collector keeps every platform of a multi-arch image. Runs on hosts of its own (replicas host_name(3)
+and host_name(4), load balancer host_name(5)), made and removed here."""
 
 import json
 import os
@@ -18,6 +18,7 @@ import pytest
 from core.haproxy_files import READMIT_SECONDS
 from core.host_paths import MAINTENANCE_SCRIPT
 from dev.operator import deploy, inventory_hosts, sandbox, start_deploy
+from sandbox.hosts import host_name
 from sandbox.object_store import NAME as STORE
 from sandbox.object_store import SECRET_KEY_FILE
 from sandbox.registry3 import REGISTRY3_IMAGE
@@ -35,8 +36,8 @@ from tests.e2e.conftest import catalog, manifest, manifest_head, pull_back, push
 from tests.e2e.multiarch import ACCEPT_ANY, pull_every_platform, push_multiarch
 
 CLUSTER = "inventory/sandbox_cluster.py"
-HOSTS = ("registry-sandbox-3", "registry-sandbox-4")
-LB = "registry-sandbox-5"
+HOSTS = (host_name(3), host_name(4))
+LB = host_name(5)
 # The load balancer as the replica hosts reach it (registry_lb_port).
 LB_URL = f"https://{LB}:5000"
 ON_3 = ("--data", f"registry_image={REGISTRY3_IMAGE}")

@@ -1,4 +1,5 @@
-"""The sandbox harness itself: hosts that boot and answer, idempotent `up`, a `down` that spares others."""
+"""The sandbox harness itself: hosts that boot and answer, idempotent `up`, a `down` that spares others (and
+other slots' hosts)."""
 
 import bcrypt
 import docker
@@ -6,11 +7,11 @@ import pytest
 
 from dev.operator import sandbox, ssh_host
 from sandbox.base import debian_mirror
-from sandbox.hosts import read_state, sandbox_containers
+from sandbox.hosts import ours, read_state, sandbox_containers
 from sandbox.local_docker import SandboxError
 from sandbox.offline_images import HAPROXY_IMAGE, HELLO_IMAGE, REGISTRY_IMAGE, UI_IMAGE, UI_SOURCE, _ui_release
 from sandbox.registry3 import REGISTRY3_IMAGE, SOURCE, source_tarball
-from sandbox.settings import KEY_FILE, LABEL
+from sandbox.settings import KEY_FILE, LABEL, SLOT_LABEL
 
 HOSTS = 2
 
@@ -80,19 +81,27 @@ def test_status_lists_every_host_with_its_ports(hosts):
 
 
 def test_down_removes_only_what_the_sandbox_created(client, hosts):
+    """Neither what the sandbox never made, nor what another slot's sandbox made (another worker's hosts)."""
     base = client.containers.get(hosts[0]["name"]).image
     bystander = client.containers.run(base.id, ["sleep", "300"], detach=True, name="not-the-sandbox")
     volume = client.volumes.create("not-the-sandbox")
+    elsewhere = {LABEL: "host", SLOT_LABEL: "elsewhere"}
+    other_slot = client.containers.run(base.id, ["sleep", "300"], detach=True, name="another-slots-host",
+                                       labels=elsewhere)
+    other_volume = client.volumes.create("another-slots-volume", labels={**elsewhere, LABEL: "volume"})
     try:
         sandbox("down")
         assert sandbox_containers(client) == []
-        assert client.volumes.list(filters={"label": LABEL}) == []
-        bystander.reload()
-        assert bystander.status == "running"
-        assert client.volumes.get(volume.name)
+        assert [v for v in client.volumes.list(filters={"label": LABEL}) if ours(v.attrs["Labels"])] == []
+        for container in bystander, other_slot:
+            container.reload()
+            assert container.status == "running"
+        assert client.volumes.get(volume.name) and client.volumes.get(other_volume.name)
     finally:
-        bystander.remove(force=True)
+        for container in bystander, other_slot:
+            container.remove(force=True)
         volume.remove()
+        other_volume.remove()
 
 
 @pytest.mark.parametrize("image,entrypoint,cmd,port", [
