@@ -12,6 +12,10 @@ READ_ONLY_MARK = "/var/lib/registry-maintenance/read-only"
 # "SESSION PID" of the process keeping the lock between the steps of a chore across replicas (gc.py on S3
 # storage): it lets go when the step's SSH connection ends, so a killed run never keeps it.
 HOLD = "/run/registry-maintenance/hold"
+# In a storage place a migration copies into, from before the copy until the registry runs on it: what such a
+# place holds is an unfinished copy (a migration killed mid-way), never data a registry served; the next
+# migration clears it and copies again.
+MIGRATION_INCOMPLETE = ".migration-incomplete"
 # The major version of the last registry that served this host's data: a registry 2 is not handed data a
 # registry 3 served unless the operator says so (registry_allow_downgrade).
 SERVED_BY = "/var/lib/registry-maintenance/served-by"

@@ -11,7 +11,16 @@ from . import ROOT
 from .data import managed_containers, proxied, registry_major
 from .haproxy_files import READMIT_SECONDS
 from .host_files import client_curlrc, config_mount_target, probe_urls, s3_curlrc
-from .host_paths import COMMON_LIBRARY, CONTAINER_SCRIPT, HOLD, LOCK, MAINTENANCE_SCRIPT, READ_ONLY_MARK, SERVED_BY
+from .host_paths import (
+    COMMON_LIBRARY,
+    CONTAINER_SCRIPT,
+    HOLD,
+    LOCK,
+    MAINTENANCE_SCRIPT,
+    MIGRATION_INCOMPLETE,
+    READ_ONLY_MARK,
+    SERVED_BY,
+)
 from .registry_yaml import DATA_ROOT
 
 
@@ -43,6 +52,7 @@ def template_values(name: str, data, in_turn: bool = False) -> dict:
         hold=HOLD,
         read_only_mark=READ_ONLY_MARK,
         served_by=SERVED_BY,
+        migration_incomplete=MIGRATION_INCOMPLETE,
         readmit_seconds=READMIT_SECONDS if in_turn else 0,
     )
     return {key: shlex.quote(str(value)) for key, value in values.items()}

@@ -153,8 +153,25 @@ writable() {
 
 repair_leftover() {
     say "found the registry left read-only by an interrupted chore: $(cat "$READ_ONLY_MARK")"
+    [ "$STORAGE" = s3 ] || repair_restore
     writable
     say "repaired the leftover read-only state"
+}
+
+# A restore killed while it swapped the data (see restore): with the archive's data not yet in place, the
+# data it moved aside goes back; with it in place, the data it was asked to replace goes, as it would have.
+repair_restore() {
+    _root=$(data_dir 2>/dev/null) && [ -n "$_root" ] || return 0
+    if [ -d "$_root/.replaced" ]; then
+        if [ -d "$_root/docker" ]; then
+            rm -rf "$_root/.replaced"
+            say "an interrupted restore had put the archive's data in place: removed the data it replaced"
+        else
+            mv "$_root/.replaced" "$_root/docker"
+            say "an interrupted restore had moved the registry's data aside: put it back (the archive was not restored)"
+        fi
+    fi
+    rm -rf "$_root/.restore"
 }
 
 # A signal is handled once the command running in the foreground ends (a collection is never cut short):
@@ -394,8 +411,13 @@ migrate() {
     target_place=$2
     shift 2
     [ -d "$to" ] || die "$target_place does not exist; nothing was copied"
+    if [ -e "$to/$MIGRATION_INCOMPLETE" ]; then
+        rm -rf "${to:?}/docker" "${to:?}/$MIGRATION_INCOMPLETE"
+        say "cleared the unfinished copy an interrupted migration left in $target_place"
+    fi
     [ -z "$(tag_digests "$to")" ] || die "$target_place already holds tags; nothing was copied"
     read_only
+    touch "$to/$MIGRATION_INCOMPLETE"
     expected=$(mktemp)
     tag_digests "$from" >"$expected"
     # The place keeps its own mode and owner (the bind directory is root-only): only its contents come over.
@@ -411,6 +433,7 @@ migrate() {
     fi
     say "copied $(wc -l <"$expected") tags and $(blob_files "$to" | wc -l) blobs to $target_place"
     REGISTRY_LOCK_HELD=1 /usr/local/sbin/registry-container replace "$REGISTRY_CONTAINER" "$@"
+    rm -f "$to/$MIGRATION_INCOMPLETE"
     every_tag_answers "$expected" || die "on $target_place not every tag answers as it did; $source_place is untouched"
     say "every tag answers with its digest from $target_place"
     rm -f "$expected"

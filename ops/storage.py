@@ -6,11 +6,14 @@ import shlex
 
 from pyinfra.api import FactBase
 
+from core.host_paths import MIGRATION_INCOMPLETE
+
 
 class StorageHoldings(FactBase):
     """
     For each place the registry may keep its data ("volume:NAME" or "bind:PATH"): whether it holds a
-    repository with manifests. {place: bool}; a volume or directory that does not exist holds nothing.
+    repository with manifests. {place: bool}; a volume or directory that does not exist holds nothing, and
+    nor does one holding the unfinished copy of a migration that was interrupted (MIGRATION_INCOMPLETE).
     """
 
     def requires_command(self, places) -> str:
@@ -22,8 +25,9 @@ class StorageHoldings(FactBase):
             kind, _, where = place.partition(":")
             root = (f"$(docker volume inspect --format '{{{{.Mountpoint}}}}' {shlex.quote(where)} 2>/dev/null)"
                     if kind == "volume" else shlex.quote(where))
-            checks.append(f"echo {shlex.quote(place)} $(find {root}/docker/registry/v2/repositories -type d"
-                          f" -name _manifests 2>/dev/null | head -n 1 | wc -l)")
+            checks.append(f"echo {shlex.quote(place)} $([ -e {root}/{MIGRATION_INCOMPLETE} ] || find"
+                          f" {root}/docker/registry/v2/repositories -type d -name _manifests 2>/dev/null"
+                          " | head -n 1 | wc -l)")
         return "; ".join(checks)
 
     def process(self, output):

@@ -1,6 +1,7 @@
 """Backup and restore: an archive with its manifest and checksum, restored onto a fresh host whose every
 tag then pulls with the same digest; a backup killed inside its read-only window or while it archives
-leaves what the next backup heals, and no archive that looks complete. Runs on a host of its own
+leaves what the next backup heals, and no archive that looks complete; a restore killed while it swaps the
+data leaves one whole registry (the data before, or the archive's) after the next run. Runs on a host of its own
 (the sandbox's fourth, host_name(3)), made and removed here."""
 
 import json
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from core.host_paths import READ_ONLY_MARK
+from core.host_paths import MAINTENANCE_SCRIPT, READ_ONLY_MARK
 from dev.operator import deploy, sandbox
 from sandbox.hosts import host_name
 from tests.e2e.chores import chore_output, kill_held_chore, push_unique, upload_status
@@ -19,7 +20,7 @@ HOST = host_name(3)
 
 def _fresh_host() -> Target:
     sandbox("down", "--only", HOST)
-    sandbox("up", "--hosts", "4")
+    sandbox("up", "--first", "3", "--hosts", "4", "--engine")
     run = deploy("--limit", HOST)
     assert run.returncode == 0, run.stderr[-3000:]
     return target_for(HOST)
@@ -30,7 +31,7 @@ def _digests(t, references):
 
 
 @pytest.fixture(scope="module")
-def backed_up(first_run):
+def backed_up(fresh_sandbox):
     """A registry with images sharing layers, backed up; then its host is destroyed."""
     t = _fresh_host()
     push_hello(t)
@@ -119,7 +120,51 @@ def test_a_backup_killed_anywhere_leaves_no_archive_that_looks_complete_and_the_
     assert again.returncode == 0, again.stderr[-3000:]
     assert ("repaired the leftover read-only state" in again.stderr) == (point == "read-only window")
     assert upload_status(t) == "202" and not t.host.file(READ_ONLY_MARK).exists
-    data = t.host.check_output("docker inspect --format '{{range .Mounts}}{{if eq .Destination \"/var/lib/registry\"}}"
-                               f"{{{{.Source}}}}{{{{end}}}}{{{{end}}}}' {t.data.registry_container}")
+    data = _data_dir(t)
     left = t.host.run(f"ls -d /var/lib/registry-backups/*.partial {data}/.backup-snapshot 2>/dev/null")
     assert not left.stdout, "the next backup clears what the killed one left"
+
+
+# Where a restore is killed while it swaps the data, inside its read-only window: the registry's data moved
+# aside and the archive's not yet in place (the registry serves nothing), or the archive's in place and the
+# replaced data not yet removed. What the next run makes of each: the data before, or the archive's.
+RESTORE_KILL_POINTS = {
+    "data moved aside": ("mv", ".restore/docker"),
+    "archive's data in place": ("rm", ".restore*.replaced"),  # a glob: the last rm names both
+}
+
+
+@pytest.mark.parametrize("point", RESTORE_KILL_POINTS)
+def test_a_restore_killed_while_it_swaps_the_data_leaves_one_whole_registry_after_the_next_run(backed_up, restored,
+                                                                                                point):
+    _, digests = backed_up
+    t, _ = restored
+    archive = "/var/lib/registry-backups/before-restore.tar"
+    t.host.check_output(f"{MAINTENANCE_SCRIPT} backup {archive}")
+    later = f"later:{point.split()[-1]}"  # in the registry, not in the archive (nor in the other case's)
+    push_unique(t, later)
+    started = kill_held_chore(t, "restore", archive, "--force", pause_at=RESTORE_KILL_POINTS[point])
+    data = _data_dir(t)
+    assert upload_status(t) == "405" and t.host.file(READ_ONLY_MARK).exists, chore_output(t, started)
+    assert t.host.file(f"{data}/.replaced").is_directory
+    assert t.host.file(f"{data}/docker").exists == (point == "archive's data in place")
+
+    healed = deploy("--limit", HOST)
+    assert healed.returncode == 0, healed.stderr[-3000:]
+    said = ("removed the data it replaced" if point == "archive's data in place"
+            else "put it back (the archive was not restored)")
+    assert said in healed.stderr and "repaired the leftover read-only state" in healed.stderr
+    assert upload_status(t) == "202" and not t.host.file(READ_ONLY_MARK).exists
+    assert not t.host.run(f"ls -d {data}/.replaced {data}/.restore 2>/dev/null").stdout
+    assert _digests(t, digests) == digests
+    assert manifest_head(t, later)[0] == (404 if point == "archive's data in place" else 200), \
+        "the data from before the restore, or the archive's: never a mix, never nothing"
+    for reference in digests:
+        pull_back(t, reference)
+    assert deploy("--limit", HOST).changes() == []
+
+
+def _data_dir(t) -> str:
+    """The registry's data directory on the host, as its container mounts it (the host script's data_dir)."""
+    return t.host.check_output("docker inspect --format '{{range .Mounts}}{{if eq .Destination \"/var/lib/registry\"}}"
+                               f"{{{{.Source}}}}{{{{end}}}}{{{{end}}}}' {t.data.registry_container}")

@@ -166,6 +166,46 @@ def test_a_deploy_killed_during_the_health_gate_converges(own_hosts):
     _converges_then_settles(t)
 
 
+# Stands in for mv on a host: the second file install-config moves out of the staged directory waits there,
+# to be killed with the first file moved in and the rest not.
+SECOND_MOVE_HELD = """#!/bin/sh
+case "$*" in *".next/"*)
+    if [ -e /tmp/mv.first ]; then
+        touch /tmp/mv.held
+        until [ -e /tmp/mv.release ]; do sleep 0.1; done
+    fi
+    touch /tmp/mv.first ;;
+esac
+exec /usr/bin/mv "$@"
+"""
+
+
+def test_a_deploy_killed_while_it_installs_a_configuration_converges_on_the_new_one(own_hosts):
+    t = own_hosts(OWN[1], anew=False)
+    files = f"{t.data.registry_config_dir}/writable.yml {t.data.registry_config_dir}/readonly.yml"
+    before = t.host.check_output(f"sha256sum {files}").splitlines()
+    t.host.check_output(f"rm -f /tmp/mv.first /tmp/mv.held && cat > /usr/local/bin/mv <<'EOF'\n{SECOND_MOVE_HELD}EOF\n"
+                        "chmod +x /usr/local/bin/mv")
+    try:
+        _deploy_killed_when(t, "[r]egistry-container install-config", "--data", "registry_delete_enabled=False",
+                            when=lambda: t.host.file("/tmp/mv.held").exists)
+    finally:
+        t.host.run("pkill -KILL -f '^/bin/sh /usr/local/bin/mv'")
+        t.host.check_output("rm -f /usr/local/bin/mv")
+    left = t.host.check_output(f"sha256sum {files}").splitlines()
+    assert len(set(left) - set(before)) == 1, "one file of the new configuration moved in, the other not"
+    assert t.host.file(f"{t.data.registry_config_dir}.next").is_directory, "the staged directory left"
+
+    converge = deploy("--limit", t.name, "--data", "registry_delete_enabled=False")
+    assert converge.returncode == 0 and not converge.errors(), converge.stderr[-3000:]
+    assert not t.host.file(f"{t.data.registry_config_dir}.next").exists
+    push_hello(t)
+    digest = manifest_head(t, "hello:latest")[1]
+    deleting = session().delete(f"{t.registry}/v2/hello/manifests/{digest}", timeout=10)
+    assert deleting.status_code == 405, "the registry serves the new configuration: deletes are off"
+    assert deploy("--limit", t.name, "--data", "registry_delete_enabled=False").changes() == []
+
+
 def test_an_engine_from_dockers_own_packages_is_refused_and_kept(own_hosts):
     t = own_hosts(OWN[2], anew=True)
     t.host.check_output(
@@ -271,3 +311,54 @@ def test_a_storage_change_is_refused_then_migrated_when_asked(spare):
     assert spare.host.run(f"test -d {volume}/docker/registry/v2/repositories/hello").rc == 0, "the old copy stays"
     again = deploy("--limit", spare.name, "--data", "registry_storage=bind")
     assert again.changes() == []
+
+
+# Stands in for cp on a host: the migration's copy into the registry volume copies the repositories only
+# (manifests and tags, no blobs: what a copy cut short holds), then waits, to be killed there.
+CUT_SHORT_COPY = """#!/bin/sh
+case "$*" in *"/. /var/lib/docker/volumes/"*)
+    mkdir -p "${3%/}/docker/registry/v2"
+    /usr/bin/cp -a "${2%/.}/docker/registry/v2/repositories" "${3%/}/docker/registry/v2/"
+    touch /tmp/copy.held
+    until [ -e /tmp/copy.release ]; do sleep 0.1; done ;;
+esac
+exec /usr/bin/cp "$@"
+"""
+
+
+def _data_mount(t) -> tuple[str, str]:
+    mounts = json.loads(t.host.check_output(f"docker inspect {t.data.registry_container}"))[0]["Mounts"]
+    [mount] = [m for m in mounts if m["Destination"] == "/var/lib/registry"]
+    return mount["Type"], mount["Source"]
+
+
+def test_a_migration_killed_mid_copy_is_copied_again_by_the_next_run_never_served_half(own_hosts):
+    t = own_hosts(OWN[0], anew=True)  # an odd-numbered host: on bind storage
+    assert deploy("--limit", t.name).returncode == 0
+    push_hello(t)
+    push_unique(t, "moving:1")
+    before = catalog(t.registry)
+    migrate = ("--data", "registry_storage=volume", "--data", "registry_storage_migrate=True")
+    t.host.check_output(f"cat > /usr/local/bin/cp <<'EOF'\n{CUT_SHORT_COPY}EOF\nchmod +x /usr/local/bin/cp")
+    try:
+        _deploy_killed_when(t, "[r]egistry-maintenance migrate", *migrate,
+                            when=lambda: t.host.file("/tmp/copy.held").exists)
+    finally:
+        t.host.run("pkill -KILL -f '^/bin/sh /usr/local/bin/cp'")
+        t.host.check_output("rm -f /usr/local/bin/cp /tmp/copy.held")
+    assert _data_mount(t) == ("bind", "/mnt/registry"), "still served from its old place"
+    assert upload_status(t) == "405" and t.host.file(READ_ONLY_MARK).exists
+    volume = t.host.check_output(f"docker volume inspect -f '{{{{.Mountpoint}}}}' {t.data.registry_volume}")
+    assert t.host.file(f"{volume}/.migration-incomplete").exists
+    assert t.host.run(f"test -d {volume}/docker/registry/v2/repositories/hello").rc == 0, "a copy cut short"
+
+    again = deploy("--limit", t.name, *migrate)
+    assert again.returncode == 0, again.stderr[-3000:]
+    place = f"volume:{t.data.registry_volume}"
+    assert f"cleared the unfinished copy an interrupted migration left in {place}" in again.stderr
+    assert f"every tag answers with its digest from {place}" in again.stderr
+    assert _data_mount(t) == ("volume", volume)
+    assert not t.host.file(f"{volume}/.migration-incomplete").exists
+    assert catalog(t.registry) == before and upload_status(t) == "202"
+    pull_back(t, "moving:1")
+    assert deploy("--limit", t.name, "--data", "registry_storage=volume").changes() == []

@@ -1,5 +1,6 @@
 """Retention on a real registry: the rules' decision per repository, a dry run that changes nothing, the
-deletions, their garbage collected, and every kept tag still pulling."""
+deletions, their garbage collected, and every kept tag still pulling; a retention killed between two
+deletions, finished by the next run."""
 
 import json
 import time
@@ -7,18 +8,18 @@ import time
 import pytest
 
 from dev.operator import deploy
-from tests.e2e.chores import push_unique
+from tests.e2e.chores import chore_output, kill_held_chore, push_unique, upload_status
 from tests.e2e.conftest import ACCEPT, pull_back, session
 
 RULES = json.dumps([{"repositories": "keep", "keep_last": 3, "keep_tags": ["latest"]}])
 
 
-def _tags(t):
-    return sorted(session().get(f"{t.registry}/v2/keep/tags/list", timeout=10).json()["tags"] or [])
+def _tags(t, repository="keep"):
+    return sorted(session().get(f"{t.registry}/v2/{repository}/tags/list", timeout=10).json()["tags"] or [])
 
 
-def _manifest(t, tag):
-    answer = session().get(f"{t.registry}/v2/keep/manifests/{tag}", headers={"Accept": ACCEPT}, timeout=10)
+def _manifest(t, tag, repository="keep"):
+    answer = session().get(f"{t.registry}/v2/{repository}/manifests/{tag}", headers={"Accept": ACCEPT}, timeout=10)
     return answer.headers["Docker-Content-Digest"], {layer["digest"] for layer in answer.json()["layers"]}
 
 
@@ -69,3 +70,37 @@ def test_keep_last_three_deletes_exactly_v2_and_its_unique_blob(six_tags_over_fo
     for tag, (digest, layers) in kept.items():
         assert _manifest(t, tag)[0] == digest and all(_blob_on_disk(t, layer) for layer in layers)
         pull_back(t, f"keep:{tag}")
+
+
+def test_a_retention_killed_between_two_deletions_is_finished_by_the_next_run(targets, hello_pushed):
+    """The deletions run with the registry writable; killed between two, the next run deletes what is left of
+    the same decision and collects the garbage of all of them."""
+    t = targets[1]
+    pushed = {}
+    for tag in ("t1", "t2", "t3", "t4", "t5"):
+        push_unique(t, f"trim:{tag}")
+        pushed[tag] = _manifest(t, tag, repository="trim")
+        time.sleep(1.1)  # push times are kept to the second
+    doomed = ["t1", "t2", "t3", "t4"]
+    entries = [f"trim@{pushed[tag][0]}={tag}" for tag in doomed]
+    started = kill_held_chore(t, "delete-manifests", *entries, pause_at=("curl", f"/manifests/{pushed['t3'][0]}"))
+    assert [_status(t, "trim", pushed[tag][0]) for tag in doomed] == [404, 404, 200, 200], chore_output(t, started)
+    assert upload_status(t) == "202", "the deletions never made the registry read-only"
+
+    rules = json.dumps([{"repositories": "trim", "keep_last": 1}])
+    run = deploy("--limit", t.name, "--data", f"registry_retention_rules={rules}", "--data",
+                 "registry_retention_apply=True",
+                 file="retention.py")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "trim: delete t3, t4" in run.stderr, run.stderr[-3000:]
+    assert _tags(t, "trim") == ["t5"]
+    kept_layers = pushed["t5"][1]
+    for tag in doomed:
+        assert _status(t, "trim", pushed[tag][0]) == 404
+        assert not any(_blob_on_disk(t, layer) for layer in pushed[tag][1] - kept_layers), "collected"
+    pull_back(t, "trim:t5")
+
+
+def _status(t, repository, digest) -> int:
+    return session().head(f"{t.registry}/v2/{repository}/manifests/{digest}", headers={"Accept": ACCEPT},
+                          timeout=10).status_code
