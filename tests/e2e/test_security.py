@@ -115,7 +115,9 @@ def test_keys_and_users_on_the_host_are_root_only(registry_and_client, path, mod
 
 def _secrets():
     """Every secret the sandbox deploy holds: plain passwords, their bcrypt hashes, the registry's http.secret,
-    the proxy's cache key, the backup key and the body lines of each private key."""
+    the proxy's cache key, the backup key (made here as the first backup would, if none was yet) and the body
+    lines of each private key."""
+    SecretStore(str(SECRETS_DIR)).backup_key()
     found = [path.read_text() for path in (SECRETS_DIR / "passwords").iterdir()] + [SPECIAL_PASSWORD]
     found += list(json.loads((SECRETS_DIR / "htpasswd.json").read_text()).values())
     found += [(SECRETS_DIR / name).read_text().strip() for name in ("http.secret", "auth-cache.key", "backup.key")]
