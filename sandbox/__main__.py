@@ -1,4 +1,5 @@
-"""python -m sandbox up --hosts N [--s3] | down [--only NAME ...] | status | images [--registry3]"""
+"""python -m sandbox up --hosts N [--first K] [--s3] [--engine] | down [--only NAME ...] | status
+| images [--registry3]"""
 
 import argparse
 import sys
@@ -30,7 +31,11 @@ def main(argv=None):
     commands = parser.add_subparsers(dest="command", required=True)
     up_parser = commands.add_parser("up", help="create or keep N hosts and wait until they answer")
     up_parser.add_argument("--hosts", type=int, default=1)
+    up_parser.add_argument("--first", type=int, default=0, metavar="K",
+                           help="only hosts K..N-1 (a test's own hosts, with none of the shared ones beside them)")
     up_parser.add_argument("--s3", action="store_true", help="and an S3 object store (single-node Ceph)")
+    up_parser.add_argument("--engine", action="store_true",
+                           help="hosts made now have the Docker engine the deploy would install already installed")
     down_parser = commands.add_parser("down", help="remove every host and volume the sandbox created")
     down_parser.add_argument("--only", nargs="+", metavar="NAME", help="remove just these hosts")
     commands.add_parser("status", help="list the hosts and their ports on 127.0.0.1")
@@ -42,9 +47,9 @@ def main(argv=None):
     try:
         client = ensure_local_docker()
         if args.command == "up":
-            if args.hosts < 1:
-                parser.error("--hosts must be at least 1")
-            _print_hosts(up(client, args.hosts))
+            if not 0 <= args.first < args.hosts:
+                parser.error("--hosts must be at least 1, and more than --first")
+            _print_hosts(up(client, args.hosts, engine=args.engine, first=args.first))
             if args.s3:
                 _print_store(s3_up(client, network(client)))
         elif args.command == "down":

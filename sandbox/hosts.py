@@ -15,6 +15,7 @@ from .base import ensure_base_image
 from .local_docker import SandboxError, one_file_tar
 from .object_store import NAME as S3_NAME
 from .object_store import s3_down
+from .package_images import ensure_engine_image
 from .settings import (
     HOST_PREFIX,
     KEY_FILE,
@@ -203,11 +204,12 @@ def read_state():
     return json.loads(STATE_FILE.read_text())
 
 
-def up(client, count):
-    """Ensure hosts 0..count-1 run and answer; keep running ones, create or start the rest.
+def up(client, count, engine=False, first=0):
+    """Ensure hosts first..count-1 run and answer; keep running ones, create or start the rest (with the
+    Docker engine the deploy would install already installed, if `engine`).
 
     A host left by another checkout (its key is not ours) cannot be reached: it is made anew."""
-    image = ensure_base_image(client)
+    image = ensure_engine_image(client) if engine else ensure_base_image(client)
     public_key = ensure_key()
     existing = {}
     for container in sandbox_containers(client):
@@ -215,7 +217,7 @@ def up(client, count):
             existing[container.name] = container
         else:
             container.remove(force=True, v=True)
-    for index in range(count):
+    for index in range(first, count):
         container = existing.get(host_name(index))
         if container is None:
             _create_host(client, image, index, public_key)

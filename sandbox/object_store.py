@@ -6,7 +6,6 @@ Its endpoint, bucket and access key are written to .sandbox/s3.json; the keys ar
 these in .sandbox/slot-N instead.
 """
 
-import hashlib
 import json
 import secrets
 from pathlib import Path
@@ -14,8 +13,8 @@ from pathlib import Path
 from docker.errors import NotFound
 from docker.types import Mount
 
-from .base import ensure_base_image
 from .local_docker import SandboxError, one_file_tar
+from .package_images import ensure_image_with
 from .settings import LABEL, NAMESPACE, SECRETS_DIR, SLOT, SLOT_DIR, SLOT_LABEL
 
 NAME = f"{NAMESPACE}-s3"
@@ -32,28 +31,10 @@ SCRIPT = Path(__file__).with_name("ceph-up.sh")
 VOLUMES = {"/var/lib/ceph": f"{NAME}-data", "/etc/ceph": f"{NAME}-etc"}
 
 
-def image_tag(base: str) -> str:
-    recipe = f"{base} {' '.join(PACKAGES)}".encode()
-    return f"registry-sandbox/ceph:{hashlib.sha256(recipe).hexdigest()[:12]}"
-
-
 def ensure_ceph_image(client) -> str:
     """The base image with Ceph's packages, built when no image of this recipe exists (about 600 MB)."""
-    tag = image_tag(ensure_base_image(client))
-    if client.images.list(name=tag):
-        return tag
-    install = ("apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "
-               f"{' '.join(PACKAGES)} >/dev/null && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb")
-    builder = client.containers.run(ensure_base_image(client), ["sh", "-c", install], detach=True,
-                                    labels={LABEL: "build"})
-    try:
-        if builder.wait(timeout=900)["StatusCode"] != 0:
-            raise SandboxError(f"installing Ceph failed:\n{builder.logs(tail=20).decode(errors='replace')}")
-        repository, version = tag.split(":")
-        builder.commit(repository, version, changes=[f"LABEL {LABEL}=ceph", 'CMD ["sleep", "infinity"]'])
-    finally:
-        builder.remove(force=True)
-    return tag
+    return ensure_image_with(client, "registry-sandbox/ceph", PACKAGES,
+                             [f"LABEL {LABEL}=ceph", 'CMD ["sleep", "infinity"]'])
 
 
 def _credentials() -> tuple[str, str]:

@@ -24,6 +24,7 @@ import time
 from sandbox.local_docker import ensure_local_docker
 from sandbox.object_store import ensure_ceph_image
 from sandbox.offline_images import build_archives
+from sandbox.package_images import ensure_engine_image
 from sandbox.registry3 import build_registry3_archive
 from sandbox.settings import ROOT, STATE_DIR
 
@@ -36,9 +37,12 @@ def jobs() -> list[tuple[str, ...]]:
     files = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests/e2e").glob("test_*.py"))
     known = json.loads(DURATIONS.read_text()) if DURATIONS.exists() else {}
 
+    def size(path):
+        return sum(f.stat().st_size for f in (ROOT / path).rglob("test_*.py")) if (ROOT / path).is_dir() \
+            else (ROOT / path).stat().st_size
+
     def expected(job):
-        name = " ".join(job)
-        return known.get(name, sum((ROOT / path).stat().st_size for path in job if path.endswith(".py")))
+        return known.get(" ".join(job), sum(size(path) for path in job))
 
     return sorted([FIRST, *[(f,) for f in files]], key=expected, reverse=True)
 
@@ -47,6 +51,7 @@ def prepare():
     """What every slot shares, made once: two workers making it at once would race."""
     client = ensure_local_docker()
     ensure_ceph_image(client)
+    ensure_engine_image(client)
     build_archives(client)
     build_registry3_archive(client)
 

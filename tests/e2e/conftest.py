@@ -1,5 +1,6 @@
 """Fresh sandbox hosts, deployed once for the whole end-to-end session: two to test on (one per storage
-mode) and a spare for tests that need a host of their own (an empty registry, faults)."""
+mode) and a spare for tests that need a host of their own (an empty registry, faults). Modules that make
+hosts of their own (from index 3) start from fresh_sandbox and make none of these."""
 
 import json
 import time
@@ -34,11 +35,19 @@ class Target:
 
 
 @pytest.fixture(scope="session")
-def first_run():
+def fresh_sandbox():
+    """This session's sandbox slot emptied and the offline images built: where every module starts."""
     sandbox("down")
     sandbox("images")
-    sandbox("up", "--hosts", str(HOSTS + 1))
-    run = deploy()
+
+
+@pytest.fixture(scope="session")
+def first_run(fresh_sandbox):
+    """The targets and the spare made and deployed. Their engine comes installed as the deploy would install
+    it (installing it is tested on hosts made without: test_faults.py, `make demo`); everything on it is the
+    deploy's."""
+    sandbox("up", "--hosts", str(HOSTS + 1), "--engine")
+    run = deploy(*[flag for index in range(HOSTS + 1) for flag in ("--limit", host_name(index))])
     assert run.returncode == 0 and not run.errors(), run.stderr[-3000:]
     return run
 

@@ -28,10 +28,10 @@ def _copy_everything_readable() -> str:
 
 
 @pytest.fixture(scope="module")
-def deployed_with_sudo(first_run):
+def deployed_with_sudo(fresh_sandbox):
     """(target, the first run as deployer with sudo) with the intruder copying throughout."""
     sandbox("down", "--only", HOST)
-    sandbox("up", "--hosts", "4")
+    sandbox("up", "--first", "3", "--hosts", "4")  # no engine: the run as deployer installs it with sudo
     t = target_for(HOST)
     t.host.check_output(
         "useradd -m -s /bin/sh deployer && useradd -m -s /bin/sh intruder"

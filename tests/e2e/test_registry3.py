@@ -53,11 +53,11 @@ def every_platform_pulls(t, reference, pushed, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def hosts(first_run, tmp_path_factory):
+def hosts(fresh_sandbox, tmp_path_factory):
     """Hosts 3 and 4 deployed on registry 2 (the default), each holding hello and a multi-arch image."""
     sandbox("images", "--registry3")
     try:
-        sandbox("up", "--hosts", "5")
+        sandbox("up", "--first", "3", "--hosts", "5", "--engine")
         run = on_hosts()
         assert run.returncode == 0 and not run.errors() and len({h for _, h in run.changed()}) == 2, \
             run.stderr[-3000:]

@@ -48,12 +48,12 @@ def cluster_deploy(*args, **options):
 
 
 @pytest.fixture(scope="module")
-def cluster(first_run):
+def cluster(fresh_sandbox):
     """(replicas, load balancer), deployed by inventory/sandbox_cluster.py on hosts of their own, holding what
     every test here may read: hello and shared:1 pushed to the first replica, via-lb:1 through the balancer."""
     os.environ["SANDBOX_CLUSTER_HOSTS"] = ",".join([*HOSTS, LB])
     try:
-        sandbox("up", "--hosts", "6", "--s3")
+        sandbox("up", "--first", "3", "--hosts", "6", "--s3", "--engine")
         run = cluster_deploy()
         assert run.returncode == 0 and not run.errors(), run.stderr[-3000:]
         found = dict(inventory_hosts(CLUSTER))
@@ -270,7 +270,7 @@ def test_the_registry_recovers_when_the_gateway_restarts_without_a_redeploy(repl
     store = docker.from_env().containers.get(STORE)
     store.exec_run(["pkill", "-x", "radosgw"])
     wait_for(lambda: manifest_head(first, "shared:1")[0] != 200)
-    sandbox("up", "--hosts", "5", "--s3")  # starts radosgw again, as its unit would
+    sandbox("up", "--first", "3", "--hosts", "5", "--s3")  # starts radosgw again, as its unit would
     wait_for(lambda: manifest_head(first, "shared:1")[0] == 200)
     pull_back(first, "shared:1")
 
