@@ -28,6 +28,10 @@ LB_CA = "/etc/haproxy/registry-ca.crt"
 BACKEND = "replicas"
 # How it checks each replica: every CHECK_SECONDS; FALL failures take it out, RISE successes put it back.
 CHECK_SECONDS, FALL, RISE = 1, 2, 2
+# How long a connection to a replica (or a check) may take before the request is retried on another: a
+# vanished host never refuses, so this bounds what a request waits on one (5 s before, which clients gave
+# up on) until the checks take it out, FALL checks later.
+CONNECT_TIMEOUT = "1s"
 # How long after a replica answers again every load balancer has put it back: a deploy that replaces the
 # replicas one at a time waits this long before the next one stops.
 READMIT_SECONDS = CHECK_SECONDS * (RISE + 1)
@@ -53,7 +57,7 @@ def haproxy_config(data, servers: list[dict]) -> str:
     template = jinja2.Template((ROOT / "files/haproxy.cfg.j2").read_text(), keep_trailing_newline=True)
     return template.render(port=data.registry_lb_port, stats_port=data.registry_lb_stats_port, tls=tls_on(data),
                            scheme=scheme(data), pem=LB_PEM, ca=LB_CA, backend=BACKEND, servers=servers,
-                           inter=CHECK_SECONDS, fall=FALL, rise=RISE)
+                           inter=CHECK_SECONDS, fall=FALL, rise=RISE, connect_timeout=CONNECT_TIMEOUT)
 
 
 def lb_tls_files(name: str, data) -> dict:

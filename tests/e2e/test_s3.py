@@ -10,6 +10,7 @@ and host_name(4), load balancer host_name(5)), made and removed here."""
 import json
 import os
 import re
+import time
 from datetime import datetime
 
 import docker
@@ -98,6 +99,38 @@ def test_a_stopped_replica_costs_no_pull_through_the_load_balancer_and_a_run_rep
     repaired = cluster_deploy()
     assert repaired.returncode == 0 and ("Registry | Registry container is running", HOSTS[1]) in repaired.changed()
     assert manifest_head(replicas[1], "via-lb:1")[0] == 200
+    assert cluster_deploy().changes() == []
+
+
+def _balanced(lb) -> dict[str, str]:
+    """Each replica's state as the load balancer's HAProxy has it (its stats): server id -> UP, DOWN, MAINT."""
+    csv = lb.host.check_output(f"curl -s '127.0.0.1:{lb.data.registry_lb_stats_port}/;csv'")
+    rows = [line.split(",") for line in csv.splitlines()]
+    return {row[1]: row[17].split()[0] for row in rows if row[0] == "replicas" and row[1].startswith("r")}
+
+
+def test_a_replica_whose_whole_host_vanishes_costs_no_pull_and_no_wait_and_is_taken_back(cluster):
+    """The host of a replica killed (its address stops answering: nothing refuses a connection) for 10 s under
+    a pull loop through the load balancer: no pull fails or waits much past the connect timeout. Started
+    again, at whatever address it gets, the balancer sends it requests again with no deploy."""
+    replicas, lb = cluster
+    puller = replicas[0]
+    _, layers = manifest(lb, "shared", "1")
+    assert _balanced(lb) == {"r0": "UP", "r1": "UP"}
+    start_pull_loop(puller, "shared", "1", sorted(layers)[0], url=LB_URL)
+    host = docker.from_env().containers.get(HOSTS[1])
+    host.kill()
+    time.sleep(10)
+    host.start()
+    wait_for(lambda: manifest_head(replicas[1], "shared:1")[0] == 200, seconds=180)
+    log = stop_pull_loop(puller)
+    times = [float(line.split()[0]) for line in log.splitlines()]
+    slowest = max(later - earlier for earlier, later in zip(times, times[1:], strict=False))
+    print(f"pulls through the load balancer: {log.count(' ok')} ok, {log.count(' failed')} failed,"
+          f" slowest {slowest:.2f}s")
+    assert log.count(" ok") > 20 and " failed" not in log, "no pull through the load balancer fails"
+    assert slowest < 3.5, "no pull waits on the vanished host until the client gives up (5 s)"
+    wait_for(lambda: _balanced(lb) == {"r0": "UP", "r1": "UP"}, seconds=60)
     assert cluster_deploy().changes() == []
 
 
