@@ -66,8 +66,9 @@ class RunFailed(AssertionError):
 
 
 def sandbox(*args: str) -> str:
-    done = subprocess.run([sys.executable, "-m", "sandbox", *args], cwd=ROOT, check=True,
-                          capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "sandbox", *args], cwd=ROOT, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"python -m sandbox {' '.join(args)} failed:\n{done.stderr[-2000:]}")
     return done.stdout
 
 
@@ -80,6 +81,13 @@ def deploy(*args: str, inventory: str = SANDBOX_INVENTORY, dry: bool = False, fi
     done = subprocess.run(_pyinfra(args, inventory, dry, file), cwd=ROOT, capture_output=True, text=True,
                           timeout=900)
     return Run(done.returncode, done.stdout, done.stderr)
+
+
+def status(*args: str, inventory: str = SANDBOX_INVENTORY) -> dict[str, dict]:
+    """status.py's JSON, as a script reads it from stdout: {host: its status}."""
+    done = subprocess.run([PYINFRA, "-y", inventory, "status.py", "--data", "registry_status_format=json", *args],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300, check=True)
+    return {found["host"]: found for found in json.loads(done.stdout)["hosts"]}
 
 
 def start_deploy(*args: str, inventory: str = SANDBOX_INVENTORY, file: str = "deploy.py") -> subprocess.Popen:

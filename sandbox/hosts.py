@@ -84,7 +84,9 @@ def ours(labels: dict) -> bool:
 
 
 def sandbox_containers(client):
-    return [c for c in client.containers.list(all=True, filters={"label": f"{LABEL}=host"}) if ours(c.labels)]
+    """This slot's hosts. Listed first and only ours looked at: another slot may remove its own meanwhile."""
+    listed = client.api.containers(all=True, filters={"label": f"{LABEL}=host"})
+    return [client.containers.get(c["Id"]) for c in listed if ours(c.get("Labels") or {})]
 
 
 def _key_id(public_key):
