@@ -27,6 +27,7 @@ CHOICES = {
     "registry_docker_package_source": ("distribution", "docker-ce", "installed"),
     "registry_tls": ("self-signed", "provided", "off"),
     "registry_auth": ("htpasswd", "none"),
+    "registry_status_format": ("table", "json"),
 }
 BOOLEANS = ("registry_delete_enabled", "registry_ui_enabled", "registry_ui_delete_images",
             "registry_firewalld_open_ports", "registry_gc_dry_run", "registry_gc_delete_untagged",

@@ -16,6 +16,9 @@ HOLD = "/run/registry-maintenance/hold"
 # place holds is an unfinished copy (a migration killed mid-way), never data a registry served; the next
 # migration clears it and copies again.
 MIGRATION_INCOMPLETE = ".migration-incomplete"
+# "CHORE started|ok|failed EPOCH": the last chore that ran on this host and how it ended; "started" with no
+# chore holding the lock is one that was killed (SIGKILL, a power loss) before it could say.
+LAST_CHORE = "/var/lib/registry-maintenance/last-chore"
 # The major version of the last registry that served this host's data: a registry 2 is not handed data a
 # registry 3 served unless the operator says so (registry_allow_downgrade).
 SERVED_BY = "/var/lib/registry-maintenance/served-by"

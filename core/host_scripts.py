@@ -15,6 +15,7 @@ from .host_paths import (
     COMMON_LIBRARY,
     CONTAINER_SCRIPT,
     HOLD,
+    LAST_CHORE,
     LOCK,
     MAINTENANCE_SCRIPT,
     MIGRATION_INCOMPLETE,
@@ -53,6 +54,7 @@ def template_values(name: str, data, in_turn: bool = False) -> dict:
         read_only_mark=READ_ONLY_MARK,
         served_by=SERVED_BY,
         migration_incomplete=MIGRATION_INCOMPLETE,
+        last_chore=LAST_CHORE,
         readmit_seconds=READMIT_SECONDS if in_turn else 0,
     )
     return {key: shlex.quote(str(value)) for key, value in values.items()}

@@ -61,6 +61,7 @@ BAD = [
     ("registry_config_src", "files/no-such.yml", "must be a readable file"),
     ("registry_tls", "on", "must be one of self-signed, provided, off"),
     ("registry_auth", "ldap", "must be one of htpasswd, none"),
+    ("registry_status_format", "yaml", "must be one of table, json"),
     ("registry_users", [], "must name at least one user while registry_auth is htpasswd"),
     ("registry_users", ["Admin"], "must be a list of user names"),
     ("registry_users", ["registry-deploy"], "must not name 'registry-deploy'"),

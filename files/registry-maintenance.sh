@@ -13,6 +13,7 @@
 #   registry-maintenance backup FILE            archive the data (read-only only while it is linked aside)
 #   registry-maintenance restore FILE [--force] put an archive's data in place and prove every tag
 #   registry-maintenance stats | status
+#   registry-maintenance report                 what status.py shows, as @-lines (takes no lock)
 #
 # With S3 storage the replicas share one bucket, and collecting needs every one of them read-only; gc.py,
 # delete_repos.py and prune_repos.py run these steps on every replica, one replica at a time where they
@@ -611,6 +612,7 @@ shared() {
         SHARED_URLS=$2
         chore=$3
         shift 3
+        record_chore "$chore"
         case $chore in
             gc) gc "$@" ;;
             delete-repos) delete_repos "$@" ;;
@@ -635,6 +637,39 @@ release() {
         die "chore $1 failed here (its error is above); every replica was switched back"
     fi
     say "released the maintenance lock of chore $1"
+}
+
+# Record chore $1 as started, and how it ends when this script exits (a SIGKILL leaves "started").
+record_chore() {
+    mkdir -p "$(dirname "$LAST_CHORE")"
+    printf '%s started %s\n' "$1" "$(date +%s)" >"$LAST_CHORE"
+    CHORE_RECORDED=$1
+    trap 'recorded_end $?' EXIT
+}
+
+recorded_end() {
+    if [ "$1" = 0 ]; then _how=ok; else _how=failed; fi
+    printf '%s %s %s\n' "$CHORE_RECORDED" "$_how" "$(date +%s)" >"$LAST_CHORE"
+}
+
+# What status.py shows, one "@KEY VALUE" line each; read-only, no lock taken (a chore may be running).
+report() {
+    if [ -e "$LOCK" ] && ! flock -n "$LOCK" true; then echo "@running $(lock_holder)"; fi
+    [ ! -e "$READ_ONLY_MARK" ] || echo "@read-only $(cat "$READ_ONLY_MARK")"
+    [ ! -e "$LAST_CHORE" ] || echo "@last-chore $(cat "$LAST_CHORE")"
+    echo "@image $(docker inspect --format '{{.Config.Image}}' "$REGISTRY_CONTAINER" 2>/dev/null || true)"
+    echo "@state $(docker inspect --format '{{.State.Status}}' "$REGISTRY_CONTAINER" 2>/dev/null || echo missing)"
+    echo "@stored $(blob_stats)"
+    if [ "$STORAGE" = s3 ]; then
+        _objects=$(mktemp)
+        if s3_objects "$STORE_ROOT/repositories/" >"$_objects"; then
+            sed -n 's#^\(.*\)/_manifests/tags/[^/]*/current/link .*#\1#p' "$_objects" | sort | uniq -c \
+                | awk '{ r += 1; t += $1 } END { printf "@tags %d %d\n", r, t }'
+        fi
+        rm -f "$_objects"
+    else
+        tag_lines "$(data_dir)" | awk '{ r[$2] = 1; t += 1 } END { printf "@tags %d %d\n", length(r), t }'
+    fi
 }
 
 status() {
@@ -669,6 +704,7 @@ case $action in
         [ -f "$CONFIG_DIR/writable.yml" ] && [ -f "$CONFIG_DIR/readonly.yml" ] \
             || die "$CONFIG_DIR has no writable.yml and readonly.yml yet: run deploy.py first"
         take_lock "registry-maintenance $action${1:+ $1}"
+        [ "$action" = hold ] || record_chore "$action"
         repaired=no
         if [ -e "$READ_ONLY_MARK" ]; then
             repair_leftover
@@ -679,7 +715,7 @@ case $action in
         # Steps of a chore across replicas: the lock is held by its hold step.
         handle_signals
         ;;
-    stats | status | tags | keep-hold) ;;
+    stats | status | tags | keep-hold | report) ;;
     *) usage ;;
 esac
 case $action in
@@ -699,4 +735,5 @@ case $action in
     release) release "$@" ;;
     stats) say "$(blob_stats)" ;;
     status) status ;;
+    report) report ;;
 esac

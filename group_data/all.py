@@ -204,3 +204,6 @@ registry_health_timeout = 60
 registry_public_url = None
 # The UI URL printed for operators, written likewise; None: <scheme>://<registry_name>:<registry_ui_port>.
 registry_ui_public_url = None
+# status.py prints, once every host has answered: "table" (for people) or "json" (for scripts; on stdout,
+# where pyinfra prints nothing of its own without --json).
+registry_status_format = "table"

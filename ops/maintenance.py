@@ -36,6 +36,36 @@ class MaintenanceState(FactBase):
         return found
 
 
+class RegistryReport(FactBase):
+    """
+    What `registry-maintenance report` says of the registry on this host, taking no lock: {"running": the
+    lock's holder or None, "read_only": the mark or None, "last_chore": (chore, "started"|"ok"|"failed",
+    epoch) or None, "image", "state" (the container's), "stored" ("N blobs, B bytes"), "tags": (repositories
+    with a tag, tags) or None}; None before the deploy placed the script.
+    """
+
+    def requires_command(self) -> str:
+        return MAINTENANCE_SCRIPT
+
+    def command(self) -> str:
+        return f"{MAINTENANCE_SCRIPT} report"
+
+    def process(self, output):
+        found = dict.fromkeys(("running", "read_only", "last_chore", "image", "state", "stored", "tags"))
+        for line in output:
+            key, _, value = line.partition(" ")
+            key = key.removeprefix("@").replace("-", "_")
+            if key in found:
+                found[key] = value.strip() or None
+        if found["last_chore"]:
+            chore, how, when = found["last_chore"].split()
+            found["last_chore"] = (chore, how, int(when))
+        if found["tags"]:
+            repositories, tags = found["tags"].split()
+            found["tags"] = (int(repositories), int(tags))
+        return found
+
+
 class StoredTags(FactBase):
     """Every tag the registry stores with its digest and push time, and every manifest of each repository:
     {"tags": [Tag], "manifests": {repository: {digest: [platform manifest digests]}}}."""

@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 from core.host_paths import LOCK, READ_ONLY_MARK
-from dev.operator import PYINFRA, ROOT, SANDBOX_INVENTORY, deploy
+from dev.operator import PYINFRA, ROOT, SANDBOX_INVENTORY, deploy, status
 from tests.e2e.chores import (
     UNIT,
     chore_output,
@@ -179,3 +179,25 @@ def test_a_removal_killed_before_it_collects_leaves_the_repository_gone_and_the_
     assert collected.returncode == 0, collected.stderr[-3000:]
     assert "doomed/app" not in catalog(t.registry)
     pull_back(t, hello_pushed)
+
+
+def test_status_names_a_running_chore_then_a_killed_one_then_the_repair(targets, hello_pushed):
+    """What status.py says at each point, against what the test did on the host."""
+    t = targets[0]
+    start_chore(t, "gc")
+    held = status("--limit", t.name)[t.name]["registry"]
+    assert held["running"].startswith("registry-maintenance gc") and held["read_only"]
+    assert held["last_chore"][:2] == ["gc", "started"] and upload_status(t) == "405"
+    signal_chore(t, "SIGKILL")
+    wait_for_chore(t)
+    killed = status("--limit", t.name)[t.name]["registry"]
+    assert killed["running"] is None and killed["read_only"] == t.host.file(READ_ONLY_MARK).content_string.strip()
+    assert killed["last_chore"][:2] == ["gc", "started"], "a chore that never said how it ended"
+    table = subprocess.run([PYINFRA, "-y", SANDBOX_INVENTORY, "status.py", "--limit", t.name], cwd=ROOT,
+                           capture_output=True, text=True, check=True).stdout
+    assert "READ-ONLY since registry-maintenance gc" in table and "never finished (killed" in table
+    healed = deploy("--limit", t.name)
+    assert healed.returncode == 0, healed.stderr[-3000:]
+    repaired = status("--limit", t.name)[t.name]["registry"]
+    assert repaired["read_only"] is None and upload_status(t) == "202"
+    assert repaired["last_chore"][:2] == ["recover", "ok"]

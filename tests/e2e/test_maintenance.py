@@ -1,9 +1,14 @@
-"""Maintenance on both storage modes: garbage collection, repository deletion, pruning, scheduled GC."""
+"""Maintenance on both storage modes: garbage collection, repository deletion, pruning, scheduled GC; what
+status.py says of each registry."""
+
+import subprocess
+from datetime import UTC, datetime
 
 import pytest
 import yaml
+from cryptography import x509
 
-from dev.operator import ROOT, deploy
+from dev.operator import PYINFRA, ROOT, SANDBOX_INVENTORY, deploy, status
 from tests.e2e.chores import (
     chore_output,
     pull_outages,
@@ -224,3 +229,39 @@ def test_scheduled_gc_on_a_registry_that_holds_nothing_ends_successfully(empty):
     assert on.returncode == 0, on.stderr[-2000:]
     assert empty.host.run("systemctl start registry-gc.service").rc == 0
     assert empty.host.service("registry-gc.service").systemd_properties["Result"] == "success"
+
+
+def _tag_count(t) -> tuple[int, int]:
+    """(repositories with a tag, tags) as the registry's API lists them."""
+    listed = [session().get(f"{t.registry}/v2/{name}/tags/list", timeout=10).json()["tags"] or []
+              for name in catalog(t.registry)]
+    return len([tags for tags in listed if tags]), sum(len(tags) for tags in listed)
+
+
+def _certificate_days_left(t) -> int:
+    pem = t.host.file(f"{t.data.registry_config_dir}/registry.crt").content
+    expires = x509.load_pem_x509_certificate(pem).not_valid_after_utc
+    return (expires - datetime.now(UTC)).days
+
+
+def test_status_shows_each_registry_as_it_is_and_its_last_chore(targets, hello_pushed):
+    """status.py's JSON, each field compared with what the host and the registry's API say themselves."""
+    gc = deploy("--limit", targets[0].name, file="gc.py")
+    assert gc.returncode == 0, gc.stderr[-3000:]
+    found = status(*[flag for t in targets for flag in ("--limit", t.name)])
+    assert sorted(found) == sorted(t.name for t in targets)
+    for t in targets:
+        registry = found[t.name]["registry"]
+        container = t.container(t.data.registry_container)
+        assert registry["image"] == container["Config"]["Image"] and registry["state"] == "running"
+        place = {"volume": f"volume {t.data.registry_volume}", "bind": f"bind {t.data.registry_bind_path}"}
+        assert registry["storage"] == place[t.data.registry_storage]
+        assert tuple(registry["tags"]) == _tag_count(t)
+        assert registry["read_only"] is None and upload_status(t) == "202"
+        assert registry["running"] is None
+        assert abs(found[t.name]["certificate"]["days_left"] - _certificate_days_left(t)) <= 1
+    chore, how, _ = found[targets[0].name]["registry"]["last_chore"]
+    assert (chore, how) == ("gc", "ok")
+    table = subprocess.run([PYINFRA, "-y", SANDBOX_INVENTORY, "status.py", "--limit", targets[0].name], cwd=ROOT,
+                           capture_output=True, text=True, check=True).stdout
+    assert "writable; no chore running" in table and "last chore   gc ok at " in table

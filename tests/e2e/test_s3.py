@@ -18,7 +18,7 @@ import pytest
 
 from core.haproxy_files import READMIT_SECONDS
 from core.host_paths import MAINTENANCE_SCRIPT
-from dev.operator import deploy, inventory_hosts, sandbox, start_deploy
+from dev.operator import deploy, inventory_hosts, sandbox, start_deploy, status
 from sandbox.hosts import host_name
 from sandbox.object_store import NAME as STORE
 from sandbox.object_store import SECRET_KEY_FILE
@@ -132,6 +132,23 @@ def test_a_replica_whose_whole_host_vanishes_costs_no_pull_and_no_wait_and_is_ta
     assert slowest < 3.5, "no pull waits on the vanished host until the client gives up (5 s)"
     wait_for(lambda: _balanced(lb) == {"r0": "UP", "r1": "UP"}, seconds=60)
     assert cluster_deploy().changes() == []
+
+
+def test_status_shows_a_stopped_replica_down_at_the_load_balancer_and_stopped_on_its_host(cluster):
+    replicas, lb = cluster
+    names = [f"r{index} {name}:5000" for index, name in enumerate(HOSTS)]
+    replicas[1].host.check_output(f"docker stop {replicas[1].data.registry_container}")
+    try:
+        wait_for(lambda: status(inventory=CLUSTER)[LB]["replicas"][names[1]] == "DOWN", seconds=30)
+        found = status(inventory=CLUSTER)
+        assert found[LB]["replicas"] == {names[0]: "UP", names[1]: "DOWN"}
+        assert _balanced(lb) == {"r0": "UP", "r1": "DOWN"}, "as HAProxy's own stats page has it"
+        assert found[HOSTS[1]]["registry"]["state"] == "exited" and found[HOSTS[0]]["registry"]["state"] == "running"
+        assert "load balancer" in found[LB]["roles"] and "registry" not in found[LB]["roles"]
+        assert found[LB]["certificate"]["days_left"] > 0
+    finally:
+        assert cluster_deploy().returncode == 0
+    wait_for(lambda: status(inventory=CLUSTER)[LB]["replicas"] == {names[0]: "UP", names[1]: "UP"}, seconds=30)
 
 
 def test_a_replica_left_out_of_the_inventory_leaves_the_load_balancer(cluster):
