@@ -30,7 +30,7 @@ from functools import partial
 import docker
 import requests
 
-from dev.operator import PYINFRA, SANDBOX_INVENTORY, deploy, sandbox, ssh_host
+from dev.operator import PYINFRA, SANDBOX_INVENTORY, deploy, sandbox, ssh_host, status
 from sandbox.base import image_tag
 from sandbox.hosts import read_state
 from sandbox.registry3 import REGISTRY3_IMAGE
@@ -496,6 +496,19 @@ def access_benchmark(runs: int):
               f" {rates['users on, every request checked', what, 16] / rates['users off', what, 16]:.2f}")
 
 
+def status_benchmark(runs: int):
+    """status.py on one host and on eight (each a client of every registry), against a no-op deploy of one."""
+    print("# status.py", flush=True)
+    sandbox("down")
+    sandbox("up", "--hosts", "8", "--engine")
+    ok_deploy()
+    first = read_state()["hosts"][0]["name"]
+    one = report("status.py, 1 host", median_of(runs, lambda: status("--limit", first)))
+    eight = report("status.py, 8 hosts", median_of(runs, status))
+    noop = report("no-op deploy, 1 host (same run)", median_of(runs, lambda: ok_deploy("--limit", first)))
+    print(f"  8 hosts / 1 host = {eight / one:.2f}; status.py / no-op deploy, 1 host = {one / noop:.2f}", flush=True)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
@@ -508,6 +521,7 @@ def main(argv=None):
     parser.add_argument("--skip-faults", action="store_true")
     parser.add_argument("--skip-registry3", action="store_true")
     parser.add_argument("--skip-access", action="store_true")
+    parser.add_argument("--skip-status", action="store_true")
     args = parser.parse_args(argv)
     client = docker.from_env()
     sandbox("images")
@@ -541,6 +555,8 @@ def main(argv=None):
         registry3_benchmark(min(args.runs, 3))
     if not args.skip_access:
         access_benchmark(args.runs)
+    if not args.skip_status:
+        status_benchmark(args.runs)
     sandbox("down")
     return 0
 
