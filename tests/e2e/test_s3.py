@@ -17,7 +17,7 @@ import docker
 import pytest
 
 from core.haproxy_files import READMIT_SECONDS
-from core.host_paths import MAINTENANCE_SCRIPT
+from core.host_paths import MAINTENANCE_SCRIPT, READ_ONLY_MARK
 from dev.operator import deploy, inventory_hosts, sandbox, start_deploy, status
 from sandbox.hosts import host_name
 from sandbox.object_store import NAME as STORE
@@ -201,6 +201,14 @@ def test_retention_refuses_on_a_shared_store(replicas):
     assert run.returncode != 0
     assert "retention does not run on S3 storage yet (it needs every replica read-only); nothing was done" in run.stderr
     assert manifest_head(replicas[0], "shared:1")[0] == 200
+
+
+def test_backup_refuses_on_a_shared_store_and_leaves_every_replica_writable(replicas):
+    run = cluster_deploy("--limit", HOSTS[0], file="backup.py")
+    assert run.returncode != 0
+    assert "backup does not run on S3 storage yet (it needs every replica read-only); nothing was done" in run.stderr
+    assert [upload_status(replicas[0], f"https://{name}:5000") for name in HOSTS] == ["202", "202"]
+    assert not replicas[0].host.file(READ_ONLY_MARK).exists
 
 
 def test_gc_on_one_replica_alone_is_refused(replicas):
