@@ -124,6 +124,11 @@ def auth_on(data) -> bool:
     return data.registry_auth == "htpasswd"
 
 
+def bucket_url(data) -> str:
+    """The S3 bucket the registry keeps its data in, as a URL (registry_storage s3)."""
+    return f"{data.registry_s3_endpoint.rstrip('/')}/{data.registry_s3_bucket}"
+
+
 def scheme(data) -> str:
     return "https" if tls_on(data) else "http"
 

@@ -639,6 +639,9 @@ release() {
     say "released the maintenance lock of chore $1"
 }
 
+# A chore (or a deploy) holds the maintenance lock now.
+lock_held() { [ -e "$LOCK" ] && ! flock -n "$LOCK" true; }
+
 # Record chore $1 as started, and how it ends when this script exits (a SIGKILL leaves "started").
 record_chore() {
     mkdir -p "$(dirname "$LAST_CHORE")"
@@ -654,7 +657,7 @@ recorded_end() {
 
 # What status.py shows, one "@KEY VALUE" line each; read-only, no lock taken (a chore may be running).
 report() {
-    if [ -e "$LOCK" ] && ! flock -n "$LOCK" true; then echo "@running $(lock_holder)"; fi
+    if lock_held; then echo "@running $(lock_holder)"; fi
     [ ! -e "$READ_ONLY_MARK" ] || echo "@read-only $(cat "$READ_ONLY_MARK")"
     [ ! -e "$LAST_CHORE" ] || echo "@last-chore $(cat "$LAST_CHORE")"
     echo "@image $(docker inspect --format '{{.Config.Image}}' "$REGISTRY_CONTAINER" 2>/dev/null || true)"
@@ -673,7 +676,7 @@ report() {
 }
 
 status() {
-    if [ -e "$LOCK" ] && ! flock -n "$LOCK" true; then
+    if lock_held; then
         say "running: $(lock_holder)"
     else
         say "no chore is running"

@@ -12,7 +12,7 @@ from pyinfra import host
 from pyinfra.api import FactBase
 
 from core import topology
-from core.data import tls_on
+from core.data import bucket_url, tls_on
 from core.haproxy_files import BACKEND, LB_PEM
 from core.status import as_json, table, when
 
@@ -42,7 +42,7 @@ def _expiry(text: str) -> datetime:
 
 def _storage(data) -> str:
     if data.registry_storage == "s3":
-        return f"s3 {data.registry_s3_endpoint.rstrip('/')}/{data.registry_s3_bucket}"
+        return f"s3 {bucket_url(data)}"
     return f"volume {data.registry_volume}" if data.registry_storage == "volume" else f"bind {data.registry_bind_path}"
 
 
@@ -59,8 +59,7 @@ def host_status(inventory) -> dict:
     if topology.is_registry(host):
         report = host.get_fact(RegistryReport) or {}
         status["registry"] = {"storage": _storage(data), **{key: report.get(key) for key in (
-            "image", "state", "stored", "tags", "read_only", "running")},
-            "last_chore": report.get("last_chore")}
+            "image", "state", "stored", "tags", "read_only", "running", "last_chore")}}
         if tls_on(data):
             certificate = f"{data.registry_config_dir}/registry.crt"
     if topology.is_balancer(host):
@@ -78,15 +77,16 @@ def host_status(inventory) -> dict:
 
 
 _statuses: dict[str, dict] = {}
-_shown_at_exit: list = []
+_shown_at_exit = False
 
 
 def collect(inventory, data) -> None:
     """Gather the current host's status; the first call arranges for every host's to be printed (in the
     format `registry_status_format` names) when the run ends, on stdout. (Hosts are prepared side by side:
     another host's call may come while this one waits on its facts.)"""
+    global _shown_at_exit
     if not _shown_at_exit:
-        _shown_at_exit.append(True)
+        _shown_at_exit = True
         every = [h for h in inventory if inventory.state.is_host_in_limit(h)]
         fmt = data.registry_status_format
 

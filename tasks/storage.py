@@ -7,6 +7,7 @@ from pyinfra.api import deploy
 from pyinfra.api.exceptions import DeployError
 from pyinfra.operations import docker, files, selinux, server
 
+from core.data import bucket_url
 from core.registry_yaml import DATA_ROOT
 from ops.container import ContainerState, Mount
 from ops.health import HttpCode, http_status_command
@@ -25,10 +26,6 @@ def storage_mount(data) -> Mount | None:
     if data.registry_storage == "bind":
         return Mount("bind", data.registry_bind_path, DATA_ROOT)
     return Mount("volume", data.registry_volume, DATA_ROOT)
-
-
-def bucket_url(data) -> str:
-    return f"{data.registry_s3_endpoint.rstrip('/')}/{data.registry_s3_bucket}"
 
 
 def place(mount: Mount) -> str:
