@@ -83,11 +83,16 @@ def deploy(*args: str, inventory: str = SANDBOX_INVENTORY, dry: bool = False, fi
     return Run(done.returncode, done.stdout, done.stderr)
 
 
+def status_output(*args: str, inventory: str = SANDBOX_INVENTORY) -> str:
+    """What status.py prints on stdout (the table, unless the arguments ask for JSON)."""
+    return subprocess.run([PYINFRA, "-y", inventory, "status.py", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300, check=True).stdout
+
+
 def status(*args: str, inventory: str = SANDBOX_INVENTORY) -> dict[str, dict]:
     """status.py's JSON, as a script reads it from stdout: {host: its status}."""
-    done = subprocess.run([PYINFRA, "-y", inventory, "status.py", "--data", "registry_status_format=json", *args],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300, check=True)
-    return {found["host"]: found for found in json.loads(done.stdout)["hosts"]}
+    printed = status_output("--data", "registry_status_format=json", *args, inventory=inventory)
+    return {found["host"]: found for found in json.loads(printed)["hosts"]}
 
 
 def start_deploy(*args: str, inventory: str = SANDBOX_INVENTORY, file: str = "deploy.py") -> subprocess.Popen:

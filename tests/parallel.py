@@ -4,12 +4,13 @@ The unit, plan and sandbox tests run as one pytest; each end-to-end file runs in
 hosts its session makes fresh, so a file that leaned on another's state fails here. The jobs go to
 `--workers` workers, the longest first (as the last run measured them; by file size before any run). Each
 worker has a sandbox slot of its own ($SANDBOX_SLOT: its own hosts, network, ports, SSH key, state and
-secrets), so two files never share a host. Most of a test's time is spent waiting on hosts (SSH round trips, engines and
-registries starting, health polls), which is why 3 workers on 2 cores finish well before 1.
+secrets), so two files never share a host. Much of a test's time is spent waiting on hosts (SSH round
+trips, engines and registries starting, health polls), which is why 3 workers on 2 cores finish well
+before 1.
 
 A job's output is printed when it ends, whole; the failed jobs are listed at the end, and the exit code is
-1 if any failed. The images every slot shares are made once, before any worker starts, and
-the hosts of every slot but 0 are removed at the end (slot 0's stay, as `make demo` leaves them).
+1 if any failed. The images every slot shares are made once, before any worker starts, and the hosts of
+every slot but 0 are removed at the end (slot 0's stay, as `make demo` leaves them).
 """
 
 import argparse

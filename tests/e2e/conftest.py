@@ -30,6 +30,12 @@ class Target:
     def container(self, name):
         return json.loads(self.host.check_output(f"docker inspect {name}"))[0]
 
+    def data_mount(self) -> tuple[str, str]:
+        """(type, source) of the one mount the registry keeps its data in, as its container has it."""
+        [mount] = [m for m in self.container(self.data.registry_container)["Mounts"]
+                   if m["Destination"] == "/var/lib/registry"]
+        return mount["Type"], mount["Source"]
+
     def logs(self, name):
         return self.host.run(f"docker logs --tail 30 {name} 2>&1").stdout
 
@@ -103,8 +109,8 @@ def hello_pushed(targets):
 
 
 def manifest_head(t, reference) -> tuple[int, str | None]:
-    """(HTTP status, digest) of `repository:tag` on a target's registry, asked with HEAD."""
-    repository, tag = reference.split(":")
+    """(HTTP status, digest) of `repository:tag` or `repository@digest` on a target's registry, asked with HEAD."""
+    repository, tag = reference.split("@") if "@" in reference else reference.split(":")
     answer = session().head(f"{t.registry}/v2/{repository}/manifests/{tag}", headers={"Accept": ACCEPT}, timeout=10)
     return answer.status_code, answer.headers.get("Docker-Content-Digest")
 

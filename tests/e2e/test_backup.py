@@ -120,7 +120,7 @@ def test_a_backup_killed_anywhere_leaves_no_archive_that_looks_complete_and_the_
     assert again.returncode == 0, again.stderr[-3000:]
     assert ("repaired the leftover read-only state" in again.stderr) == (point == "read-only window")
     assert upload_status(t) == "202" and not t.host.file(READ_ONLY_MARK).exists
-    data = _data_dir(t)
+    _, data = t.data_mount()
     left = t.host.run(f"ls -d /var/lib/registry-backups/*.partial {data}/.backup-snapshot 2>/dev/null")
     assert not left.stdout, "the next backup clears what the killed one left"
 
@@ -144,7 +144,7 @@ def test_a_restore_killed_while_it_swaps_the_data_leaves_one_whole_registry_afte
     later = f"later:{point.split()[-1]}"  # in the registry, not in the archive (nor in the other case's)
     push_unique(t, later)
     started = kill_held_chore(t, "restore", archive, "--force", pause_at=RESTORE_KILL_POINTS[point])
-    data = _data_dir(t)
+    _, data = t.data_mount()
     assert upload_status(t) == "405" and t.host.file(READ_ONLY_MARK).exists, chore_output(t, started)
     assert t.host.file(f"{data}/.replaced").is_directory
     assert t.host.file(f"{data}/docker").exists == (point == "archive's data in place")
@@ -163,8 +163,3 @@ def test_a_restore_killed_while_it_swaps_the_data_leaves_one_whole_registry_afte
         pull_back(t, reference)
     assert deploy("--limit", HOST).changes() == []
 
-
-def _data_dir(t) -> str:
-    """The registry's data directory on the host, as its container mounts it (the host script's data_dir)."""
-    return t.host.check_output("docker inspect --format '{{range .Mounts}}{{if eq .Destination \"/var/lib/registry\"}}"
-                               f"{{{{.Source}}}}{{{{end}}}}{{{{end}}}}' {t.data.registry_container}")

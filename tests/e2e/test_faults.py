@@ -303,9 +303,7 @@ def test_a_storage_change_is_refused_then_migrated_when_asked(spare):
     moved = deploy("--limit", spare.name, "--data", "registry_storage=bind", "--data", "registry_storage_migrate=True")
     assert moved.returncode == 0, moved.stderr[-3000:]
     assert "every tag answers with its digest from bind:/mnt/registry" in moved.stderr
-    mounts = json.loads(spare.host.check_output(f"docker inspect {spare.data.registry_container}"))[0]["Mounts"]
-    assert {(m["Type"], m["Source"]) for m in mounts if m["Destination"] == "/var/lib/registry"} == {
-        ("bind", "/mnt/registry")}
+    assert spare.data_mount() == ("bind", "/mnt/registry")
     assert catalog(spare.registry) == before
     volume = spare.host.check_output(f"docker volume inspect -f '{{{{.Mountpoint}}}}' {spare.data.registry_volume}")
     assert spare.host.run(f"test -d {volume}/docker/registry/v2/repositories/hello").rc == 0, "the old copy stays"
@@ -326,12 +324,6 @@ exec /usr/bin/cp "$@"
 """
 
 
-def _data_mount(t) -> tuple[str, str]:
-    mounts = json.loads(t.host.check_output(f"docker inspect {t.data.registry_container}"))[0]["Mounts"]
-    [mount] = [m for m in mounts if m["Destination"] == "/var/lib/registry"]
-    return mount["Type"], mount["Source"]
-
-
 def test_a_migration_killed_mid_copy_is_copied_again_by_the_next_run_never_served_half(own_hosts):
     t = own_hosts(OWN[0], anew=True)  # an odd-numbered host: on bind storage
     assert deploy("--limit", t.name).returncode == 0
@@ -346,7 +338,7 @@ def test_a_migration_killed_mid_copy_is_copied_again_by_the_next_run_never_serve
     finally:
         t.host.run("pkill -KILL -f '^/bin/sh /usr/local/bin/cp'")
         t.host.check_output("rm -f /usr/local/bin/cp /tmp/copy.held")
-    assert _data_mount(t) == ("bind", "/mnt/registry"), "still served from its old place"
+    assert t.data_mount() == ("bind", "/mnt/registry"), "still served from its old place"
     assert upload_status(t) == "405" and t.host.file(READ_ONLY_MARK).exists
     volume = t.host.check_output(f"docker volume inspect -f '{{{{.Mountpoint}}}}' {t.data.registry_volume}")
     assert t.host.file(f"{volume}/.migration-incomplete").exists
@@ -357,7 +349,7 @@ def test_a_migration_killed_mid_copy_is_copied_again_by_the_next_run_never_serve
     place = f"volume:{t.data.registry_volume}"
     assert f"cleared the unfinished copy an interrupted migration left in {place}" in again.stderr
     assert f"every tag answers with its digest from {place}" in again.stderr
-    assert _data_mount(t) == ("volume", volume)
+    assert t.data_mount() == ("volume", volume)
     assert not t.host.file(f"{volume}/.migration-incomplete").exists
     assert catalog(t.registry) == before and upload_status(t) == "202"
     pull_back(t, "moving:1")

@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 from core.host_paths import LOCK, READ_ONLY_MARK
-from dev.operator import PYINFRA, ROOT, SANDBOX_INVENTORY, deploy, status
+from dev.operator import PYINFRA, ROOT, SANDBOX_INVENTORY, deploy, status, status_output
 from tests.e2e.chores import (
     UNIT,
     chore_output,
@@ -193,8 +193,7 @@ def test_status_names_a_running_chore_then_a_killed_one_then_the_repair(targets,
     killed = status("--limit", t.name)[t.name]["registry"]
     assert killed["running"] is None and killed["read_only"] == t.host.file(READ_ONLY_MARK).content_string.strip()
     assert killed["last_chore"][:2] == ["gc", "started"], "a chore that never said how it ended"
-    table = subprocess.run([PYINFRA, "-y", SANDBOX_INVENTORY, "status.py", "--limit", t.name], cwd=ROOT,
-                           capture_output=True, text=True, check=True).stdout
+    table = status_output("--limit", t.name)
     assert "READ-ONLY since registry-maintenance gc" in table and "never finished (killed" in table
     healed = deploy("--limit", t.name)
     assert healed.returncode == 0, healed.stderr[-3000:]

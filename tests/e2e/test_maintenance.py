@@ -1,14 +1,13 @@
 """Maintenance on both storage modes: garbage collection, repository deletion, pruning, scheduled GC; what
 status.py says of each registry."""
 
-import subprocess
 from datetime import UTC, datetime
 
 import pytest
 import yaml
 from cryptography import x509
 
-from dev.operator import PYINFRA, ROOT, SANDBOX_INVENTORY, deploy, status
+from dev.operator import ROOT, deploy, status, status_output
 from tests.e2e.chores import (
     chore_output,
     pull_outages,
@@ -262,6 +261,5 @@ def test_status_shows_each_registry_as_it_is_and_its_last_chore(targets, hello_p
         assert abs(found[t.name]["certificate"]["days_left"] - _certificate_days_left(t)) <= 1
     chore, how, _ = found[targets[0].name]["registry"]["last_chore"]
     assert (chore, how) == ("gc", "ok")
-    table = subprocess.run([PYINFRA, "-y", SANDBOX_INVENTORY, "status.py", "--limit", targets[0].name], cwd=ROOT,
-                           capture_output=True, text=True, check=True).stdout
+    table = status_output("--limit", targets[0].name)
     assert "writable; no chore running" in table and "last chore   gc ok at " in table
