@@ -8,9 +8,10 @@ secrets), so two files never share a host. Much of a test's time is spent waitin
 trips, engines and registries starting, health polls), which is why 3 workers on 2 cores finish well
 before 1.
 
-A job's output is printed when it ends, whole; the failed jobs are listed at the end, and the exit code is
-1 if any failed. The images every slot shares are made once, before any worker starts, and the hosts of
-every slot but 0 are removed at the end (slot 0's stay, as `make demo` leaves them).
+A job's output is printed when it ends, whole; the failed jobs are listed at the end with pytest's FAILED
+and ERROR lines (a CI log cut in the middle still names every failure), and the exit code is 1 if any
+failed. The images every slot shares are made once, before any worker starts, and the hosts of every slot
+but 0 are removed at the end (slot 0's stay, as `make demo` leaves them).
 """
 
 import argparse
@@ -57,6 +58,13 @@ def prepare():
     build_registry3_archive(client)
 
 
+def summary(output: str) -> str:
+    """What a failed run's end says: pytest's FAILED and ERROR lines, or the last lines when it has none
+    (pytest itself failed), so the end of a long log names every failure."""
+    lines = [line for line in output.splitlines() if line.startswith(("FAILED ", "ERROR "))]
+    return "\n".join(lines or output.splitlines()[-20:])
+
+
 def run_job(job, slot) -> tuple[int, str, float]:
     started = time.monotonic()
     done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *job], cwd=ROOT,
@@ -88,7 +96,7 @@ def main(argv=None) -> int:
     threads = [threading.Thread(target=worker, args=(slot,)) for slot in range(args.workers)]
     for thread in threads:
         thread.start()
-    durations, failed = {}, []
+    durations, failed = {}, {}
     for _ in every:
         job, slot, code, output, seconds = finished.get()
         name = " ".join(job)
@@ -97,7 +105,7 @@ def main(argv=None) -> int:
               flush=True)
         print(output, flush=True)
         if code != 0:
-            failed.append(name)
+            failed[name] = summary(output)
     for thread in threads:
         thread.join()
     DURATIONS.write_text(json.dumps(durations, indent=2) + "\n")
@@ -105,6 +113,8 @@ def main(argv=None) -> int:
         subprocess.run([sys.executable, "-m", "sandbox", "down"], cwd=ROOT, stdout=subprocess.DEVNULL, check=False,
                        env={**os.environ, "SANDBOX_SLOT": str(slot)})
     total = time.monotonic() - started
+    for name, lines in failed.items():
+        print(f"\n----- {name} failed:\n{lines}", flush=True)
     print(f"\n{len(durations)} pytest runs on {args.workers} workers in {total / 60:.1f} min"
           + (f"; failed: {', '.join(failed)}" if failed else "; all passed"), flush=True)
     return 1 if failed else 0

@@ -8,7 +8,8 @@ SERVERS = [{"id": "r0", "address": "reg-a", "port": 5000}, {"id": "r1", "address
 def test_every_replica_is_a_checked_server_verified_by_its_name(defaults):
     config = haproxy_config(defaults, SERVERS)
     assert "http-check expect rstatus ^(200|401)$" in config
-    assert "retry-on conn-failure empty-response response-timeout 503" in config
+    assert "retry-on conn-failure empty-response response-timeout 502 503 504" in config
+    assert "http-request disable-l7-retry unless METH_GET" in config, "a sent upload is never sent twice"
     for server in SERVERS:
         name = server["address"]
         assert f"server {server['id']} {name}:5000 sni str({name}) check-sni {name} verifyhost {name}\n" in config
