@@ -1,7 +1,8 @@
 """A private Docker registry with its web UI: `pyinfra inventory/<env>.py deploy.py`.
 
 Hosts in the registry_hosts group run a registry, hosts in registry_lb a load balancer in front of them;
-the registry hosts and the hosts in registry_clients trust both."""
+the registry hosts and the hosts in registry_clients trust both; hosts in registry_monitor run Prometheus,
+watching all of them."""
 
 from pyinfra import host
 
@@ -16,6 +17,7 @@ from tasks.host_scripts import host_scripts, private_uploads
 from tasks.images import images
 from tasks.lb import load_balancer, load_balancer_health
 from tasks.maintenance import gc_timer
+from tasks.monitoring import node_exporter, prometheus
 from tasks.registry import registry
 from tasks.storage import storage
 from tasks.ui import ui
@@ -32,10 +34,13 @@ if topology.is_registry(host):
     proxy_retired()  # users off: the registry took registry_port from the proxy, which goes
     access_proxy()  # users on: the proxy takes registry_port once the registry has moved behind it
     gc_timer()
+    node_exporter()
     ui()
     health()
 elif topology.is_balancer(host):
     load_balancer()
+if topology.is_monitor(host):
+    prometheus()
 # Clients log in to registries and load balancers that answer, and a load balancer answers once its replicas do.
 barrier(name="Registries and load balancers are in place", point="registries and load balancers are in place")
 if topology.is_balancer(host):

@@ -1,7 +1,8 @@
 """Benchmarks on sandbox hosts: medians of several runs, compared as ratios within one run.
 
     python -m benchmarks.bench [--runs N] [--skip-cold] [--skip-deploy] [--skip-gc] [--skip-backup]
-        [--skip-storage] [--skip-lb] [--skip-faults] [--skip-registry3] [--skip-access]
+        [--skip-storage] [--skip-lb] [--skip-faults] [--skip-registry3] [--skip-access] [--skip-status]
+        [--skip-monitoring]
 
 Measures: `sandbox up --hosts 2` cold (base image built) and warm (image cached, new hosts); the first
 deploy on a fresh host with TLS and users (the default) and without; a no-op re-run with and without
@@ -12,7 +13,8 @@ with the registry on a volume and on S3 (the sandbox's Ceph); pulls through the 
 straight from a replica, and three hosts pulling at once with 1, 2 and 3 replicas; how long a host takes
 to serve again after its registry crashed, its engine or the host restarted; push, pull, GC and a no-op
 re-run on registry 2.8 against 3.1.1; manifest and blob GETs per second, 1 and 16 clients, with users on
-(through the access proxy) against users off.
+(through the access proxy) against users off; status.py; what monitoring costs (the chores' metrics, each
+scrape, a no-op deploy with Prometheus on the host against without).
 Leaves the sandbox down.
 """
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import json
 import os
 import statistics
 import subprocess
@@ -509,6 +512,41 @@ def status_benchmark(runs: int):
     print(f"  8 hosts / 1 host = {eight / one:.2f}; status.py / no-op deploy, 1 host = {one / noop:.2f}", flush=True)
 
 
+def monitoring_benchmark(runs: int):
+    """What watching costs on a host that is registry and Prometheus at once: one write of the chores'
+    metrics, each scrape as Prometheus times it, and a no-op deploy with monitoring against without."""
+    print("# monitoring", flush=True)
+    sandbox("down")
+    sandbox("up", "--hosts", "1", "--engine")
+    first = read_state()["hosts"][0]
+    ok_deploy()
+    plain = report("no-op deploy, 1 host, no monitoring", median_of(runs, ok_deploy))
+    os.environ["SANDBOX_MONITOR"] = first["name"]
+    try:
+        ok_deploy("--data", "registry_prometheus_interval=1s")
+        watched = report("no-op deploy, 1 host, node exporter + Prometheus on it",
+                         median_of(runs, lambda: ok_deploy("--data", "registry_prometheus_interval=1s")))
+        host = ssh_host(first["ssh_port"])
+        write = "s=$(date +%s%N); registry-maintenance metrics; echo $((($(date +%s%N) - s) / 1000))"
+        micros = [int(host.check_output(write)) for _ in range(runs)]
+        report("registry-maintenance metrics (every 15 s)", (statistics.median(micros) / 1000,
+                                                              [m / 1000 for m in micros]), unit="ms")
+        time.sleep(5)
+        for job in ("registry", "registry-node", "prometheus"):
+            query = ("curl -s -G 127.0.0.1:9090/api/v1/query"
+                     f" --data-urlencode 'query=scrape_duration_seconds{{job=\"{job}\"}}'")
+            samples = []
+            for _ in range(runs):
+                samples.append(float(json.loads(host.check_output(query))["data"]["result"][0]["value"][1]) * 1000)
+                time.sleep(1)
+            scraped = json.loads(host.check_output(query.replace("scrape_duration_seconds", "scrape_samples_scraped")))
+            count = scraped["data"]["result"][0]["value"][1]
+            report(f"scrape of {job} ({count} samples)", (statistics.median(samples), samples), unit="ms")
+    finally:
+        del os.environ["SANDBOX_MONITOR"]
+    print(f"  no-op with monitoring / without = {watched / plain:.2f}", flush=True)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
@@ -522,6 +560,7 @@ def main(argv=None):
     parser.add_argument("--skip-registry3", action="store_true")
     parser.add_argument("--skip-access", action="store_true")
     parser.add_argument("--skip-status", action="store_true")
+    parser.add_argument("--skip-monitoring", action="store_true")
     args = parser.parse_args(argv)
     client = docker.from_env()
     sandbox("images")
@@ -557,6 +596,8 @@ def main(argv=None):
         access_benchmark(args.runs)
     if not args.skip_status:
         status_benchmark(args.runs)
+    if not args.skip_monitoring:
+        monitoring_benchmark(args.runs)
     sandbox("down")
     return 0
 

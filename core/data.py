@@ -33,7 +33,8 @@ BOOLEANS = ("registry_delete_enabled", "registry_ui_enabled", "registry_ui_delet
             "registry_firewalld_open_ports", "registry_gc_dry_run", "registry_gc_delete_untagged",
             "registry_docker_repo_allow_http", "registry_storage_migrate", "registry_retention_apply",
             "registry_restore_force", "registry_s3_redirect", "registry_allow_downgrade")
-PORTS = ("registry_port", "registry_ui_port", "registry_lb_port", "registry_lb_stats_port", "registry_backend_port")
+PORTS = ("registry_port", "registry_ui_port", "registry_lb_port", "registry_lb_stats_port", "registry_backend_port",
+         "registry_metrics_port", "registry_lb_metrics_port", "registry_node_exporter_port")
 POSITIVE = ("registry_health_timeout", "registry_docker_log_max_file", "registry_maintenance_lock_timeout",
             "registry_maintenance_timeout", "registry_drain_timeout")
 HOST_PATHS = ("registry_bind_path", "registry_config_dir")
@@ -282,6 +283,38 @@ def _basic(c: _Checker):
                   "must hold only JSON values (strings, numbers, booleans, lists, mappings)")
 
 
+# A Prometheus duration as its configuration and rules take it: 15s, 1m, 2h.
+DURATION = re.compile(r"[0-9]+(?:ms|s|m|h|d)")
+
+
+def _metrics(c: _Checker):
+    address = c.value("registry_metrics_address")
+    if address is not None and not (isinstance(address, str) and is_address(address)):
+        c.bad("registry_metrics_address", "must be None (no metrics) or an IP address like 127.0.0.1 or 0.0.0.0")
+    taken = {c.value(key): key for key in ("registry_port", "registry_ui_port", "registry_backend_port")}
+    for key in ("registry_metrics_port", "registry_node_exporter_port"):
+        if c.value(key) in taken:
+            c.bad(key, f"must differ from {taken[c.value(key)]}")
+        taken[c.value(key)] = key
+    if c.value("registry_lb_metrics_port") in (c.value("registry_lb_port"), c.value("registry_lb_stats_port")):
+        c.bad("registry_lb_metrics_port", "must differ from registry_lb_port and registry_lb_stats_port")
+    if c.value("registry_node_exporter") not in (None, True, False):
+        c.bad("registry_node_exporter", "must be None (with a registry_monitor group), True or False")
+    listen = c.value("registry_prometheus_listen")
+    address, _, port = listen.rpartition(":") if isinstance(listen, str) else ("", "", "")
+    if not (is_address(address) and port.isdigit() and 1 <= int(port) <= 65535):
+        c.bad("registry_prometheus_listen", "must be ADDRESS:PORT, like 127.0.0.1:9090")
+    if not isinstance(c.value("registry_prometheus_interval"), str) \
+            or not DURATION.fullmatch(c.value("registry_prometheus_interval")):
+        c.bad("registry_prometheus_interval", "must be a Prometheus duration like 15s or 1m")
+    rules = c.value("registry_alert_rules")
+    if not isinstance(rules, str) or not Path(rules).is_file():
+        c.bad("registry_alert_rules", "must be a readable file on the control machine (Prometheus alert rules)")
+    alert_for = c.value("registry_alert_for")
+    if alert_for is not None and not (isinstance(alert_for, str) and DURATION.fullmatch(alert_for)):
+        c.bad("registry_alert_for", "must be None (the shipped rules' own) or a Prometheus duration like 5s or 2m")
+
+
 def _urls(c: _Checker):
     allowed = ("https", "http") if c.value("registry_docker_repo_allow_http") else ("https",)
     for key in ("registry_docker_ce_repo_url", "registry_centos_vault_baseurl"):
@@ -507,7 +540,8 @@ def problems(data, public_name: str | None = None) -> list[str]:
     """Every problem in `data` (anything with .get); `public_name`: the host name clients use, which a
     provided certificate must cover."""
     checker = _Checker(data)
-    for check in (_basic, _urls, _paths, _maintenance, _retention_and_backup, _object_store, _config, _images):
+    for check in (_basic, _metrics, _urls, _paths, _maintenance, _retention_and_backup, _object_store, _config,
+                  _images):
         check(checker)
     _security(checker, public_name)
     return checker.found
@@ -538,6 +572,7 @@ def validate(host, layers: list | None = None) -> list[str]:
         found.append(f"registry_public_url={url!r}: must be None or a URL like https://registry.example.com:5000")
     found += problems(host.data, name)
     found += topology.store_problems(host)
+    found += topology.monitor_problems(host)
     if found:
         raise DataError(f"Invalid data for host {host.name}:\n  " + "\n  ".join(found))
     return warnings

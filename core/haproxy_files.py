@@ -57,7 +57,8 @@ def haproxy_config(data, servers: list[dict]) -> str:
     template = jinja2.Template((ROOT / "files/haproxy.cfg.j2").read_text(), keep_trailing_newline=True)
     return template.render(port=data.registry_lb_port, stats_port=data.registry_lb_stats_port, tls=tls_on(data),
                            scheme=scheme(data), pem=LB_PEM, ca=LB_CA, backend=BACKEND, servers=servers,
-                           inter=CHECK_SECONDS, fall=FALL, rise=RISE, connect_timeout=CONNECT_TIMEOUT)
+                           inter=CHECK_SECONDS, fall=FALL, rise=RISE, connect_timeout=CONNECT_TIMEOUT,
+                           metrics_address=data.registry_metrics_address, metrics_port=data.registry_lb_metrics_port)
 
 
 def lb_tls_files(name: str, data) -> dict:

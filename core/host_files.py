@@ -132,7 +132,8 @@ def config_files(name: str, data) -> dict[str, bytes]:
     # Behind the access proxy, the registry serves plain HTTP on loopback and asks no one who they are.
     own_tls = tls_on(data) and not proxied(data)
     writable = registry_yaml.writable(source, data.registry_delete_enabled, data.registry_drain_timeout,
-                                      store.http_secret(), target if own_tls else None, s3)
+                                      store.http_secret(), target if own_tls else None, s3,
+                                      metrics=data.registry_metrics_address is not None)
     files["writable.yml"] = registry_yaml.dump(writable, data.registry_config_src).encode()
     files["readonly.yml"] = registry_yaml.dump(registry_yaml.read_only(writable), data.registry_config_src).encode()
     return files

@@ -19,6 +19,16 @@ MIGRATION_INCOMPLETE = ".migration-incomplete"
 # "CHORE started|ok|failed EPOCH": the last chore that ran on this host and how it ended; "started" with no
 # chore holding the lock is one that was killed (SIGKILL, a power loss) before it could say.
 LAST_CHORE = "/var/lib/registry-maintenance/last-chore"
+# "EPOCH" files named CHORE.ok and CHORE.failed: when each chore last ended so (a chore killed before it
+# could say is written as failed, at its start, by the next one): what the chores' metrics report.
+CHORE_RESULTS = "/var/lib/registry-maintenance/chores"
+# "BLOBS_BEFORE BYTES_BEFORE BLOBS_AFTER BYTES_AFTER EPOCH" of the last garbage collection that removed.
+LAST_GC = "/var/lib/registry-maintenance/last-gc"
+# The node exporter's textfile collector directory (Debian's): the chores write registry.prom there, the
+# deploy registry-certificate.prom.
+TEXTFILE_DIR = "/var/lib/prometheus/node-exporter"
+CHORE_METRICS = "registry.prom"
+CERTIFICATE_METRICS = "registry-certificate.prom"
 # The major version of the last registry that served this host's data: a registry 2 is not handed data a
 # registry 3 served unless the operator says so (registry_allow_downgrade).
 SERVED_BY = "/var/lib/registry-maintenance/served-by"

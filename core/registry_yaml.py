@@ -9,6 +9,10 @@ import yaml
 
 # Inside the registry container: where it listens and where the storage mount is.
 LISTEN = ":5000"
+# Its debug server, serving its Prometheus metrics at METRICS_PATH (and Go's pprof): published only on
+# registry_metrics_address, never on the public port.
+DEBUG_PORT = 5001
+METRICS_PATH = "/metrics"
 DATA_ROOT = "/var/lib/registry"
 HEADER = "# Rendered by the registry deploy from {src}; edit that file, not this one.\n"
 
@@ -39,6 +43,8 @@ def problems(config) -> list[str]:
     http = config.get("http") or {}
     if isinstance(http, dict) and http.get("addr", LISTEN) != LISTEN:
         found.append(f"http.addr must be {LISTEN}: the deploy publishes that port (set registry_port)")
+    if isinstance(http, dict) and "debug" in http:
+        found.append("http.debug is set from registry_metrics_address (metrics off the public port); remove it")
     if isinstance(http, dict) and "tls" in http:
         found.append("http.tls is set from registry_tls; remove it")
     if isinstance(http, dict) and "draintimeout" in http:
@@ -74,11 +80,11 @@ STORAGE_HEALTH = {"storagedriver": {"enabled": True, "interval": "10s", "thresho
 
 
 def writable(config: dict, delete_enabled: bool, drain_seconds: int = 30, secret: str = "",
-             tls_dir: str | None = None, s3: dict | None = None) -> dict:
+             tls_dir: str | None = None, s3: dict | None = None, metrics: bool = False) -> dict:
     """The operator's config with what the deploy owns: the listen address, whether deletes work, how long
     a stopping registry lets requests in flight finish, the secret that signs upload state, and when
-    given, TLS (registry.crt and registry.key in `tls_dir`) and S3
-    storage (from s3_storage) in place of the filesystem."""
+    given, TLS (registry.crt and registry.key in `tls_dir`), S3 storage (from s3_storage) in place of the
+    filesystem, and the debug server with Prometheus metrics."""
     if s3:
         config = copy.deepcopy(config)
         config["storage"].pop("filesystem", None)
@@ -88,6 +94,8 @@ def writable(config: dict, delete_enabled: bool, drain_seconds: int = 30, secret
         owned["health"] = STORAGE_HEALTH
     if secret:
         owned["http"]["secret"] = secret
+    if metrics:
+        owned["http"]["debug"] = {"addr": f":{DEBUG_PORT}", "prometheus": {"enabled": True, "path": METRICS_PATH}}
     if tls_dir:
         owned["http"]["tls"] = {"certificate": f"{tls_dir}/registry.crt", "key": f"{tls_dir}/registry.key"}
     return _merge(config, owned)

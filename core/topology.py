@@ -11,7 +11,8 @@ from . import data as settings
 REGISTRIES = "registry_hosts"
 BALANCERS = "registry_lb"
 CLIENTS = "registry_clients"
-GROUPS = (REGISTRIES, CLIENTS, BALANCERS)
+MONITORS = "registry_monitor"
+GROUPS = (REGISTRIES, CLIENTS, BALANCERS, MONITORS)
 
 
 def is_registry(host) -> bool:
@@ -26,12 +27,63 @@ def is_client(host) -> bool:
     return CLIENTS in host.groups
 
 
+def is_monitor(host) -> bool:
+    return MONITORS in host.groups
+
+
 def registries(inventory) -> list:
     return list(inventory.get_group(REGISTRIES, []))
 
 
 def balancers(inventory) -> list:
     return list(inventory.get_group(BALANCERS, []))
+
+
+def monitors(inventory) -> list:
+    return list(inventory.get_group(MONITORS, []))
+
+
+def node_exporter(host) -> bool:
+    """Whether a registry host runs the node exporter (with the chores' metrics): as registry_node_exporter
+    says, or, when it says None, when the inventory has a Prometheus of its own to scrape it."""
+    wanted = host.data.get("registry_node_exporter")
+    on = bool(monitors(host.inventory)) if wanted is None else wanted
+    return on and is_registry(host) and host.data.get("registry_metrics_address") is not None
+
+
+def scrape_address(target, monitor) -> str | None:
+    """The address `monitor`'s Prometheus reaches `target`'s metrics at: loopback on the same host, else
+    the metrics address, or the target's registry name when that is every address; None when they are on
+    loopback of another host (or off)."""
+    address = target.data.get("registry_metrics_address")
+    if address is None:
+        return None
+    if target.name == monitor.name:
+        return "127.0.0.1" if address in ("0.0.0.0", "::") else address
+    if address.startswith("127.") or address == "::1":
+        return None
+    return settings.registry_name(target.name, target.data) if address in ("0.0.0.0", "::") else address
+
+
+def scrape_targets(monitor) -> dict[str, list[dict]]:
+    """What `monitor`'s Prometheus scrapes, per job: {"registry": [...], "node": [...], "lb": [...]}, each
+    target {"address": "host:port", "host": inventory name}; targets it cannot reach are left out (and
+    refused before connecting: monitor_problems)."""
+    inventory = monitor.inventory
+    jobs = {"registry": [], "node": [], "lb": []}
+    for target in registries(inventory):
+        address = scrape_address(target, monitor)
+        if address is None:
+            continue
+        jobs["registry"].append({"address": f"{address}:{target.data.registry_metrics_port}", "host": target.name})
+        if node_exporter(target):
+            jobs["node"].append({"address": f"{address}:{target.data.registry_node_exporter_port}",
+                                 "host": target.name})
+    for target in balancers(inventory):
+        address = scrape_address(target, monitor)
+        if address is not None:
+            jobs["lb"].append({"address": f"{address}:{target.data.registry_lb_metrics_port}", "host": target.name})
+    return jobs
 
 
 def shared_store(inventory) -> bool:
@@ -82,6 +134,20 @@ def membership_problems(host) -> list[str]:
     if is_registry(host) and is_balancer(host):
         return [f"a host is a registry replica or its load balancer ({BALANCERS}), not both"]
     return []
+
+
+def monitor_problems(host) -> list[str]:
+    """A Prometheus host must reach every registry and load balancer it is to watch."""
+    if not is_monitor(host):
+        return []
+    found = []
+    for target in registries(host.inventory) + balancers(host.inventory):
+        address = target.data.get("registry_metrics_address") or "no address (registry_metrics_address=None)"
+        if scrape_address(target, host) is None:
+            found.append(f"{target.name} serves its metrics on {address},"
+                         f" which this {MONITORS} host cannot reach: set its registry_metrics_address to an address"
+                         " of its own (or 0.0.0.0) on a network you trust")
+    return found
 
 
 def store_problems(host) -> list[str]:

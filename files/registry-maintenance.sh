@@ -14,6 +14,7 @@
 #   registry-maintenance restore FILE [--force] put an archive's data in place and prove every tag
 #   registry-maintenance stats | status
 #   registry-maintenance report                 what status.py shows, as @-lines (takes no lock)
+#   registry-maintenance metrics                the chores' metrics for the node exporter (takes no lock)
 #
 # With S3 storage the replicas share one bucket, and collecting needs every one of them read-only; gc.py,
 # delete_repos.py and prune_repos.py run these steps on every replica, one replica at a time where they
@@ -242,7 +243,10 @@ gc() {
     collect ${untagged:+"$untagged"}
     say "garbage collected in ${elapsed}ms"
     leave_window
-    say "after: $(blob_stats)"
+    after=$(blob_stats)
+    say "after: $after"
+    mkdir -p "$(dirname "$LAST_GC")"
+    printf '%s %s %s\n' "$stats" "$after" "$(date +%s)" | awk '{ print $1, $3, $5, $7, $9 }' >"$LAST_GC"
 }
 
 valid_name() {
@@ -642,17 +646,97 @@ release() {
 # A chore (or a deploy) holds the maintenance lock now.
 lock_held() { [ -e "$LOCK" ] && ! flock -n "$LOCK" true; }
 
-# Record chore $1 as started, and how it ends when this script exits (a SIGKILL leaves "started").
+# The last chore, if it was killed before it could say how it ended: "CHORE EPOCH" (its start).
+killed_chore() {
+    [ -e "$LAST_CHORE" ] && ! lock_held || return 0
+    awk '$2 == "started" { print $1, $3 }' "$LAST_CHORE"
+}
+
+# Record chore $1 as started (the lock held), and how it ends when this script exits (a SIGKILL leaves
+# "started", which the next chore records as a failure).
 record_chore() {
-    mkdir -p "$(dirname "$LAST_CHORE")"
+    mkdir -p "$(dirname "$LAST_CHORE")" "$CHORE_RESULTS"
+    if _killed=$(awk '$2 == "started" { print $1, $3 }' "$LAST_CHORE" 2>/dev/null) && [ -n "$_killed" ]; then
+        echo "${_killed#* }" >"$CHORE_RESULTS/${_killed%% *}.failed"
+    fi
     printf '%s started %s\n' "$1" "$(date +%s)" >"$LAST_CHORE"
     CHORE_RECORDED=$1
     trap 'recorded_end $?' EXIT
+    write_metrics || true
 }
 
 recorded_end() {
     if [ "$1" = 0 ]; then _how=ok; else _how=failed; fi
-    printf '%s %s %s\n' "$CHORE_RECORDED" "$_how" "$(date +%s)" >"$LAST_CHORE"
+    _now=$(date +%s)
+    printf '%s %s %s\n' "$CHORE_RECORDED" "$_how" "$_now" >"$LAST_CHORE"
+    echo "$_now" >"$CHORE_RESULTS/$CHORE_RECORDED.$_how"
+    # The lock goes with this process: the metrics must not say a chore still holds it.
+    exec 9>&-
+    write_metrics || true
+}
+
+# Text as a Prometheus label value: backslashes and quotes escaped, on one line.
+label() { printf '%s' "$1" | tr '\n' ' ' | sed 's/[\\"]/\\&/g'; }
+
+# One metric: NAME TYPE HELP, then "LABELS VALUE" lines on stdin (LABELS "-" for none, or {k="v"}).
+metric() {
+    printf '# HELP %s %s\n# TYPE %s %s\n' "$1" "$3" "$1" "$2"
+    while IFS= read -r _line; do
+        _labels=${_line% *}
+        [ "$_labels" != - ] || _labels=
+        printf '%s%s %s\n' "$1" "$_labels" "${_line##* }"
+    done
+}
+
+# When chore $1 last ended as $2 (ok or failed), as epoch seconds; 0 when never.
+chore_time() {
+    _at=$(cat "$CHORE_RESULTS/$1.$2" 2>/dev/null || echo 0)
+    if [ "$2" = failed ] && [ -n "$3" ] && [ "${3%% *}" = "$1" ] && [ "${3#* }" -gt "$_at" ]; then _at=${3#* }; fi
+    echo "$_at"
+}
+
+# The chores' state as metrics, into the node exporter's textfile directory (written whole, then moved
+# in place, so a scrape never reads half of it); nothing without a node exporter. Cheap: no listing.
+write_metrics() {
+    [ -n "$CHORE_METRICS" ] && [ -d "$(dirname "$CHORE_METRICS")" ] || return 0
+    _new="$CHORE_METRICS.$$.new"
+    _killed=$(killed_chore)
+    {
+        if [ -e "$READ_ONLY_MARK" ]; then echo "- 1"; else echo "- 0"; fi |
+            metric registry_read_only gauge "1 while a chore has the registry read-only, or left it so."
+        if [ -e "$READ_ONLY_MARK" ]; then
+            echo "- $(stat -c %Y "$READ_ONLY_MARK")" | metric registry_read_only_since_timestamp_seconds gauge \
+                "When the registry was switched read-only."
+        fi
+        if lock_held; then echo "{holder=\"$(label "$(lock_holder)")\"} 1"; else echo "- 0"; fi |
+            metric registry_maintenance_lock_held gauge "1 while a chore or a deploy holds the maintenance lock."
+        echo "- $MAINTENANCE_TIMEOUT" | metric registry_maintenance_timeout_seconds gauge \
+            "The longest a chore may run (registry_maintenance_timeout)."
+        _chores=$( {
+            find "$CHORE_RESULTS" -type f \( -name '*.ok' -o -name '*.failed' \) 2>/dev/null | sed 's#.*/##; s/\.[a-z]*$//'
+            [ -z "$_killed" ] || echo "${_killed%% *}"
+        } | sort -u)
+        for _chore in $_chores; do echo "{chore=\"$_chore\"} $(chore_time "$_chore" ok)"; done |
+            metric registry_chore_last_success_timestamp_seconds gauge "When each chore last ended well (0: never)."
+        for _chore in $_chores; do echo "{chore=\"$_chore\"} $(chore_time "$_chore" failed "$_killed")"; done |
+            metric registry_chore_last_failure_timestamp_seconds gauge \
+                "When each chore last failed or was killed (0: never)."
+        if [ -s "$LAST_GC" ]; then
+            read -r _blobs_before _bytes_before _blobs_after _bytes_after _at <"$LAST_GC"
+            printf '{when="before"} %s\n{when="after"} %s\n' "$_blobs_before" "$_blobs_after" |
+                metric registry_gc_blobs gauge "Blobs stored before and after the last garbage collection."
+            printf '{when="before"} %s\n{when="after"} %s\n' "$_bytes_before" "$_bytes_after" |
+                metric registry_gc_bytes gauge "Bytes of blobs before and after the last garbage collection."
+            echo "- $_at" | metric registry_gc_last_timestamp_seconds gauge "When the last garbage collection ended."
+        fi
+        if [ "$STORAGE" != s3 ] && _dir=$(data_dir 2>/dev/null) && [ -n "$_dir" ] \
+            && _df=$(df -P -B1 "$_dir" 2>/dev/null | awk 'NR == 2 { print $2, $4 }') && [ -n "$_df" ]; then
+            echo "- ${_df% *}" | metric registry_storage_size_bytes gauge "Size of the filesystem the registry's data is on."
+            echo "- ${_df#* }" | metric registry_storage_available_bytes gauge "Bytes free on it."
+        fi
+        echo "- $(date +%s)" | metric registry_metrics_timestamp_seconds gauge "When these metrics were written."
+    } >"$_new"
+    mv -f "$_new" "$CHORE_METRICS"
 }
 
 # What status.py shows, one "@KEY VALUE" line each; read-only, no lock taken (a chore may be running).
@@ -718,7 +802,7 @@ case $action in
         # Steps of a chore across replicas: the lock is held by its hold step.
         handle_signals
         ;;
-    stats | status | tags | keep-hold | report) ;;
+    stats | status | tags | keep-hold | report | metrics) ;;
     *) usage ;;
 esac
 case $action in
@@ -739,4 +823,5 @@ case $action in
     stats) say "$(blob_stats)" ;;
     status) status ;;
     report) report ;;
+    metrics) write_metrics ;;
 esac

@@ -196,6 +196,33 @@ registry_backup_archive = None
 # restore.py onto a registry that already holds tags: replace them.
 registry_restore_force = False
 
+# --- Metrics and monitoring (Prometheus on the hosts of the registry_monitor group) ----------------
+# The address every registry's metrics, every load balancer's HAProxy exporter and every node exporter
+# listen on: "127.0.0.1" keeps them on the host; an address of the host (or "0.0.0.0") lets a Prometheus
+# on another host scrape them (the registry's metrics port also serves Go's pprof: a network you trust
+# only). None: no metrics, and no node exporter.
+registry_metrics_address = "127.0.0.1"
+# The registry's metrics port (GET /metrics), never its public one.
+registry_metrics_port = 5002
+# The load balancer's metrics port (HAProxy's Prometheus exporter, GET /metrics).
+registry_lb_metrics_port = 8405
+# The node exporter's port on each registry host. Its textfile collector serves the chores' metrics
+# (read-only, lock, last chore, last GC) and the certificate's expiry. Installed (Debian, Ubuntu) when
+# the inventory has a registry_monitor group, or when registry_node_exporter is True.
+registry_node_exporter_port = 9100
+# True: the node exporter on every registry host even without a registry_monitor group (for a Prometheus
+# of your own); False: never; None: when the inventory has a registry_monitor group.
+registry_node_exporter = None
+# The registry_monitor hosts' Prometheus (from the OS packages): where its UI and API listen.
+registry_prometheus_listen = "127.0.0.1:9090"
+# How often it scrapes each target (and evaluates the alert rules of files/registry-alerts.yml).
+registry_prometheus_interval = "15s"
+# The alert rules the registry_monitor hosts load, relative to the directory pyinfra runs in: the shipped
+# ones, or a file of your own (checked by promtool on the host before it replaces the live one).
+registry_alert_rules = "files/registry-alerts.yml"
+# Every alert rule's `for:` on the registry_monitor hosts (e.g. "5s" for a test); None: the shipped ones.
+registry_alert_for = None
+
 # --- Health gate and output ------------------------------------------------------------------------
 # Seconds to wait for the registry and the UI to answer (also after each restart a chore makes).
 registry_health_timeout = 60

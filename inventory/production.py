@@ -16,3 +16,8 @@ registry_hosts = [
 registry_clients = [
     ("build1.example.internal", {"ssh_user": "centos"}),
 ]
+
+# Prometheus (from the OS packages) watching every registry and load balancer above, with the alert rules
+# of files/registry-alerts.yml (docs/monitoring.md). A registry it scrapes from another host needs its
+# registry_metrics_address set to an address of its own; the default, 127.0.0.1, is refused here.
+registry_monitor = []

@@ -2,8 +2,11 @@
 
 Every host runs a registry and is a client of the others (they reach each other by name on the sandbox's
 internal network). Odd-numbered hosts keep registry data in a bind mount, even ones in the named volume, so
-any run on two hosts proves both storage modes.
+any run on two hosts proves both storage modes. $SANDBOX_MONITOR (host names, comma-separated) puts those
+hosts in registry_monitor too: Prometheus on them, watching every registry.
 """
+
+import os
 
 from sandbox.hosts import inventory_data, read_state
 
@@ -15,3 +18,4 @@ registry_hosts = [
 ]
 
 registry_clients = [name for name, _ in registry_hosts]
+registry_monitor = [name for name in os.environ.get("SANDBOX_MONITOR", "").split(",") if name]

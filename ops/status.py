@@ -48,7 +48,8 @@ def _storage(data) -> str:
 
 def roles(of) -> list[str]:
     return [role for role, member in (("registry", topology.is_registry(of)), ("load balancer",
-            topology.is_balancer(of)), ("client", topology.is_client(of))) if member]
+            topology.is_balancer(of)), ("client", topology.is_client(of)), ("monitor", topology.is_monitor(of)))
+            if member]
 
 
 def host_status(inventory) -> dict:

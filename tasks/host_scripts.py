@@ -18,7 +18,8 @@ def host_scripts():
         path=data.registry_config_dir, user="root", group="root", mode="0700",
     )
     files_in_place(name="The host scripts, their settings and the probes' client settings are in place",
-                   files=script_files(host.name, data, topology.replaced_in_turn(inventory, data)))
+                   files=script_files(host.name, data, topology.replaced_in_turn(inventory, data),
+                                      topology.node_exporter(host)))
 
 
 @deploy("Uploads")

@@ -18,6 +18,7 @@ from core.host_files import private_ca
 from ops.files import checked_file, files_in_place
 from ops.lb import answers, serving_all
 from ops.packages import deb_pinned, rpm_pinned
+from ops.platform import os_family
 
 
 @deploy("Load balancer")
@@ -25,7 +26,7 @@ def load_balancer():
     data = host.data
     # socat: the deploy and the chores talk to HAProxy's runtime API (drain a replica, read its state).
     packages = {"haproxy": None, "curl": None, "socat": None}
-    if host.get_fact(LinuxDistribution)["name"] in ("Debian", "Ubuntu"):
+    if os_family(host.get_fact(LinuxDistribution)) == "debian":
         deb_pinned(name="HAProxy is installed", packages=packages)
     else:
         rpm_pinned(name="HAProxy is installed", packages=packages)

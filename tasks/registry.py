@@ -8,6 +8,7 @@ from pyinfra.operations import python
 from core import topology
 from core.data import auth_on, proxied, registry_major, tls_on
 from core.host_files import REGISTRY_FILES, config_files, config_mount_target, files_hash
+from core.registry_yaml import DEBUG_PORT
 from ops.container import ContainerSpec, Mount, container, restarted
 from ops.maintenance import migrated, settled
 from ops.registry_config import registry_config
@@ -32,7 +33,10 @@ def registry_spec(name: str, data) -> ContainerSpec:
         env={"OTEL_TRACES_EXPORTER": "none"} if registry_major(data) >= 3 else {},
         # Behind the access proxy, on loopback only: no one reaches the registry without passing it.
         ports={5000: f"127.0.0.1:{data.registry_backend_port}" if proxied(data)
-               else published(data.registry_bind_address, data.registry_port)},
+               else published(data.registry_bind_address, data.registry_port),
+               **({DEBUG_PORT: published(None if data.registry_metrics_address == "0.0.0.0"
+                                         else data.registry_metrics_address, data.registry_metrics_port)}
+                  if data.registry_metrics_address is not None else {})},
         mounts=tuple(mount for mount in (
             storage_mount(data),
             Mount("bind", data.registry_config_dir, config_mount_target(data), True),

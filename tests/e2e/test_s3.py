@@ -109,6 +109,13 @@ def _balanced(lb) -> dict[str, str]:
     return {row[1]: row[17].split()[0] for row in rows if row[0] == "replicas" and row[1].startswith("r")}
 
 
+def _exported(lb) -> dict[str, str]:
+    """Each replica's state as the load balancer's metrics (on loopback) say: server id -> the state at 1."""
+    metrics = lb.host.check_output(f"curl -s 127.0.0.1:{lb.data.registry_lb_metrics_port}/metrics")
+    return dict(re.findall(r'^haproxy_server_status\{proxy="replicas",server="(r\d)",state="(\w+)"\} 1$', metrics,
+                           re.MULTILINE))
+
+
 def test_a_replica_whose_whole_host_vanishes_costs_no_pull_and_no_wait_and_is_taken_back(cluster):
     """The host of a replica killed (its address stops answering: nothing refuses a connection) for 10 s under
     a pull loop through the load balancer: no pull fails or waits much past the connect timeout. Started
@@ -143,6 +150,7 @@ def test_status_shows_a_stopped_replica_down_at_the_load_balancer_and_stopped_on
         found = status(inventory=CLUSTER)
         assert found[LB]["replicas"] == {names[0]: "UP", names[1]: "DOWN"}
         assert _balanced(lb) == {"r0": "UP", "r1": "DOWN"}, "as HAProxy's own stats page has it"
+        assert _exported(lb) == {"r0": "UP", "r1": "DOWN"}, "as its Prometheus exporter has it"
         assert found[HOSTS[1]]["registry"]["state"] == "exited" and found[HOSTS[0]]["registry"]["state"] == "running"
         assert "load balancer" in found[LB]["roles"] and "registry" not in found[LB]["roles"]
         assert found[LB]["certificate"]["days_left"] > 0

@@ -16,10 +16,11 @@ from pyinfra.facts.deb import DebPackages
 from pyinfra.facts.docker import DockerContainer
 from pyinfra.facts.rpm import RpmPackages
 from pyinfra.facts.server import LinuxDistribution, Which
-from pyinfra.facts.systemd import SystemdStatus
+from pyinfra.facts.systemd import SystemdEnabled, SystemdStatus
 
 from core.haproxy_files import PROXY_LOADED
 from core.host_paths import CONTAINER_SCRIPT, MAINTENANCE_SCRIPT
+from core.monitoring import NODE_EXPORTER_DEFAULTS, PROMETHEUS_CONFIG
 from core.secrets import SecretStore
 from ops.container import ContainerState
 from ops.daemon import DaemonJson
@@ -27,6 +28,7 @@ from ops.files import UPLOAD_DIR, FileStates, UploadDirectory
 from ops.firewalld import FirewalldPorts
 from ops.health import Health
 from ops.maintenance import CalendarExpression, MaintenanceState
+from ops.monitoring import PrometheusStale
 from ops.platform import SelinuxEnforcing
 from ops.registry_config import ConfigFiles, StoresInS3
 from ops.signing_keys import KeyFileBytes
@@ -98,8 +100,9 @@ def test_bare_host_gets_its_containers_as_specified(os_key):
     assert registry[-1] == data.registry_image and ui[-1] == data.registry_ui_image
     assert proxy[-1] == data.registry_auth_proxy_image
     # With users (the default) the registry is on loopback only, behind the access proxy on the host's
-    # network; with TLS (the default) the UI serves HTTPS itself.
-    assert _arguments(registry, "--publish") == ["127.0.0.1:5001:5000"] and _arguments(ui, "--publish") == ["5050:443"]
+    # network, its metrics too; with TLS (the default) the UI serves HTTPS itself.
+    assert _arguments(registry, "--publish") == ["127.0.0.1:5001:5000", "127.0.0.1:5002:5001"]
+    assert _arguments(ui, "--publish") == ["5050:443"]
     assert (_arguments(proxy, "--network"), _arguments(proxy, "--publish")) == (["host"], [])
     storage = (f"type=bind,src={data.registry_bind_path}" if data.registry_storage == "bind"
                else f"type=volume,src={data.registry_volume}") + ",dst=/var/lib/registry"
@@ -503,3 +506,26 @@ def test_switching_to_storage_that_holds_data_too_is_the_operators_choice():
     facts = _switched_to_bind({"volume:registry-vol": True, "bind:/mnt/registry": True})
     switched = plan(facts, registry_storage="bind")
     assert switched.chores() == [] and "registry" in switched.containers()
+
+
+def test_a_monitor_host_gets_the_node_exporter_on_loopback_before_its_package_and_prometheus_checked_by_promtool():
+    facts = bare("debian12")
+    facts[any_arguments(PrometheusStale)] = False
+    facts[any_arguments(SystemdStatus)] = {}
+    facts[any_arguments(SystemdEnabled)] = {}
+    planned = plan(facts, groups={"registry_hosts": ["planned-host"], "registry_monitor": ["planned-host"]})
+    assert {"prometheus-node-exporter", "prometheus"} <= planned.installed()
+    defaults = planned.index(lambda c: c == f"upload {NODE_EXPORTER_DEFAULTS}.new")
+    assert defaults < planned.index(lambda c: "apt-get" in c and "install" in c and "prometheus-node-exporter" in c), \
+        "it never listens on every address, not even at its first start"
+    assert b"--web.listen-address=127.0.0.1:9100" in planned.written(NODE_EXPORTER_DEFAULTS)
+    assert planned.index(lambda c: c.startswith("promtool check rules")) < planned.index(
+        lambda c: c.startswith("systemctl reload-or-restart prometheus"))
+    scraped = yaml.safe_load(planned.written(f"{PROMETHEUS_CONFIG}.checked"))["scrape_configs"]
+    assert [job["job_name"] for job in scraped] == ["prometheus", "registry", "registry-node"]
+
+
+def test_without_a_monitor_group_there_is_no_node_exporter_or_prometheus():
+    planned = plan(bare("debian12"))
+    assert not {"prometheus-node-exporter", "prometheus"} & planned.installed()
+    assert not planned.ran("promtool") and "/etc/systemd/system/registry-metrics.timer" not in planned.uploads

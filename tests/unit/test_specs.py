@@ -37,16 +37,20 @@ def test_registry_spec_follows_data(defaults):
     defaults.update(registry_storage="bind", registry_delete_enabled=False, registry_port=5443)
     spec = registry_spec("r1", defaults)
     assert spec.env == {}
-    assert spec.ports == {5000: "127.0.0.1:5001"}, "behind the access proxy, on loopback only"
-    defaults.update(registry_auth="none")
+    assert spec.ports == {5000: "127.0.0.1:5001", 5001: "127.0.0.1:5002"}, \
+        "behind the access proxy, on loopback only; its metrics on loopback too"
+    defaults.update(registry_auth="none", registry_metrics_address=None)
     assert registry_spec("r1", defaults).ports == {5000: "5443"}
     assert spec.mounts[0] == ("bind", "/mnt/registry", "/var/lib/registry", False)
     assert spec.restart == "always"
 
 
 def test_registry_published_on_one_address_when_asked(defaults):
-    defaults.update(registry_bind_address="127.0.0.1", registry_ui_enabled=False, registry_auth="none")
-    assert registry_spec("r1", defaults).ports == {5000: "127.0.0.1:5000"}
+    defaults.update(registry_bind_address="127.0.0.1", registry_ui_enabled=False, registry_auth="none",
+                    registry_metrics_address="10.0.0.5")
+    assert registry_spec("r1", defaults).ports == {5000: "127.0.0.1:5000", 5001: "10.0.0.5:5002"}
+    defaults.update(registry_metrics_address="0.0.0.0")
+    assert registry_spec("r1", defaults).ports[5001] == "5002", "as Docker reports every address back"
 
 
 def test_ui_2x_proxies_over_https_and_asks_who_you_are(defaults):

@@ -45,7 +45,8 @@ def test_replicas_on_s3_behind_a_balancer_are_replaced_in_turn(defaults):
 def test_a_host_plays_one_part_of_the_three(defaults):
     nowhere, both = _host("x", defaults, "other"), _host("y", defaults, "registry_hosts", "registry_lb")
     _inventory([nowhere, both])
-    assert "none of the registry_hosts, registry_clients and registry_lb" in topology.membership_problems(nowhere)[0]
+    assert "none of the registry_hosts, registry_clients, registry_lb and registry_monitor" in \
+        topology.membership_problems(nowhere)[0]
     assert "not both" in topology.membership_problems(both)[0]
     assert topology.membership_problems(_host("z", defaults, "registry_clients")) == []
 
