@@ -11,6 +11,6 @@ from tasks.host_scripts import host_scripts, private_uploads
 validate_host(host)
 private_uploads()
 
-if topology.is_registry(host):  # clients and load balancers hold no registry
+if topology.is_registry(host):
     host_scripts()
-    backup()
+backup()  # on S3 storage one archive of the bucket, across the replicas

@@ -12,6 +12,6 @@ from tasks.host_scripts import host_scripts, private_uploads
 validate_host(host)
 private_uploads()
 
-if topology.is_registry(host):  # clients and load balancers hold no registry
+if topology.is_registry(host):
     host_scripts()
-    restore()
+restore()  # on S3 storage into the bucket, across the replicas

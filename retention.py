@@ -13,6 +13,6 @@ from tasks.retention import retention
 validate_host(host)
 private_uploads()
 
-if topology.is_registry(host):  # clients and load balancers hold no registry
+if topology.is_registry(host):
     host_scripts()
-    retention()
+retention()  # on S3 storage across the replicas, the load balancers draining each in turn

@@ -2,7 +2,7 @@
 
     python -m benchmarks.bench [--runs N] [--skip-cold] [--skip-deploy] [--skip-gc] [--skip-backup]
         [--skip-storage] [--skip-lb] [--skip-faults] [--skip-registry3] [--skip-access] [--skip-status]
-        [--skip-monitoring]
+        [--skip-monitoring] [--skip-s3-chores]
 
 Measures: `sandbox up --hosts 2` cold (base image built) and warm (image cached, new hosts); the first
 deploy on a fresh host with TLS and users (the default) and without; a no-op re-run with and without
@@ -14,7 +14,8 @@ straight from a replica, and three hosts pulling at once with 1, 2 and 3 replica
 to serve again after its registry crashed, its engine or the host restarted; push, pull, GC and a no-op
 re-run on registry 2.8 against 3.1.1; manifest and blob GETs per second, 1 and 16 clients, with users on
 (through the access proxy) against users off; status.py; what monitoring costs (the chores' metrics, each
-scrape, a no-op deploy with Prometheus on the host against without).
+scrape, a no-op deploy with Prometheus on the host against without); retention, backup and restore of
+~400 MB on a volume against S3.
 Leaves the sandbox down.
 """
 
@@ -36,11 +37,13 @@ import requests
 from dev.operator import PYINFRA, SANDBOX_INVENTORY, deploy, sandbox, ssh_host, status
 from sandbox.base import image_tag
 from sandbox.hosts import read_state
+from sandbox.object_store import NAME as STORE
 from sandbox.registry3 import REGISTRY3_IMAGE
 from sandbox.settings import ROOT, SECRETS_DIR, SLOT_DIR
 
 PLAIN = ("--data", "registry_tls=off", "--data", "registry_auth=none")
 # On a sandbox host, first in each script: curl as the deploy's own probes do (CA, user), and $REGISTRY_URL.
+CLUSTER = "inventory/sandbox_cluster.py"
 HOST_CURL = '. /usr/local/lib/registry-deploy/common.sh; curl() { command curl -s -K "$CURL_CONFIG" "$@"; }'
 
 
@@ -229,6 +232,51 @@ def backup_benchmark(runs: int):
     restore = ("--data", f"registry_backup_archive={archive}", "--data", "registry_restore_force=True")
     report("forced restore of that archive (whole run)",
            median_of(runs, lambda: ok_deploy("--limit", name, *restore, file="restore.py")))
+
+
+def s3_chores_benchmark(runs: int):
+    """The same ~400 MB on a volume (one host) and on S3 (two replicas behind a load balancer), same run:
+    a retention decision (dry run), a backup (time, archive size), a restore (forced onto the volume, into
+    the emptied bucket)."""
+    print("# retention, backup and restore: volume against S3", flush=True)
+    sandbox("down")
+    sandbox("up", "--hosts", "4", "--s3", "--engine")
+    hosts = read_state()["hosts"]
+    single, cluster = hosts[0]["name"], [h["name"] for h in hosts[1:]]
+    ok_deploy("--limit", single)
+    cluster_run = partial(_with_cluster, cluster)
+    cluster_run(lambda: ok_deploy(inventory=CLUSTER))
+    print("building and pushing 3 images of 200 MB sharing a 100 MB layer, to each ...", flush=True)
+    for host in (hosts[0], hosts[1]):
+        ssh_host(host["ssh_port"]).check_output(PUSH_LARGE)
+    rules = ("--data", 'registry_retention_rules=[{"repositories": "*", "keep_last": 1}]')
+    decided = {
+        "volume": report("retention decision (dry run), volume",
+                         median_of(runs, lambda: ok_deploy("--limit", single, *rules, file="retention.py"))),
+        "s3": report("retention decision (dry run), S3, 2 replicas",
+                     median_of(runs, lambda: cluster_run(lambda: ok_deploy(*rules, inventory=CLUSTER,
+                                                                            file="retention.py")))),
+    }
+    archives = {}
+    for kind, action in (("volume", lambda: ok_deploy("--limit", single, file="backup.py")),
+                         ("s3", lambda: cluster_run(lambda: ok_deploy(inventory=CLUSTER, file="backup.py")))):
+        before = set((SLOT_DIR / "backups").glob("*.tar"))
+        report(f"backup to this machine, {kind}", median_of(min(runs, 3), action))
+        archives[kind] = sorted(set((SLOT_DIR / "backups").glob("*.tar")) - before)[-1]
+        print(f"  archive size, {kind}: {archives[kind].stat().st_size / 1e6:.0f} MB", flush=True)
+    restore = partial(ok_deploy, "--limit", single, "--data", f"registry_backup_archive={archives['volume']}",
+                      "--data", "registry_restore_force=True", file="restore.py")
+    restored = {"volume": report("forced restore, volume", median_of(min(runs, 3), restore))}
+    store = docker.from_env().containers.get(STORE)
+
+    def emptied():
+        store.exec_run(["radosgw-admin", "bucket", "rm", "--bucket=registry", "--purge-objects"])
+        sandbox("up", "--hosts", "4", "--s3", "--engine")
+    restored["s3"] = report("restore into the emptied bucket, S3", median_of(min(runs, 3), lambda: cluster_run(
+        lambda: ok_deploy("--data", f"registry_backup_archive={archives['s3']}", inventory=CLUSTER,
+                          file="restore.py")), before=emptied))
+    print(f"  S3 / volume: decision {decided['s3'] / decided['volume']:.2f}, restore"
+          f" {restored['s3'] / restored['volume']:.2f}", flush=True)
 
 
 PUSH_PULL = """
@@ -561,6 +609,7 @@ def main(argv=None):
     parser.add_argument("--skip-access", action="store_true")
     parser.add_argument("--skip-status", action="store_true")
     parser.add_argument("--skip-monitoring", action="store_true")
+    parser.add_argument("--skip-s3-chores", action="store_true")
     args = parser.parse_args(argv)
     client = docker.from_env()
     sandbox("images")
@@ -598,6 +647,8 @@ def main(argv=None):
         status_benchmark(args.runs)
     if not args.skip_monitoring:
         monitoring_benchmark(args.runs)
+    if not args.skip_s3_chores:
+        s3_chores_benchmark(args.runs)
     sandbox("down")
     return 0
 

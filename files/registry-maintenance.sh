@@ -21,7 +21,9 @@
 # switch it (the load balancer drains it meanwhile):
 #   registry-maintenance hold CHORE             take the lock until release, or until this SSH connection ends
 #   registry-maintenance switch CHORE read-only|writable
-#   registry-maintenance shared CHORE URL,... gc|delete-repos|prune ARGS...   once, when every URL refuses uploads
+#   registry-maintenance shared CHORE URL,... gc|delete-repos|prune|delete-manifests|backup|restore ARGS...
+#                                               once, when every URL refuses uploads
+#   registry-maintenance after CHORE backup|restore ARGS...   once, when every replica is writable again
 #   registry-maintenance release CHORE          let the lock go; fails if the shared step failed
 #
 # Each chore first takes the host's maintenance lock (deploys take it too), then undoes any read-only
@@ -58,7 +60,8 @@ uri_encode() {
 
 s3_request() { curl -sS --fail --connect-timeout 5 -m 120 -K "$S3_CURL_CONFIG" "$@"; }
 
-# "KEY SIZE" of every object in the bucket whose key starts with $1, from every page of the listing.
+# "KEY SIZE MODIFIED" of every object in the bucket whose key starts with $1, from every page of the
+# listing (MODIFIED: the store's own time of the object's last write, as S3 writes it: 2026-12-01T07:00:00.000Z).
 s3_objects() {
     _token=
     while :; do
@@ -67,7 +70,7 @@ s3_objects() {
         [ -z "$_token" ] || _query="continuation-token=$(uri_encode "$_token")&$_query"
         _page=$(s3_request "$S3_ENDPOINT/$S3_BUCKET?$_query") || return 1
         printf '%s\n' "$_page" | sed 's#<Contents>#\n#g' \
-            | sed -n 's#^<Key>\([^<]*\)</Key>.*<Size>\([0-9]*\)</Size>.*#\1 \2#p'
+            | sed -n 's#^<Key>\([^<]*\)</Key>.*<LastModified>\([^<]*\)</LastModified>.*<Size>\([0-9]*\)</Size>.*#\1 \3 \2#p'
         case $_page in *'<IsTruncated>true</IsTruncated>'*) ;; *) return 0 ;; esac
         _token=$(printf '%s\n' "$_page" | sed -n 's#.*<NextContinuationToken>\([^<]*\)</NextContinuationToken>.*#\1#p')
         [ -n "$_token" ] || return 1
@@ -446,19 +449,98 @@ migrate() {
     say "migrated from $source_place to $target_place; $source_place is left as it was"
 }
 
+# An object's content, from the bucket.
+s3_get() { s3_request "$S3_ENDPOINT/$S3_BUCKET/$1"; }
+
+# tag_lines for the bucket: PUSHED is the store's time of the tag's last write (its current/link object).
+s3_tag_lines() {
+    _objects=$(mktemp)
+    listed "$STORE_ROOT/repositories/" "$_objects"
+    _root="$STORE_ROOT/repositories/"
+    if ! grep '/_manifests/tags/[^/]*/current/link ' "$_objects" | while read -r _key _size _modified; do
+        _tag=${_key%/current/link}
+        _repository=${_tag%/_manifests/tags/*}
+        _digest=$(s3_get "$_key") || exit 1
+        printf '%s %s %s %s\n' "$(date -d "$_modified" +%s)" "${_repository#"$_root"}" "${_tag##*/}" "$_digest"
+    done >"$_objects.tags"; then
+        rm -f "$_objects" "$_objects.tags"
+        die "could not read every tag from s3://$S3_BUCKET; nothing was done"
+    fi
+    sort -k2 "$_objects.tags"
+    rm -f "$_objects" "$_objects.tags"
+}
+
+# manifest_lines for the bucket.
+s3_manifest_lines() {
+    _objects=$(mktemp)
+    listed "$STORE_ROOT/repositories/" "$_objects"
+    _root="$STORE_ROOT/repositories/"
+    grep '/_manifests/revisions/sha256/[0-9a-f]*/link ' "$_objects" | while read -r _key _rest; do
+        _revision=${_key%/link}
+        _hex=${_revision##*/}
+        _repository=${_revision%/_manifests/revisions/sha256/*}
+        _manifest=$(s3_get "$STORE_ROOT/blobs/sha256/$(printf %.2s "$_hex")/$_hex/data" | base64 -w0) || continue
+        printf '%s sha256:%s %s\n' "${_repository#"$_root"}" "$_hex" "$_manifest"
+    done
+    rm -f "$_objects"
+}
+
 list_stored() {
+    if [ "$STORAGE" = s3 ]; then
+        s3_tag_lines | sed 's/^/@tag /'
+        s3_manifest_lines | sed 's/^/@manifest /'
+        return
+    fi
     root="$(data_dir)"
     tag_lines "$root" | sed 's/^/@tag /'
     manifest_lines "$root" | sed 's/^/@manifest /'
 }
 
-# Delete manifests through the API, each only if the tags pointing at it now are those it was chosen with
-# (a tag pushed meanwhile keeps its manifest), then collect their garbage.
+# True when a manifest of repository $1 in manifest lines file $4, other than those of the chosen entries
+# ($3: "REPOSITORY@DIGEST=..." lines), names digest $2: an image index pushed since the decision that
+# needs it as a platform.
+needed_by_another() {
+    _found=$(awk -v r="$1" '$1 == r { print $2, $3 }' "$4" | while read -r _digest _encoded; do
+        case $3 in *"$1@$_digest="*) continue ;; esac
+        if printf '%s' "$_encoded" | base64 -d | grep -qF "\"$2\""; then echo "$_digest"; break; fi
+    done)
+    [ -n "$_found" ]
+}
+
+# What a manifest DELETE does to the store, done inside the read-only window of every replica (which
+# refuse a DELETE meanwhile): the tags of repository $1 that point at digest $2 ($3: space-separated)
+# untagged, then the manifest's revision link removed. Its blobs go with the garbage collection after.
+s3_delete_manifest() {
+    _objects=$(mktemp)
+    listed "$STORE_ROOT/repositories/$1/_manifests/" "$_objects"
+    for _tag in $3; do
+        awk -v p="$STORE_ROOT/repositories/$1/_manifests/tags/$_tag/" 'index($1, p) == 1 { print $1 }' "$_objects"
+    done >"$_objects.doomed"
+    echo "$STORE_ROOT/repositories/$1/_manifests/revisions/sha256/${2#sha256:}/link" >>"$_objects.doomed"
+    while read -r _key; do
+        s3_request -o /dev/null -X DELETE "$S3_ENDPOINT/$S3_BUCKET/$_key" || exit 1
+    done <"$_objects.doomed" || die "could not delete all of $1@$2 from s3://$S3_BUCKET; run the chore again to finish it"
+    rm -f "$_objects" "$_objects.doomed"
+}
+
+# Delete manifests, each only if the tags pointing at it now are those it was chosen with (a tag pushed
+# meanwhile keeps its manifest) and no other manifest names it now (an index pushed meanwhile keeps its
+# platforms), then collect their garbage. On a host of its own through the API, writable; across replicas
+# on S3 in the store itself, inside the window in which every replica refuses uploads and deletes.
 delete_manifests() {
     [ $# -gt 0 ] || usage
-    root="$(data_dir)"
     current=$(mktemp)
-    tag_lines "$root" >"$current"
+    manifests_now=$(mktemp)
+    if [ "$STORAGE" = s3 ]; then
+        # Across replicas this runs inside the read-only window: what the store says now cannot change.
+        enter_window
+        s3_tag_lines >"$current"
+        s3_manifest_lines >"$manifests_now"
+    else
+        tag_lines "$(data_dir)" >"$current"
+        manifest_lines "$(data_dir)" >"$manifests_now"
+    fi
+    chosen_entries=$(printf '%s\n' "$@")
     deleted=0
     for entry in "$@"; do
         reference=${entry%%=*}
@@ -471,6 +553,17 @@ delete_manifests() {
             say "kept $repository@$digest: other tags point at it now:$others"
             continue
         fi
+        if needed_by_another "$repository" "$digest" "$chosen_entries" "$manifests_now"; then
+            say "kept $repository@$digest: a manifest pushed since (an image index) names it"
+            continue
+        fi
+        if [ "$STORAGE" = s3 ]; then
+            s3_delete_manifest "$repository" "$digest" "$(awk -v r="$repository" -v d="$digest" \
+                '$2 == r && $4 == d { printf "%s ", $3 }' "$current")"
+            deleted=$((deleted + 1))
+            say "deleted $repository@$digest${chosen:+ (tags $chosen)}"
+            continue
+        fi
         code=$(http_status DELETE "$REGISTRY_URL/v2/$repository/manifests/$digest")
         case $code in
             202 | 404)
@@ -478,12 +571,12 @@ delete_manifests() {
                 say "deleted $repository@$digest${chosen:+ (tags $chosen)}"
                 ;;
             *)
-                rm -f "$current"
+                rm -f "$current" "$manifests_now"
                 die "deleting $repository@$digest answered HTTP $code; stopped"
                 ;;
         esac
     done
-    rm -f "$current"
+    rm -f "$current" "$manifests_now"
     say "deleted $deleted manifests"
     gc
 }
@@ -538,6 +631,85 @@ restore() {
     every_tag_answers "$expected" || die "after the restore not every tag answers with its digest"
     say "restored $(wc -l <"$expected") tags from $file; every one answers with its digest"
     rm -f "$expected"
+}
+
+# --- Backup and restore on S3 storage: the same archive (tags.txt, and the docker/ tree as a filesystem
+# registry keeps it), so an archive of either kind restores onto either.
+
+# Inside the window every replica refuses uploads: the repositories' links into directory $1 (those whose
+# content their key names are written from the key; tags' current links are read), and tags.txt. Uploads in
+# progress (_uploads) are not data yet, and stay out.
+s3_capture() {
+    _dir=$1
+    rm -rf "$_dir"
+    mkdir -p "$_dir"
+    chmod 700 "$_dir"
+    listed "$STORE_ROOT/repositories/" "$_dir/objects"
+    s3_tag_lines >"$_dir/tags.txt"
+    awk '{ print $1 }' "$_dir/objects" | grep -v '/_uploads/' | while read -r _key; do
+        case $_key in
+            */_manifests/tags/*/current/link) continue ;;
+            */sha256/*/link) _hex=${_key%/link} ;;
+            *) continue ;;
+        esac
+        mkdir -p "$_dir/$(dirname "$_key")"
+        printf 'sha256:%s' "${_hex##*/}" >"$_dir/$_key"
+    done
+    _root="$STORE_ROOT/repositories"
+    while read -r _pushed _repository _tag _digest; do
+        _link="$_dir/$_root/$_repository/_manifests/tags/$_tag/current/link"
+        mkdir -p "$(dirname "$_link")"
+        printf '%s' "$_digest" >"$_link"
+    done <"$_dir/tags.txt"
+    rm -f "$_dir/objects"
+    say "captured $(wc -l <"$_dir/tags.txt") tags and their links in the window"
+}
+
+# With the registry writable again (the lock still held, so no collector runs): every blob the captured
+# links in directory $1 name, copied from the bucket (blobs never change once written), then the archive
+# FILE ($2) written as FILE.partial and renamed once complete.
+s3_archive() {
+    _dir=$1
+    file=$2
+    [ -d "$_dir/$STORE_ROOT" ] || die "no captured links in $_dir: the backup's window did not complete; nothing was archived"
+    # Every digest a layer link, a manifest revision or a tag's index names is in the link's own key.
+    find "$_dir/$STORE_ROOT/repositories" -path '*/sha256/*/link' | sed -n 's#.*/sha256/\([0-9a-f]\{64\}\)/link$#\1#p' \
+        | sort -u | while read -r _hex; do
+        _key="$STORE_ROOT/blobs/sha256/$(printf %.2s "$_hex")/$_hex/data"
+        mkdir -p "$_dir/$(dirname "$_key")"
+        # A layer link outlives its blob once the collector removed it (distribution leaves it): nothing to copy.
+        case $(s3_request -o "$_dir/$_key" -w '%{http_code}' "$S3_ENDPOINT/$S3_BUCKET/$_key" 2>/dev/null) in
+            200) ;;
+            404) rm -f "$_dir/$_key" ;;
+            *) exit 1 ;;
+        esac
+    done || die "could not copy every blob from s3://$S3_BUCKET; no archive was written"
+    mkdir -p "$(dirname "$file")"
+    chmod 700 "$(dirname "$file")"
+    rm -f "$(dirname "$file")"/*.partial
+    tar -C "$_dir" -cf "$file.partial" tags.txt docker
+    rm -rf "$_dir"
+    sum=$(sha256sum <"$file.partial" | cut -d' ' -f1)
+    mv "$file.partial" "$file"
+    say "backed up $(tar -xOf "$file" tags.txt | wc -l) tags, $(stat -c %s "$file") bytes to $file sha256:$sum"
+}
+
+# Inside the window: archive $1's data into the bucket, blobs first, then the links, the tags' current
+# links last (a tag never names what is not there yet); its tags.txt copied to $2 for the proof after.
+# Refused when the bucket holds tags.
+s3_restore() {
+    file=$1
+    tar -tf "$file" tags.txt >/dev/null 2>&1 || die "$file is not a registry backup (no tags.txt in it)"
+    [ -z "$(s3_tag_lines)" ] || die "the bucket already holds tags: refused, nothing changed (restore onto an empty bucket)"
+    _dir=$(mktemp -d)
+    tar -C "$_dir" -xf "$file"
+    (cd "$_dir" && find docker -type f ! -path '*/_uploads/*') | awk '{ order = /\/blobs\// ? 0 : /\/current\/link$/ ? 2 : 1
+        print order, $0 }' | sort -n | while read -r _order _key; do
+        s3_request -o /dev/null -T "$_dir/$_key" "$S3_ENDPOINT/$S3_BUCKET/$_key" || exit 1
+    done || { rm -rf "$_dir"; die "could not write every object to s3://$S3_BUCKET; run the restore again"; }
+    cp "$_dir/tags.txt" "$2"
+    rm -rf "$_dir"
+    say "wrote $(wc -l <"$2") tags' data to s3://$S3_BUCKET"
 }
 
 # --- Chores across replicas (S3 storage): each step a command of its own, run by pyinfra in order.
@@ -621,6 +793,47 @@ shared() {
             gc) gc "$@" ;;
             delete-repos) delete_repos "$@" ;;
             prune) prune ;;
+            delete-manifests) delete_manifests "$@" ;;
+            backup)
+                enter_window
+                s3_capture "$@"
+                ;;
+            restore)
+                enter_window
+                s3_restore "$@"
+                ;;
+            *) usage ;;
+        esac
+    ) || {
+        touch "$failed"
+        exit 1
+    }
+}
+
+# The part of chore $1 that runs once every replica is writable again, the lock still held: a backup's
+# blobs copied and archived, a restore's tags proved. Skipped when the shared step failed (release says so).
+after() {
+    [ $# -ge 2 ] || usage
+    failed=$(failed_mark "$1")
+    if [ -e "$failed" ]; then
+        say "the shared step of chore $1 failed: nothing more done"
+        return
+    fi
+    (
+        held "$1"
+        chore=$2
+        shift 2
+        record_chore "$chore"
+        case $chore in
+            backup) s3_archive "$@" ;;
+            restore)
+                _expected=$(mktemp)
+                as_digests <"$1" >"$_expected"
+                rm -f "$1"
+                every_tag_answers "$_expected" || die "after the restore not every tag answers with its digest"
+                say "restored $(wc -l <"$_expected") tags; every one answers with its digest"
+                rm -f "$_expected"
+                ;;
             *) usage ;;
         esac
     ) || {
@@ -775,13 +988,13 @@ status() {
 action=${1:-}
 [ $# -eq 0 ] || shift
 case $action in
-    gc | delete-repos | prune)
+    gc | delete-repos | prune | delete-manifests)
         # A shared store: collecting or deleting from one replica while the others accept uploads would
         # delete the blobs of their uploads in flight. A dry run removes nothing.
         [ "$STORAGE" != s3 ] || [ "$*" = --dry-run ] || [ "$*" = "--dry-run --delete-untagged" ] \
-            || die "on S3 storage $action needs every replica read-only: run it across replicas (gc.py, delete_repos.py, prune_repos.py); nothing was done"
+            || die "on S3 storage $action needs every replica read-only: run it across replicas (gc.py, delete_repos.py, prune_repos.py, retention.py); nothing was done"
         ;;
-    delete-manifests | backup | restore | tags)
+    backup | restore)
         [ "$STORAGE" != s3 ] || die "$action does not run on S3 storage yet (it needs every replica read-only); nothing was done"
         ;;
 esac
@@ -798,7 +1011,7 @@ case $action in
             repaired=yes
         fi
         ;;
-    switch | shared | release)
+    switch | shared | after | release)
         # Steps of a chore across replicas: the lock is held by its hold step.
         handle_signals
         ;;
@@ -819,6 +1032,7 @@ case $action in
     keep-hold) keep_hold "$@" ;;
     switch) switch "$@" ;;
     shared) shared "$@" ;;
+    after) after "$@" ;;
     release) release "$@" ;;
     stats) say "$(blob_stats)" ;;
     status) status ;;

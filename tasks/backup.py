@@ -20,17 +20,20 @@ import tarfile
 from pathlib import Path
 
 import yaml
-from pyinfra import host
+from pyinfra import host, inventory
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import DeployError
 from pyinfra.operations import files, python, server
 
+from core import topology
 from core.host_files import config_files
 from core.secrets import SecretStore
 
-from .maintenance import run_chore
+from .maintenance import CHORE, across_replicas, run_chore
 
 REMOTE_DIR = "/var/lib/registry-backups"
+# Where a backup across replicas keeps the links it captured in the window, until their blobs are archived.
+CAPTURE_DIR = f"{REMOTE_DIR}/.s3-capture"
 # Configuration keys distribution's configuration reference marks as secrets (http.secret, the storage
 # drivers' keys, redis and proxy passwords, a notification endpoint's headers, which carry its credentials),
 # at any depth: never in a backup's manifest.
@@ -98,19 +101,33 @@ def write_manifest(archive: Path, host_name: str, data, made) -> None:
 
 @deploy("Backup")
 def backup():
+    """An archive of each registry host's data; on replicas of one S3 bucket, one archive of the bucket,
+    made by the first replica: the links captured inside the window every replica refuses uploads, the
+    blobs (which never change) copied with every replica writable again."""
     data = host.data
-    name = f"{host.name}-{datetime.datetime.now(datetime.UTC):%Y%m%dT%H%M%SZ}.tar"
+    shared = topology.shared_store(inventory)
+    if not shared and not topology.is_registry(host):
+        return
+    name = (f"{data.registry_s3_bucket}-{CHORE}.tar" if shared
+            else f"{host.name}-{datetime.datetime.now(datetime.UTC):%Y%m%dT%H%M%SZ}.tar")
     remote_dir = data.registry_backup_host_dir or REMOTE_DIR
     remote = f"{remote_dir}/{name}"
-    made = run_chore("The registry's data is archived on the host", "backup", remote)
+    once = {"_run_once": True} if shared else {}
+    if shared:
+        made = across_replicas("The bucket's data is backed up", "backup", CAPTURE_DIR,
+                               after=("backup", CAPTURE_DIR, remote))
+        if not topology.is_registry(host):
+            return
+    else:
+        made = run_chore("The registry's data is archived on the host", "backup", remote)
     if data.registry_backup_host_dir:
         return
     local = Path(data.registry_backup_dir) / name
     local.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    files.get(name="The archive is downloaded", src=remote, dest=str(local))
+    files.get(name="The archive is downloaded", src=remote, dest=str(local), **once)
     python.call(name="The archive's manifest is written beside it", function=write_manifest, archive=local,
-                host_name=host.name, data=data, made=made)
-    server.shell(name="The host's copy is removed", commands=[f"rm -f {shlex.quote(remote)}"])
+                host_name=host.name, data=data, made=made, **once)
+    server.shell(name="The host's copy is removed", commands=[f"rm -f {shlex.quote(remote)}"], **once)
 
 
 def checked_archive(path: str, key: bytes) -> dict:
@@ -138,14 +155,30 @@ def checked_archive(path: str, key: bytes) -> dict:
 
 @deploy("Restore")
 def restore():
+    """An archive's data onto each registry host named; on replicas of one S3 bucket, into the (empty)
+    bucket once, inside the window every replica refuses uploads, every tag proved after."""
     data = host.data
+    shared = topology.shared_store(inventory)
+    if not shared and not topology.is_registry(host):
+        return
     if not data.registry_backup_archive:
         raise DeployError("Name the backup to restore: --data registry_backup_archive=backups/<name>.tar")
+    if shared and data.registry_restore_force:
+        raise DeployError("registry_restore_force: a restore into S3 storage needs an empty bucket (nothing changed);"
+                          " empty it with the object store's own tools first")
     manifest = checked_archive(data.registry_backup_archive, SecretStore(data.registry_secrets_dir).backup_key())
     # Named by its checksum, never by anything the manifest says.
     remote = f"{REMOTE_DIR}/restore-{manifest['sha256'][:16]}.tar"
-    files.directory(name="The host's backup directory exists", path=REMOTE_DIR, mode="0700")
-    files.put(name="The archive is on the host", src=data.registry_backup_archive, dest=remote, mode="0600")
-    run_chore(f"The registry's data is restored from {Path(data.registry_backup_archive).name}", "restore", remote,
-              *(["--force"] if data.registry_restore_force else []))
-    server.shell(name="The host's copy is removed", commands=[f"rm -f {shlex.quote(remote)}"])
+    title = f"The registry's data is restored from {Path(data.registry_backup_archive).name}"
+    once = {"_run_once": True} if shared else {}
+    if topology.is_registry(host):
+        files.directory(name="The host's backup directory exists", path=REMOTE_DIR, mode="0700", **once)
+        files.put(name="The archive is on the host", src=data.registry_backup_archive, dest=remote, mode="0600",
+                  **once)
+    if shared:
+        tags = f"{remote}.tags"
+        across_replicas(title, "restore", remote, tags, after=("restore", tags))
+    else:
+        run_chore(title, "restore", remote, *(["--force"] if data.registry_restore_force else []))
+    if topology.is_registry(host):
+        server.shell(name="The host's copy is removed", commands=[f"rm -f {shlex.quote(remote)}"], **once)

@@ -108,7 +108,7 @@ def chore(name: str, *args: str, read_only: bool = True):
         run_chore(name, *args, _run_once=True)
 
 
-def across_replicas(name: str, *args: str):
+def across_replicas(name: str, *args: str, after: tuple = ()):
     """
     A chore on replicas that share one store, which needs every one of them read-only while it removes
     anything: each replica takes its maintenance lock, then one replica at a time is drained from the load
@@ -119,6 +119,9 @@ def across_replicas(name: str, *args: str):
     Interrupted anywhere, a replica left read-only keeps its mark, and its lock goes with the run's SSH
     connection: the next chore or deploy switches it back. A replica left drained is put back by the next
     deploy or chore.
+
+    `after`: the chore's part that runs, on the same replica, once every replica is writable again and
+    before the locks go (a backup's copy of the blobs, a restore's proof); its operation is returned.
     """
     replica = topology.is_registry(host)
     balancer = topology.is_balancer(host)
@@ -148,8 +151,13 @@ def across_replicas(name: str, *args: str):
             # A failure is kept for the release step, so that every replica is switched back first.
             run_chore(name, "shared", CHORE, urls, *args, _run_once=True, _ignore_errors=True)
         barrier(name=f"{name}: every replica is {mode}", point=f"every replica is {mode}")
+    finished = None
+    if after and replica:
+        finished = run_chore(f"{name}: finished with every replica writable", "after", CHORE, *after,
+                             _run_once=True, _ignore_errors=True)
     if replica:
         run_chore(f"{name}: this replica lets its lock go", "release", CHORE)
+    return finished
 
 
 @deploy("Garbage collection")

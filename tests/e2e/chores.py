@@ -7,6 +7,9 @@ long as a test needs, its `docker` is a wrapper that, when asked to collect garb
 before running the real one: by then the chore has proved the registry refuses uploads.
 """
 
+import json
+import time
+
 from core.host_paths import MAINTENANCE_SCRIPT
 from tests.e2e.client import ACCEPT, HOST_CURL
 
@@ -21,6 +24,27 @@ def push_unique(t, reference, size=300_000):
         f" && docker build -q -t localhost:{port}/{reference} {context} >/dev/null"
         f" && docker push -q localhost:{port}/{reference}"
     )
+
+
+# The retention tests' repository: its tags (pushed in this order) and the tag each shares its digest with.
+RETENTION_TAGS = (("latest", None), ("v1", None), ("v2", None), ("v3", None), ("v4", "v3"), ("stable", "v1"))
+RETENTION_RULES = json.dumps([{"repositories": "keep", "keep_last": 3, "keep_tags": ["latest"]}])
+# What the rules decide for it, on any storage.
+RETENTION_DECISION = ("keep (rule keep): keep latest (kept by pattern), stable (among the last 3), v1 (shares its"
+                      " digest with a kept tag), v3 (among the last 3), v4 (among the last 3)")
+
+
+def push_retention_tags(t):
+    """Push keep:TAG for RETENTION_TAGS through the host's registry, oldest first, a second apart (push times
+    are kept to the second): latest (d1), v1 (d2), v2 (d3), v3 (d4), v4 (d4), stable (d2)."""
+    port = t.data.registry_port
+    for tag, same_as in RETENTION_TAGS:
+        if same_as:
+            t.host.check_output(f"docker tag localhost:{port}/keep:{same_as} localhost:{port}/keep:{tag}"
+                                f" && docker push -q localhost:{port}/keep:{tag}")
+        else:
+            push_unique(t, f"keep:{tag}")
+        time.sleep(1.1)
 
 
 UNIT = "chore-under-test"

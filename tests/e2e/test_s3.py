@@ -12,20 +12,27 @@ import os
 import re
 import time
 from datetime import datetime
+from pathlib import Path
 
 import docker
 import pytest
 
 from core.haproxy_files import READMIT_SECONDS
-from core.host_paths import MAINTENANCE_SCRIPT, READ_ONLY_MARK
+from core.host_paths import MAINTENANCE_SCRIPT
 from dev.operator import deploy, inventory_hosts, sandbox, start_deploy, status
 from sandbox.hosts import host_name
 from sandbox.object_store import NAME as STORE
 from sandbox.object_store import SECRET_KEY_FILE
 from sandbox.registry3 import REGISTRY3_IMAGE
+from sandbox.settings import SLOT_DIR
+from tasks.backup import REMOTE_DIR
 from tests.e2e.chores import (
+    PAUSING,
+    RETENTION_DECISION,
+    RETENTION_RULES,
     pause_collections,
     pull_outages,
+    push_retention_tags,
     push_unique,
     release_chore,
     resume_collections,
@@ -42,6 +49,8 @@ LB = host_name(5)
 # The load balancer as the replica hosts reach it (registry_lb_port).
 LB_URL = f"https://{LB}:5000"
 ON_3 = ("--data", f"registry_image={REGISTRY3_IMAGE}")
+# What a backup's copy of a blob from the bucket asks curl for.
+BLOB_COPY = "docker/registry/v2/blobs/sha256"
 
 
 def cluster_deploy(*args, **options):
@@ -203,20 +212,106 @@ def test_pointing_a_replica_back_at_an_empty_disk_is_refused(replicas):
     assert manifest_head(first, "shared:1")[0] == 200
 
 
-def test_retention_refuses_on_a_shared_store(replicas):
-    run = cluster_deploy("--data", 'registry_retention_rules=[{"repositories": "*", "keep_last": 1}]',
-                         file="retention.py")
-    assert run.returncode != 0
-    assert "retention does not run on S3 storage yet (it needs every replica read-only); nothing was done" in run.stderr
-    assert manifest_head(replicas[0], "shared:1")[0] == 200
+def test_retention_across_replicas_decides_as_on_a_volume_and_deletes_under_pulls_through_the_load_balancer(cluster):
+    """The same tags and rules as test_retention.py's on a volume: the same decision, from the bucket (push
+    times from its objects' own times); applied under a pull loop through the load balancer, inside the
+    window every replica refuses uploads; the deleted tag's own layer gone from the bucket as the object
+    store lists it, every kept tag pulling."""
+    replicas, lb = cluster
+    first, puller = replicas
+    push_retention_tags(first)
+    rules = ("--data", f"registry_retention_rules={RETENTION_RULES}")
+    dry = cluster_deploy(*rules, file="retention.py")
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    assert RETENTION_DECISION in dry.stderr and "keep: delete v2" in dry.stderr
+    assert "dry run: 1 manifests would be deleted" in dry.stderr and dry.changes() == []
+    kept = {tag: manifest(lb, "keep", tag) for tag in ("latest", "v1", "v3", "v4", "stable")}
+    v2_digest, v2_layers = manifest(lb, "keep", "v2")
+    (unique,) = v2_layers - set().union(*(layers for _, layers in kept.values()))
+    start_pull_loop(puller, "keep", "latest", sorted(kept["latest"][1])[0], url=LB_URL)
+    run = cluster_deploy(*rules, "--data", "registry_retention_apply=True", file="retention.py")
+    log = stop_pull_loop(puller)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert f"deleted keep@{v2_digest} (tags v2)" in run.stderr and "every replica refuses uploads (405)" in run.stderr
+    assert log.count(" ok") > 10 and " failed" not in log, "no pull through the load balancer fails"
+    assert sorted(session().get(f"{lb.registry}/v2/keep/tags/list", timeout=10).json()["tags"]) == [
+        "latest", "stable", "v1", "v3", "v4"]
+    stored = stored_keys()
+    assert blob_key(unique) not in stored, "the deleted tag's own layer is collected"
+    for tag, (digest, layers) in kept.items():
+        assert manifest(lb, "keep", tag)[0] == digest and {blob_key(layer) for layer in layers} <= stored
+        pull_back(first, f"keep:{tag}")
+    assert upload_status(puller, LB_URL) == "202"
 
 
-def test_backup_refuses_on_a_shared_store_and_leaves_every_replica_writable(replicas):
-    run = cluster_deploy("--limit", HOSTS[0], file="backup.py")
-    assert run.returncode != 0
-    assert "backup does not run on S3 storage yet (it needs every replica read-only); nothing was done" in run.stderr
+def _every_tag(lb) -> dict[str, str]:
+    """repository:tag -> digest of every tag, as the load balancer answers."""
+    found = {}
+    for repository in catalog(lb.registry):
+        for tag in session().get(f"{lb.registry}/v2/{repository}/tags/list", timeout=10).json()["tags"] or []:
+            found[f"{repository}:{tag}"] = manifest_head(lb, f"{repository}:{tag}")[1]
+    return found
+
+
+def _archives() -> set[Path]:
+    return set((SLOT_DIR / "backups").glob("*.tar"))
+
+
+def test_a_backup_of_the_cluster_killed_half_way_leaves_every_replica_writable_and_no_archive(cluster):
+    """Killed while it copies the blobs (the run here and the chore on the host): the window is over, so
+    every replica is writable; nothing that looks like an archive is left, here or on the host; the lock
+    goes with the run's connection."""
+    replicas, _ = cluster
+    before = _archives()
+    pausing = PAUSING.format(command="curl", match=BLOB_COPY)
+    for replica in replicas:  # whichever pyinfra's run-once picks copies the blobs
+        replica.host.check_output(f"cat > /usr/local/bin/curl <<'EOF'\n{pausing}EOF\n"
+                                  "chmod +x /usr/local/bin/curl && rm -f /tmp/chore.paused /tmp/chore.release")
+    try:
+        run = start_deploy(inventory=CLUSTER, file="backup.py")
+        try:
+            copier = paused_collector(replicas)
+        finally:
+            run.kill()
+            run.communicate()
+        copier.host.run("pkill -KILL -f '^/bin/sh /usr/local/sbin/registry-maintenance'")
+        copier.host.run("pkill -KILL -f '^/bin/sh /usr/local/bin/curl'")
+    finally:
+        for replica in replicas:
+            replica.host.check_output("rm -f /usr/local/bin/curl; touch /tmp/chore.release")
+    assert [upload_status(copier, f"https://{name}:5000") for name in HOSTS] == ["202", "202"]
+    assert not copier.host.run(f"ls {REMOTE_DIR}/*.tar").stdout, "no archive that looks complete on the host"
+    assert _archives() == before
+    for replica in replicas:
+        wait_for(lambda r=replica: "no chore is running" in r.host.check_output(f"{MAINTENANCE_SCRIPT} status"),
+                 seconds=30)
+
+
+def test_a_backup_of_the_cluster_restores_into_its_emptied_bucket_with_every_digest(cluster):
+    """backup.py across the replicas, the bucket emptied with the object store's own tools, restore.py:
+    every tag back with its digest through the load balancer, and pulling."""
+    replicas, lb = cluster
+    tags = _every_tag(lb)
+    assert len(tags) >= 5
+    start_pull_loop(replicas[1], "shared", "1", sorted(manifest(lb, "shared", "1")[1])[0], url=LB_URL)
+    before = _archives()
+    run = cluster_deploy(file="backup.py")
+    log = stop_pull_loop(replicas[1])
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "every replica refuses uploads (405)" in run.stderr and " failed" not in log
+    [archive] = _archives() - before
+    manifest_file = json.loads(archive.with_suffix(".json").read_text())
+    assert {f"{t['repository']}:{t['tag']}": t["digest"] for t in manifest_file["tags"]} == tags
+    store = docker.from_env().containers.get(STORE)
+    assert store.exec_run(["radosgw-admin", "bucket", "rm", "--bucket=registry", "--purge-objects"]).exit_code == 0
+    sandbox("up", "--first", "3", "--hosts", "6", "--s3")  # the bucket made again, empty
+    assert stored_keys() == set()
+    restored = cluster_deploy("--data", f"registry_backup_archive={archive}", file="restore.py")
+    assert restored.returncode == 0, restored.stderr[-3000:]
+    assert f"restored {len(tags)} tags; every one answers with its digest" in restored.stderr
+    assert _every_tag(lb) == tags
+    pull_back(replicas[1], "shared:1")
     assert [upload_status(replicas[0], f"https://{name}:5000") for name in HOSTS] == ["202", "202"]
-    assert not replicas[0].host.file(READ_ONLY_MARK).exists
 
 
 def test_gc_on_one_replica_alone_is_refused(replicas):
@@ -238,7 +333,7 @@ def blob_key(digest: str) -> str:
 
 
 def paused_collector(replicas):
-    """The replica that collects (pyinfra's run-once picks it), once its collection is paused."""
+    """The replica that runs a chore's shared step (pyinfra's run-once picks it), once that step is paused."""
     def paused():
         return [replica for replica in replicas if replica.host.run("test -e /tmp/chore.paused").rc == 0]
     wait_for(paused, seconds=120)
