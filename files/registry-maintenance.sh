@@ -598,11 +598,17 @@ backup() {
     cp -al "$root/docker" "$snapshot/docker"
     tag_lines "$root" >"$snapshot/tags.txt"
     writable
-    tar -C "$snapshot" -cf "$file.partial" tags.txt docker
-    rm -rf "$snapshot"
-    sum=$(sha256sum <"$file.partial" | cut -d' ' -f1)
-    mv "$file.partial" "$file"
-    say "backed up $(tar -xOf "$file" tags.txt | wc -l) tags, $(stat -c %s "$file") bytes to $file sha256:$sum"
+    write_archive "$snapshot" "$file"
+}
+
+# Archive directory $1 (tags.txt and the docker/ tree) to file $2, as $2.partial until complete, then
+# remove the directory.
+write_archive() {
+    tar -C "$1" -cf "$2.partial" tags.txt docker
+    rm -rf "$1"
+    sum=$(sha256sum <"$2.partial" | cut -d' ' -f1)
+    mv "$2.partial" "$2"
+    say "backed up $(tar -xOf "$2" tags.txt | wc -l) tags, $(stat -c %s "$2") bytes to $2 sha256:$sum"
 }
 
 # Put an archive's data in place of the registry's (refused when the registry holds tags, unless
@@ -687,11 +693,7 @@ s3_archive() {
     mkdir -p "$(dirname "$file")"
     chmod 700 "$(dirname "$file")"
     rm -f "$(dirname "$file")"/*.partial
-    tar -C "$_dir" -cf "$file.partial" tags.txt docker
-    rm -rf "$_dir"
-    sum=$(sha256sum <"$file.partial" | cut -d' ' -f1)
-    mv "$file.partial" "$file"
-    say "backed up $(tar -xOf "$file" tags.txt | wc -l) tags, $(stat -c %s "$file") bytes to $file sha256:$sum"
+    write_archive "$_dir" "$file"
 }
 
 # Inside the window: archive $1's data into the bucket, blobs first, then the links, the tags' current
