@@ -590,9 +590,32 @@ def monitoring_benchmark(runs: int):
             scraped = json.loads(host.check_output(query.replace("scrape_duration_seconds", "scrape_samples_scraped")))
             count = scraped["data"]["result"][0]["value"][1]
             report(f"scrape of {job} ({count} samples)", (statistics.median(samples), samples), unit="ms")
+        scraped, unscraped = _scrape_cost(runs, host, first["registry_port"])
     finally:
         del os.environ["SANDBOX_MONITOR"]
-    print(f"  no-op with monitoring / without = {watched / plain:.2f}", flush=True)
+    print(f"  no-op with monitoring / without = {watched / plain:.2f}; manifest GETs served while scraped every"
+          f" second / not scraped = {scraped / unscraped:.2f}", flush=True)
+
+
+def _scrape_cost(runs: int, host, port: int) -> tuple[float, float]:
+    """Manifest GETs per second the registry serves (4 clients, through the access proxy) with Prometheus
+    scraping its metrics every second and with Prometheus stopped, alternately: the medians."""
+    host.check_output("mkdir -p /tmp/small && cd /tmp/small && head -c 1000 /dev/urandom > blob"
+                      " && printf 'FROM scratch\\nCOPY blob /blob\\n' > Dockerfile"
+                      " && docker build -q -t localhost:5000/pp:scraped . >/dev/null"
+                      " && docker push -q localhost:5000/pp:scraped >/dev/null")
+    url = f"https://127.0.0.1:{port}/v2/pp/manifests/scraped"
+    admin = ("admin", (SECRETS_DIR / "passwords" / "admin").read_text())
+    rates = {True: [], False: []}
+    for _ in range(runs):
+        for scraping in (True, False):
+            host.check_output(f"systemctl {'start' if scraping else 'stop'} prometheus && sleep 2")
+            rates[scraping].append(_load(url, admin, 4)[0])
+    host.check_output("systemctl start prometheus")
+    scraped = report("manifest GETs/s, scraped every second", (statistics.median(rates[True]), rates[True]),
+                     unit="/s")
+    unscraped = report("manifest GETs/s, not scraped", (statistics.median(rates[False]), rates[False]), unit="/s")
+    return scraped, unscraped
 
 
 def main(argv=None):

@@ -307,6 +307,9 @@ def _metrics(c: _Checker):
     if not isinstance(c.value("registry_prometheus_interval"), str) \
             or not DURATION.fullmatch(c.value("registry_prometheus_interval")):
         c.bad("registry_prometheus_interval", "must be a Prometheus duration like 15s or 1m")
+    quota = c.value("registry_s3_quota_bytes")
+    if quota is not None and (not c.is_int("registry_s3_quota_bytes") or quota < 1):
+        c.bad("registry_s3_quota_bytes", "must be None or the bucket's capacity in bytes (a whole number)")
     rules = c.value("registry_alert_rules")
     if not isinstance(rules, str) or not Path(rules).is_file():
         c.bad("registry_alert_rules", "must be a readable file on the control machine (Prometheus alert rules)")

@@ -63,6 +63,7 @@ def template_values(name: str, data, in_turn: bool = False, metrics: bool = Fals
         chore_results=CHORE_RESULTS,
         last_gc=LAST_GC,
         chore_metrics=f"{TEXTFILE_DIR}/{CHORE_METRICS}" if metrics else "",
+        s3_quota=data.registry_s3_quota_bytes or "",
         readmit_seconds=READMIT_SECONDS if in_turn else 0,
     )
     return {key: shlex.quote(str(value)) for key, value in values.items()}

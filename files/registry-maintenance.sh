@@ -910,6 +910,27 @@ chore_time() {
     echo "$_at"
 }
 
+# "SIZE AVAILABLE" in bytes of where the data is: the filesystem, or with S3 the quota and what the
+# blobs leave of it (the bucket listed at most every BUCKET_EVERY seconds, the count kept in BUCKET_BYTES);
+# nothing when not known.
+BUCKET_EVERY=600
+BUCKET_BYTES=/var/lib/registry-maintenance/bucket-bytes
+storage_space() {
+    if [ "$STORAGE" != s3 ]; then
+        _dir=$(data_dir 2>/dev/null) && [ -n "$_dir" ] && df -P -B1 "$_dir" 2>/dev/null | awk 'NR == 2 { print $2, $4 }'
+        return
+    fi
+    [ -n "$S3_QUOTA" ] || return 0
+    read -r _used _at <"$BUCKET_BYTES" 2>/dev/null || _at=0
+    if [ $(($(date +%s) - ${_at:-0})) -ge "$BUCKET_EVERY" ]; then
+        _stats=$(blob_stats)
+        case $_stats in *" bytes") _used=$(printf '%s' "$_stats" | awk '{ print $3 }') ;; *) return 0 ;; esac
+        mkdir -p "$(dirname "$BUCKET_BYTES")"
+        echo "$_used $(date +%s)" >"$BUCKET_BYTES"
+    fi
+    echo "$S3_QUOTA $((S3_QUOTA - _used))"
+}
+
 # The chores' state as metrics, into the node exporter's textfile directory (written whole, then moved
 # in place, so a scrape never reads half of it); nothing without a node exporter. Cheap: no listing.
 write_metrics() {
@@ -944,10 +965,10 @@ write_metrics() {
                 metric registry_gc_bytes gauge "Bytes of blobs before and after the last garbage collection."
             echo "- $_at" | metric registry_gc_last_timestamp_seconds gauge "When the last garbage collection ended."
         fi
-        if [ "$STORAGE" != s3 ] && _dir=$(data_dir 2>/dev/null) && [ -n "$_dir" ] \
-            && _df=$(df -P -B1 "$_dir" 2>/dev/null | awk 'NR == 2 { print $2, $4 }') && [ -n "$_df" ]; then
-            echo "- ${_df% *}" | metric registry_storage_size_bytes gauge "Size of the filesystem the registry's data is on."
-            echo "- ${_df#* }" | metric registry_storage_available_bytes gauge "Bytes free on it."
+        if _space=$(storage_space) && [ -n "$_space" ]; then
+            echo "- ${_space% *}" | metric registry_storage_size_bytes gauge \
+                "Size of the filesystem the registry's data is on, or the bucket's quota."
+            echo "- ${_space#* }" | metric registry_storage_available_bytes gauge "Bytes free on it."
         fi
         echo "- $(date +%s)" | metric registry_metrics_timestamp_seconds gauge "When these metrics were written."
     } >"$_new"

@@ -74,6 +74,9 @@ registry_s3_region = "us-east-1"
 registry_s3_access_key = None
 # True only when clients can reach the object store themselves: pulls are then redirected to it.
 registry_s3_redirect = False
+# The bucket's capacity in bytes (the store's quota: S3 has none of its own), for the storage metrics and
+# the RegistryStorageFilling alert; None: the bucket's size is not watched.
+registry_s3_quota_bytes = None
 
 # --- Load balancer (hosts in the registry_lb group) ------------------------------------------------
 # The port clients reach the registry replicas on, through HAProxy; TLS and its certificate follow

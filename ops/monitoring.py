@@ -36,8 +36,9 @@ class PrometheusStale(FactBase):
 @operation(is_idempotent=False)
 def reloaded(url: str, paths: list[str], seconds: int = 30):
     """
-    Reload Prometheus and wait until it says it loaded `paths` as they are now; fail, naming its journal,
-    when it refuses them or does not answer within `seconds`.
+    Reload Prometheus (once it answers, and unless it loaded `paths` as they are now already, as a restart
+    does) and wait until it says it has; fail, naming its journal, when it refuses them or does not answer
+    within `seconds`.
 
     + url: its HTTP address, e.g. http://127.0.0.1:9090
     + paths: its configuration and rule files
@@ -45,7 +46,10 @@ def reloaded(url: str, paths: list[str], seconds: int = 30):
     """
     quoted = " ".join(shlex.quote(path) for path in paths)
     ok = f"$(curl -s -m 5 {shlex.quote(url + '/metrics')} | awk '$1 == \"{RELOAD_OK}\" {{ print $2 }}')"
-    yield "systemctl reload-or-restart prometheus"
-    yield (f"newest=$(stat -c %Y {quoted} | sort -n | tail -1); for i in $(seq {seconds * 2}); do"
-           f' [ "{ok}" = 1 ] && [ "{_loaded_seconds(url)}" -ge "$newest" ] && exit 0; sleep 0.5; done;'
+    loaded = f'[ "{ok}" = 1 ] && [ "{_loaded_seconds(url)}" -ge "$newest" ]'
+    # A Prometheus still starting (just installed or restarted) dies of a SIGHUP, and loads the files anyway.
+    yield (f"for i in $(seq {seconds * 2}); do curl -sf -m 5 -o /dev/null {shlex.quote(url + '/-/ready')} && exit 0;"
+           f" sleep 0.5; done; echo 'Prometheus does not answer at {url}; see: journalctl -u prometheus' >&2; exit 1")
+    yield (f"newest=$(stat -c %Y {quoted} | sort -n | tail -1); {loaded} && exit 0; systemctl reload prometheus &&"
+           f" for i in $(seq {seconds * 2}); do {loaded} && exit 0; sleep 0.5; done;"
            " echo 'Prometheus did not load its new configuration; see: journalctl -u prometheus' >&2; exit 1")

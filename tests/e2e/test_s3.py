@@ -18,7 +18,7 @@ import docker
 import pytest
 
 from core.haproxy_files import READMIT_SECONDS
-from core.host_paths import MAINTENANCE_SCRIPT
+from core.host_paths import CHORE_METRICS, MAINTENANCE_SCRIPT, TEXTFILE_DIR
 from dev.operator import deploy, inventory_hosts, sandbox, start_deploy, status
 from sandbox.hosts import host_name
 from sandbox.object_store import NAME as STORE
@@ -503,3 +503,15 @@ def test_gc_of_untagged_manifests_across_replicas_on_3_keeps_every_platform(clus
                                 timeout=10)
         assert answer.status_code == 404, f"{digest} survived the collection"
     assert blob_key(doomed.blobs["arm64"][1]) not in stored_keys(), "its layers are gone from the bucket"
+
+
+def test_a_bucket_with_a_quota_reports_what_its_blobs_leave_of_it(replicas):
+    """The storage metrics on S3: the quota as the size, the quota less the blobs' bytes (as the bucket
+    lists them) as what is available, for the same RegistryStorageFilling alert as a disk."""
+    first, _ = replicas
+    run = cluster_deploy(*ON_3, "--data", "registry_node_exporter=True", "--data", "registry_s3_quota_bytes=1000000000")
+    assert run.returncode == 0, run.stderr[-3000:]
+    metrics = first.host.check_output(f"{MAINTENANCE_SCRIPT} metrics && cat {TEXTFILE_DIR}/{CHORE_METRICS}")
+    stored = int(first.host.check_output(f"{MAINTENANCE_SCRIPT} stats").split()[-2])
+    assert re.search(r"^registry_storage_size_bytes 1000000000$", metrics, re.M)
+    assert re.search(rf"^registry_storage_available_bytes {1000000000 - stored}$", metrics, re.M)

@@ -65,10 +65,11 @@ def test_the_shipped_rules_load_as_they_are_or_with_every_for_replaced(defaults)
 def test_metrics_settings_are_refused_before_connecting(defaults):
     found = problems(Data(defaults, registry_metrics_address="everywhere", registry_metrics_port=5000,
                           registry_alert_for="soon", registry_prometheus_listen="9090",
-                          registry_alert_rules="missing.yml", registry_node_exporter="yes"))
+                          registry_alert_rules="missing.yml", registry_node_exporter="yes",
+                          registry_s3_quota_bytes="1T"))
     assert [p.split("=")[0] for p in found] == [
         "registry_metrics_address", "registry_metrics_port", "registry_node_exporter",
-        "registry_prometheus_listen", "registry_alert_rules", "registry_alert_for"]
+        "registry_prometheus_listen", "registry_s3_quota_bytes", "registry_alert_rules", "registry_alert_for"]
 
 
 def test_the_registry_serves_prometheus_metrics_on_its_debug_port_and_the_operator_may_not_move_it(defaults):
