@@ -487,7 +487,9 @@ s3_manifest_lines() {
 
 list_stored() {
     if [ "$STORAGE" = s3 ]; then
-        s3_tag_lines | sed 's/^/@tag /'
+        # Every tag or none: a decision made on some of them could let a digest go that another needs.
+        _tags=$(s3_tag_lines) || exit 1
+        printf '%s\n' "$_tags" | sed '/^$/d; s/^/@tag /'
         s3_manifest_lines | sed 's/^/@manifest /'
         return
     fi
@@ -702,7 +704,8 @@ s3_archive() {
 s3_restore() {
     file=$1
     tar -tf "$file" tags.txt >/dev/null 2>&1 || die "$file is not a registry backup (no tags.txt in it)"
-    [ -z "$(s3_tag_lines)" ] || die "the bucket already holds tags: refused, nothing changed (restore onto an empty bucket)"
+    _existing=$(s3_tag_lines) || exit 1
+    [ -z "$_existing" ] || die "the bucket already holds tags: refused, nothing changed (restore onto an empty bucket)"
     _dir=$(mktemp -d)
     tar -C "$_dir" -xf "$file"
     (cd "$_dir" && find docker -type f ! -path '*/_uploads/*') | awk '{ order = /\/blobs\// ? 0 : /\/current\/link$/ ? 2 : 1
