@@ -1021,7 +1021,7 @@ case $action in
             || die "on S3 storage $action needs every replica read-only: run it across replicas (gc.py, delete_repos.py, prune_repos.py, retention.py); nothing was done"
         ;;
     backup | restore)
-        [ "$STORAGE" != s3 ] || die "$action does not run on S3 storage yet (it needs every replica read-only); nothing was done"
+        [ "$STORAGE" != s3 ] || die "on S3 storage $action runs across the replicas (backup.py, restore.py); nothing was done"
         ;;
 esac
 case $action in
