@@ -523,6 +523,13 @@ def test_a_monitor_host_gets_the_node_exporter_on_loopback_before_its_package_an
         lambda c: "systemctl reload prometheus" in c)
     scraped = yaml.safe_load(planned.written(f"{PROMETHEUS_CONFIG}.checked"))["scrape_configs"]
     assert [job["job_name"] for job in scraped] == ["prometheus", "registry", "registry-node"]
+    assert "systemctl enable prometheus-node-exporter.service registry-metrics.timer" in planned.commands
+    assert "systemctl start prometheus-node-exporter.service registry-metrics.timer" in planned.commands
+    running = {"prometheus-node-exporter.service": True, "registry-metrics.timer": True, "prometheus.service": True}
+    facts[any_arguments(SystemdStatus)] = facts[any_arguments(SystemdEnabled)] = running
+    again = plan(facts, groups={"registry_hosts": ["planned-host"], "registry_monitor": ["planned-host"]})
+    assert not [c for c in again.commands if c.startswith(("systemctl enable", "systemctl start"))
+                and ("prometheus" in c or "registry-metrics" in c)], "services that run and are enabled are left alone"
 
 
 def test_without_a_monitor_group_there_is_no_node_exporter_or_prometheus():
