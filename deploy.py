@@ -45,5 +45,5 @@ if topology.is_monitor(host):
 barrier(name="Registries and load balancers are in place", point="registries and load balancers are in place")
 if topology.is_balancer(host):
     load_balancer_health()
-else:
+elif topology.is_registry(host) or topology.is_client(host):  # not a host that only monitors
     registry_clients()

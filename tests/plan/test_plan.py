@@ -536,3 +536,15 @@ def test_without_a_monitor_group_there_is_no_node_exporter_or_prometheus():
     planned = plan(bare("debian12"))
     assert not {"prometheus-node-exporter", "prometheus"} & planned.installed()
     assert not planned.ran("promtool") and "/etc/systemd/system/registry-metrics.timer" not in planned.uploads
+
+
+def test_a_host_that_only_monitors_gets_prometheus_and_nothing_of_docker():
+    facts = bare("debian12")
+    facts[any_arguments(PrometheusStale)] = False
+    facts[any_arguments(SystemdStatus)] = facts[any_arguments(SystemdEnabled)] = {}
+    planned = plan(facts, groups={"registry_hosts": ["registry1"], "registry_monitor": ["planned-host"]},
+                   registry_metrics_address="0.0.0.0", registry_tls="off", registry_auth="none")
+    assert planned.installed() == {"prometheus", "curl"}
+    assert not [c for c in planned.commands if "docker" in c], "no engine, no trust, no daemon.json"
+    targets = yaml.safe_load(planned.written(f"{PROMETHEUS_CONFIG}.checked"))["scrape_configs"][1]["static_configs"]
+    assert targets == [{"targets": ["registry1:5002"], "labels": {"host": "registry1"}}]
