@@ -452,45 +452,48 @@ migrate() {
 # An object's content, from the bucket.
 s3_get() { s3_request "$S3_ENDPOINT/$S3_BUCKET/$1"; }
 
-# tag_lines for the bucket: PUSHED is the store's time of the tag's last write (its current/link object).
+# The repositories' objects into file $1 (one listing of the bucket: s3_tag_lines, s3_manifest_lines and
+# s3_delete_manifest read it, so a chore lists once).
+repositories_listed() { listed "$STORE_ROOT/repositories/" "$1"; }
+
+# tag_lines for the bucket, from listing $1 (repositories_listed): PUSHED is the store's time of the tag's
+# last write (its current/link object).
 s3_tag_lines() {
-    _objects=$(mktemp)
-    listed "$STORE_ROOT/repositories/" "$_objects"
     _root="$STORE_ROOT/repositories/"
-    if ! grep '/_manifests/tags/[^/]*/current/link ' "$_objects" | while read -r _key _size _modified; do
+    if ! grep '/_manifests/tags/[^/]*/current/link ' "$1" | while read -r _key _size _modified; do
         _tag=${_key%/current/link}
         _repository=${_tag%/_manifests/tags/*}
         _digest=$(s3_get "$_key") || exit 1
         printf '%s %s %s %s\n' "$(date -d "$_modified" +%s)" "${_repository#"$_root"}" "${_tag##*/}" "$_digest"
-    done >"$_objects.tags"; then
-        rm -f "$_objects" "$_objects.tags"
+    done >"$1.tags"; then
+        rm -f "$1.tags"
         die "could not read every tag from s3://$S3_BUCKET; nothing was done"
     fi
-    sort -k2 "$_objects.tags"
-    rm -f "$_objects" "$_objects.tags"
+    sort -k2 "$1.tags"
+    rm -f "$1.tags"
 }
 
-# manifest_lines for the bucket.
+# manifest_lines for the bucket, from listing $1 (repositories_listed).
 s3_manifest_lines() {
-    _objects=$(mktemp)
-    listed "$STORE_ROOT/repositories/" "$_objects"
     _root="$STORE_ROOT/repositories/"
-    grep '/_manifests/revisions/sha256/[0-9a-f]*/link ' "$_objects" | while read -r _key _rest; do
+    grep '/_manifests/revisions/sha256/[0-9a-f]*/link ' "$1" | while read -r _key _rest; do
         _revision=${_key%/link}
         _hex=${_revision##*/}
         _repository=${_revision%/_manifests/revisions/sha256/*}
         _manifest=$(s3_get "$STORE_ROOT/blobs/sha256/$(printf %.2s "$_hex")/$_hex/data" | base64 -w0) || continue
         printf '%s sha256:%s %s\n' "${_repository#"$_root"}" "$_hex" "$_manifest"
     done
-    rm -f "$_objects"
 }
 
 list_stored() {
     if [ "$STORAGE" = s3 ]; then
+        _listing=$(mktemp)
+        repositories_listed "$_listing"
         # Every tag or none: a decision made on some of them could let a digest go that another needs.
-        _tags=$(s3_tag_lines) || exit 1
+        _tags=$(s3_tag_lines "$_listing") || exit 1
         printf '%s\n' "$_tags" | sed '/^$/d; s/^/@tag /'
-        s3_manifest_lines | sed 's/^/@manifest /'
+        s3_manifest_lines "$_listing" | sed 's/^/@manifest /'
+        rm -f "$_listing"
         return
     fi
     root="$(data_dir)"
@@ -511,18 +514,18 @@ needed_by_another() {
 
 # What a manifest DELETE does to the store, done inside the read-only window of every replica (which
 # refuse a DELETE meanwhile): the tags of repository $1 that point at digest $2 ($3: space-separated)
-# untagged, then the manifest's revision link removed. Its blobs go with the garbage collection after.
+# untagged, then the manifest's revision link removed; $4: the window's listing (repositories_listed). Its
+# blobs go with the garbage collection after.
 s3_delete_manifest() {
-    _objects=$(mktemp)
-    listed "$STORE_ROOT/repositories/$1/_manifests/" "$_objects"
+    _doomed=$(mktemp)
     for _tag in $3; do
-        awk -v p="$STORE_ROOT/repositories/$1/_manifests/tags/$_tag/" 'index($1, p) == 1 { print $1 }' "$_objects"
-    done >"$_objects.doomed"
-    echo "$STORE_ROOT/repositories/$1/_manifests/revisions/sha256/${2#sha256:}/link" >>"$_objects.doomed"
+        awk -v p="$STORE_ROOT/repositories/$1/_manifests/tags/$_tag/" 'index($1, p) == 1 { print $1 }' "$4"
+    done >"$_doomed"
+    echo "$STORE_ROOT/repositories/$1/_manifests/revisions/sha256/${2#sha256:}/link" >>"$_doomed"
     while read -r _key; do
         s3_request -o /dev/null -X DELETE "$S3_ENDPOINT/$S3_BUCKET/$_key" || exit 1
-    done <"$_objects.doomed" || die "could not delete all of $1@$2 from s3://$S3_BUCKET; run the chore again to finish it"
-    rm -f "$_objects" "$_objects.doomed"
+    done <"$_doomed" || die "could not delete all of $1@$2 from s3://$S3_BUCKET; run the chore again to finish it"
+    rm -f "$_doomed"
 }
 
 # Delete manifests, each only if the tags pointing at it now are those it was chosen with (a tag pushed
@@ -533,11 +536,13 @@ delete_manifests() {
     [ $# -gt 0 ] || usage
     current=$(mktemp)
     manifests_now=$(mktemp)
+    listing=$(mktemp)
     if [ "$STORAGE" = s3 ]; then
         # Across replicas this runs inside the read-only window: what the store says now cannot change.
         enter_window
-        s3_tag_lines >"$current"
-        s3_manifest_lines >"$manifests_now"
+        repositories_listed "$listing"
+        s3_tag_lines "$listing" >"$current"
+        s3_manifest_lines "$listing" >"$manifests_now"
     else
         tag_lines "$(data_dir)" >"$current"
         manifest_lines "$(data_dir)" >"$manifests_now"
@@ -561,7 +566,7 @@ delete_manifests() {
         fi
         if [ "$STORAGE" = s3 ]; then
             s3_delete_manifest "$repository" "$digest" "$(awk -v r="$repository" -v d="$digest" \
-                '$2 == r && $4 == d { printf "%s ", $3 }' "$current")"
+                '$2 == r && $4 == d { printf "%s ", $3 }' "$current")" "$listing"
             deleted=$((deleted + 1))
             say "deleted $repository@$digest${chosen:+ (tags $chosen)}"
             continue
@@ -573,12 +578,12 @@ delete_manifests() {
                 say "deleted $repository@$digest${chosen:+ (tags $chosen)}"
                 ;;
             *)
-                rm -f "$current" "$manifests_now"
+                rm -f "$current" "$manifests_now" "$listing"
                 die "deleting $repository@$digest answered HTTP $code; stopped"
                 ;;
         esac
     done
-    rm -f "$current" "$manifests_now"
+    rm -f "$current" "$manifests_now" "$listing"
     say "deleted $deleted manifests"
     gc
 }
@@ -652,8 +657,8 @@ s3_capture() {
     rm -rf "$_dir"
     mkdir -p "$_dir"
     chmod 700 "$_dir"
-    listed "$STORE_ROOT/repositories/" "$_dir/objects"
-    s3_tag_lines >"$_dir/tags.txt"
+    repositories_listed "$_dir/objects"
+    s3_tag_lines "$_dir/objects" >"$_dir/tags.txt"
     awk '{ print $1 }' "$_dir/objects" | grep -v '/_uploads/' | while read -r _key; do
         case $_key in
             */_manifests/tags/*/current/link) continue ;;
@@ -704,7 +709,10 @@ s3_archive() {
 s3_restore() {
     file=$1
     tar -tf "$file" tags.txt >/dev/null 2>&1 || die "$file is not a registry backup (no tags.txt in it)"
-    _existing=$(s3_tag_lines) || exit 1
+    _listing=$(mktemp)
+    repositories_listed "$_listing"
+    _existing=$(s3_tag_lines "$_listing") || exit 1
+    rm -f "$_listing"
     [ -z "$_existing" ] || die "the bucket already holds tags: refused, nothing changed (restore onto an empty bucket)"
     _dir=$(mktemp -d)
     tar -C "$_dir" -xf "$file"
@@ -864,17 +872,22 @@ release() {
 # A chore (or a deploy) holds the maintenance lock now.
 lock_held() { [ -e "$LOCK" ] && ! flock -n "$LOCK" true; }
 
-# The last chore, if it was killed before it could say how it ended: "CHORE EPOCH" (its start).
+# The last chore recorded, if it never said how it ended: "CHORE EPOCH" (its start).
+unfinished_chore() { awk '$2 == "started" { print $1, $3 }' "$LAST_CHORE" 2>/dev/null || true; }
+
+# The last chore, if it was killed before it could say how it ended: unfinished, and no chore holds the lock.
 killed_chore() {
     [ -e "$LAST_CHORE" ] && ! lock_held || return 0
-    awk '$2 == "started" { print $1, $3 }' "$LAST_CHORE"
+    unfinished_chore
 }
 
 # Record chore $1 as started (the lock held), and how it ends when this script exits (a SIGKILL leaves
 # "started", which the next chore records as a failure).
 record_chore() {
     mkdir -p "$(dirname "$LAST_CHORE")" "$CHORE_RESULTS"
-    if _killed=$(awk '$2 == "started" { print $1, $3 }' "$LAST_CHORE" 2>/dev/null) && [ -n "$_killed" ]; then
+    # This chore holds the lock: the last one, if unfinished, was killed.
+    _killed=$(unfinished_chore)
+    if [ -n "$_killed" ]; then
         echo "${_killed#* }" >"$CHORE_RESULTS/${_killed%% *}.failed"
     fi
     printf '%s started %s\n' "$1" "$(date +%s)" >"$LAST_CHORE"
