@@ -11,11 +11,17 @@ RELOADED = "prometheus_config_last_reload_success_timestamp_seconds"
 RELOAD_OK = "prometheus_config_last_reload_successful"
 
 
+def _metric(url: str, name: str) -> str:
+    """The shell expression: metric `name` of the Prometheus at `url`, as a whole number ("" when it does not
+    answer)."""
+    return (f"$(curl -s -m 5 {shlex.quote(url + '/metrics')}"
+            f" | awk '$1 == \"{name}\" {{ printf \"%d\", $2 }}')")
+
+
 def _loaded_seconds(url: str) -> str:
     """The shell expression: when the Prometheus at `url` last loaded its configuration (0: it does not
     answer, or never did)."""
-    return (f"$(curl -s -m 5 {shlex.quote(url + '/metrics')} | awk '$1 == \"{RELOADED}\" {{ printf \"%d\", $2 }}'"
-            " | grep . || echo 0)")
+    return f"$(echo {_metric(url, RELOADED)} | grep . || echo 0)"
 
 
 class PrometheusStale(FactBase):
@@ -45,8 +51,7 @@ def reloaded(url: str, paths: list[str], seconds: int = 30):
     + seconds: how long to wait
     """
     quoted = " ".join(shlex.quote(path) for path in paths)
-    ok = f"$(curl -s -m 5 {shlex.quote(url + '/metrics')} | awk '$1 == \"{RELOAD_OK}\" {{ print $2 }}')"
-    loaded = f'[ "{ok}" = 1 ] && [ "{_loaded_seconds(url)}" -ge "$newest" ]'
+    loaded = f'[ "{_metric(url, RELOAD_OK)}" = 1 ] && [ "{_loaded_seconds(url)}" -ge "$newest" ]'
     # A Prometheus still starting (just installed or restarted) dies of a SIGHUP, and loads the files anyway.
     yield (f"for i in $(seq {seconds * 2}); do curl -sf -m 5 -o /dev/null {shlex.quote(url + '/-/ready')} && exit 0;"
            f" sleep 0.5; done; echo 'Prometheus does not answer at {url}; see: journalctl -u prometheus' >&2; exit 1")

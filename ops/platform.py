@@ -4,9 +4,22 @@ a name resolves to there."""
 from __future__ import annotations
 
 import shlex
+import weakref
 
 from pyinfra.api import FactBase
 from pyinfra.api.exceptions import DeployError
+from pyinfra.facts.server import LinuxDistribution
+
+# Each host's LinuxDistribution, asked once per run: several tasks decide by it, and the OS does not change
+# under a deploy.
+_distributions: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def distribution(host) -> dict | None:
+    """pyinfra's LinuxDistribution fact of `host`, read from the host the first time only."""
+    if host not in _distributions:
+        _distributions[host] = host.get_fact(LinuxDistribution)
+    return _distributions[host]
 
 
 class SelinuxEnforcing(FactBase):

@@ -6,7 +6,6 @@ from pyinfra.api import deploy
 from pyinfra.api.exceptions import DeployError
 from pyinfra.facts.deb import DebPackages
 from pyinfra.facts.rpm import RpmPackages
-from pyinfra.facts.server import LinuxDistribution
 from pyinfra.facts.systemd import SystemdStatus
 from pyinfra.operations import apt, files, systemd, yum
 from pyinfra.operations.util import any_changed
@@ -15,7 +14,7 @@ from core import topology
 from ops.daemon import daemon_json
 from ops.firewalld import ports_open
 from ops.packages import deb_pinned, engine_conflicts, rpm_pinned
-from ops.platform import os_family, rpm_manager
+from ops.platform import distribution, os_family, rpm_manager
 from ops.signing_keys import trusted_key
 
 # Tools the deploy itself uses on the host (the health gate probes with curl).
@@ -129,7 +128,7 @@ def _firewall_opened():
 
 @deploy("Docker engine")
 def docker_engine():
-    distro = host.get_fact(LinuxDistribution)
+    distro = distribution(host)
     {"debian": _debian, "rhel": _rhel}[os_family(distro)](distro)
     config = daemon_json(
         name="Docker daemon configuration is in place",

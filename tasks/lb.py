@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from pyinfra import host, inventory
 from pyinfra.api import deploy
-from pyinfra.facts.server import LinuxDistribution
 from pyinfra.operations import systemd
 from pyinfra.operations.util import any_changed
 
@@ -18,7 +17,7 @@ from core.host_files import private_ca
 from ops.files import checked_file, files_in_place
 from ops.lb import answers, serving_all
 from ops.packages import deb_pinned, rpm_pinned
-from ops.platform import os_family
+from ops.platform import distribution, os_family
 
 
 @deploy("Load balancer")
@@ -26,7 +25,7 @@ def load_balancer():
     data = host.data
     # socat: the deploy and the chores talk to HAProxy's runtime API (drain a replica, read its state).
     packages = {"haproxy": None, "curl": None, "socat": None}
-    if os_family(host.get_fact(LinuxDistribution)) == "debian":
+    if os_family(distribution(host)) == "debian":
         deb_pinned(name="HAProxy is installed", packages=packages)
     else:
         rpm_pinned(name="HAProxy is installed", packages=packages)

@@ -7,7 +7,6 @@ replaces the live one. The registries' and load balancers' own metrics are their
 
 from pyinfra import host
 from pyinfra.api import deploy
-from pyinfra.facts.server import LinuxDistribution
 from pyinfra.operations import files, server, systemd
 from pyinfra.operations.util import any_changed
 
@@ -28,7 +27,7 @@ from core.monitoring import (
 from ops.files import FileStates, checked_file, files_in_place
 from ops.monitoring import PrometheusStale, reloaded
 from ops.packages import deb_pinned
-from ops.platform import os_family
+from ops.platform import distribution, os_family
 from ops.report import log_once
 from ops.services import running_and_enabled
 
@@ -59,7 +58,7 @@ METRICS_UNITS = {f"{UNITS}/registry-metrics.service": METRICS_SERVICE, f"{UNITS}
 
 
 def _debian_family() -> bool:
-    return os_family(host.get_fact(LinuxDistribution)) == "debian"
+    return os_family(distribution(host)) == "debian"
 
 
 @deploy("Metrics")
