@@ -122,6 +122,11 @@ def manifest(t, repository, tag) -> tuple[str, set[str]]:
     return answer.headers["Docker-Content-Digest"], {layer["digest"] for layer in answer.json()["layers"]}
 
 
+def tags_of(t, repository) -> list[str]:
+    """The tags of `repository` on a target's registry (or load balancer), sorted; [] when it has none."""
+    return sorted(session().get(f"{t.registry}/v2/{repository}/tags/list", timeout=10).json()["tags"] or [])
+
+
 def catalog(base_url):
     return session().get(f"{base_url}/v2/_catalog", timeout=10).json()["repositories"]
 

@@ -17,11 +17,7 @@ from tests.e2e.chores import (
     push_unique,
     upload_status,
 )
-from tests.e2e.conftest import ACCEPT, manifest_head, pull_back, session
-
-
-def _tags(t, repository="keep"):
-    return sorted(session().get(f"{t.registry}/v2/{repository}/tags/list", timeout=10).json()["tags"] or [])
+from tests.e2e.conftest import ACCEPT, manifest_head, pull_back, session, tags_of
 
 
 def _manifest(t, tag, repository="keep"):
@@ -43,12 +39,12 @@ def six_tags_over_four_digests(targets, hello_pushed):
 
 def test_a_dry_run_says_per_repository_what_goes_and_changes_nothing(six_tags_over_four_digests):
     t = six_tags_over_four_digests
-    before = _tags(t)
+    before = tags_of(t, "keep")
     run = deploy("--limit", t.name, "--data", f"registry_retention_rules={RETENTION_RULES}", file="retention.py")
     assert run.returncode == 0, run.stderr[-3000:]
     assert RETENTION_DECISION in run.stderr
     assert "keep: delete v2" in run.stderr and "dry run: 1 manifests would be deleted" in run.stderr
-    assert _tags(t) == before
+    assert tags_of(t, "keep") == before
 
 
 def test_keep_last_three_deletes_exactly_v2_and_its_unique_blob(six_tags_over_four_digests):
@@ -61,7 +57,7 @@ def test_keep_last_three_deletes_exactly_v2_and_its_unique_blob(six_tags_over_fo
                  file="retention.py")
     assert run.returncode == 0, run.stderr[-3000:]
     assert f"deleted keep@{v2_digest} (tags v2)" in run.stderr and "writable again" in run.stderr
-    assert _tags(t) == ["latest", "stable", "v1", "v3", "v4"]
+    assert tags_of(t, "keep") == ["latest", "stable", "v1", "v3", "v4"]
     assert not _blob_on_disk(t, unique), "the garbage was collected"
     for tag, (digest, layers) in kept.items():
         assert _manifest(t, tag)[0] == digest and all(_blob_on_disk(t, layer) for layer in layers)
@@ -90,7 +86,7 @@ def test_a_retention_killed_between_two_deletions_is_finished_by_the_next_run(ta
                  file="retention.py")
     assert run.returncode == 0, run.stderr[-3000:]
     assert "trim: delete t3, t4" in run.stderr, run.stderr[-3000:]
-    assert _tags(t, "trim") == ["t5"]
+    assert tags_of(t, "trim") == ["t5"]
     kept_layers = pushed["t5"][1]
     for tag in doomed:
         assert manifest_head(t, f"trim@{pushed[tag][0]}")[0] == 404

@@ -40,7 +40,17 @@ from tests.e2e.chores import (
     stop_pull_loop,
     upload_status,
 )
-from tests.e2e.conftest import catalog, manifest, manifest_head, pull_back, push_hello, session, target_for, wait_for
+from tests.e2e.conftest import (
+    catalog,
+    manifest,
+    manifest_head,
+    pull_back,
+    push_hello,
+    session,
+    tags_of,
+    target_for,
+    wait_for,
+)
 from tests.e2e.multiarch import ACCEPT_ANY, pull_every_platform, push_multiarch
 
 CLUSTER = "inventory/sandbox_cluster.py"
@@ -234,8 +244,7 @@ def test_retention_across_replicas_decides_as_on_a_volume_and_deletes_under_pull
     assert run.returncode == 0, run.stderr[-3000:]
     assert f"deleted keep@{v2_digest} (tags v2)" in run.stderr and "every replica refuses uploads (405)" in run.stderr
     assert log.count(" ok") > 10 and " failed" not in log, "no pull through the load balancer fails"
-    assert sorted(session().get(f"{lb.registry}/v2/keep/tags/list", timeout=10).json()["tags"]) == [
-        "latest", "stable", "v1", "v3", "v4"]
+    assert tags_of(lb, "keep") == ["latest", "stable", "v1", "v3", "v4"]
     stored = stored_keys()
     assert blob_key(unique) not in stored, "the deleted tag's own layer is collected"
     for tag, (digest, layers) in kept.items():
@@ -248,7 +257,7 @@ def _every_tag(lb) -> dict[str, str]:
     """repository:tag -> digest of every tag, as the load balancer answers."""
     found = {}
     for repository in catalog(lb.registry):
-        for tag in session().get(f"{lb.registry}/v2/{repository}/tags/list", timeout=10).json()["tags"] or []:
+        for tag in tags_of(lb, repository):
             found[f"{repository}:{tag}"] = manifest_head(lb, f"{repository}:{tag}")[1]
     return found
 
