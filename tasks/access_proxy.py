@@ -37,6 +37,23 @@ def check_command(data) -> str:
             f" {shlex.quote(data.registry_auth_proxy_image)} -c -q -f {PROXY_IMAGE_DIR}/$(basename {{}})")
 
 
+# How long a reloaded proxy may take to say it loaded the new files.
+RELOAD_SECONDS = 30
+
+
+def reload_command(name: str) -> str:
+    """Reload the proxy container `name` (HAProxy's master-worker: SIGUSR2 starts a worker on the new files
+    while the old one finishes its transfers), and wait until its master says the new worker is loaded: the
+    signal returns at once, and until then new connections still meet the old rules (a user just added is
+    refused). A configuration it refuses fails the host, naming the proxy's log."""
+    quoted = shlex.quote(name)
+    said = f'docker logs --since "$since" {quoted} 2>&1'
+    return (f"since=$(date +%s.%N) && docker kill --signal USR2 {quoted} >/dev/null &&"
+            f" for i in $(seq {RELOAD_SECONDS * 4}); do {said} | grep -q 'Loading success' && exit 0;"
+            f" {said} | grep -q 'Loading failure' && break; sleep 0.25; done;"
+            f" echo 'the access proxy did not load its new rules; see: docker logs {name}' >&2; exit 1")
+
+
 @deploy("Access proxy retired")
 def proxy_retired():
     """With users off, after the registry: the registry's replacement removed the proxy once it served
@@ -66,7 +83,7 @@ def access_proxy():
     # Files changed this run, or changed by a run that never reached the reload (or edited by hand).
     changed = any_changed(pem, config)
     server.shell(name="The access proxy reloads its rules and certificate (transfers in flight finish)",
-                 commands=[shlex.join(["docker", "kill", "--signal", "USR2", data.registry_auth_proxy_container])],
+                 commands=[reload_command(data.registry_auth_proxy_container)],
                  _if=[running.did_not_change, lambda: stale or changed()])
     # Only once the proxy runs on these files: a failed reload or start stops the host before this.
     files_in_place(name="What the access proxy loaded is recorded", files={record: (loaded, "600")})
