@@ -6,11 +6,12 @@ and in status.py; the next run heals it. Runs on a host of its own (host_name(3)
 import json
 import os
 import re
+import time
 
 import pytest
 
 from core.host_paths import CHORE_METRICS, TEXTFILE_DIR
-from core.monitoring import ALERT_RULES
+from core.monitoring import ALERT_RULES, alert_rules
 from dev.operator import ROOT, deploy, sandbox, status
 from sandbox.hosts import host_name
 from tests.e2e.chores import kill_held_chore, upload_status
@@ -20,6 +21,8 @@ HOST = host_name(3)
 PROMETHEUS = "http://127.0.0.1:9090"
 FAST = ("--data", "registry_alert_for=1s", "--data", "registry_prometheus_interval=1s")
 RULE_TESTS = ROOT / "tests/e2e/data/alert-rules-test.yml"
+# The shipped rules, as group_data/all.py names them (relative to the directory pyinfra runs in, as here).
+RULES_SRC = "files/registry-alerts.yml"
 
 
 def _deploy(*args):
@@ -127,6 +130,33 @@ def test_a_chore_killed_read_only_fires_until_the_next_run_heals_it_and_a_good_g
     chores = t.host.check_output(f"cat {TEXTFILE_DIR}/{CHORE_METRICS}")
     assert re.search(r'^registry_gc_blobs\{when="before"\} [1-9]', chores, re.M), "the last GC's counts"
     assert status("--limit", HOST)[HOST]["registry"]["last_chore"][:2] == ["gc", "ok"]
+
+
+def _rule_seconds(t) -> set[float]:
+    """The `for:` of every alert rule Prometheus has loaded, in seconds."""
+    return {rule["duration"] for group in _api(t, "rules")["groups"] for rule in group["rules"]}
+
+
+def test_rules_moved_in_by_a_run_that_never_reloaded_are_loaded_by_the_next(monitored):
+    """What a run killed (or whose SSH session dropped) between moving new rules in and reloading
+    Prometheus leaves: the new file in place, the old rules live. The next run must not take the file
+    being in place for the rules being loaded."""
+    t, _ = monitored
+    assert _rule_seconds(t) == {1}
+    time.sleep(1)  # the file is newer than Prometheus' last load by the clock's second
+    slower = alert_rules(RULES_SRC, "2s")
+    t.host.check_output(f"cat > {ALERT_RULES}.new <<'EOF'\n{slower}EOF\nmv {ALERT_RULES}.new {ALERT_RULES}")
+    assert _rule_seconds(t) == {1}, "the old rules are still live"
+    try:
+        run = deploy("--limit", HOST, "--data", "registry_alert_for=2s", "--data", "registry_prometheus_interval=1s")
+        assert run.returncode == 0, run.stderr[-3000:]
+        changed = run.changed()
+        assert ("Monitoring | Alert rules are checked by promtool and in place", HOST) not in changed
+        assert ("Monitoring | Prometheus loads its new configuration and rules", HOST) in changed
+        assert _rule_seconds(t) == {2}
+    finally:
+        restored = _deploy()  # raised first, the body's error is the one shown
+    assert restored.returncode == 0 and _rule_seconds(t) == {1}
 
 
 def test_the_shipped_rules_pass_their_promtool_tests_and_rules_promtool_refuses_never_go_live(monitored, tmp_path):
