@@ -108,10 +108,11 @@ def hello_pushed(targets):
     return "hello"
 
 
-def manifest_head(t, reference) -> tuple[int, str | None]:
-    """(HTTP status, digest) of `repository:tag` or `repository@digest` on a target's registry, asked with HEAD."""
+def manifest_head(t, reference, accept=ACCEPT) -> tuple[int, str | None]:
+    """(HTTP status, digest) of `repository:tag` or `repository@digest` on a target's registry, asked with HEAD
+    accepting the media types `accept` names (by default an image manifest's)."""
     repository, tag = reference.split("@") if "@" in reference else reference.split(":")
-    answer = session().head(f"{t.registry}/v2/{repository}/manifests/{tag}", headers={"Accept": ACCEPT}, timeout=10)
+    answer = session().head(f"{t.registry}/v2/{repository}/manifests/{tag}", headers={"Accept": accept}, timeout=10)
     return answer.status_code, answer.headers.get("Docker-Content-Digest")
 
 
