@@ -10,16 +10,17 @@ from pyinfra.api import FactBase
 from pyinfra.api.exceptions import DeployError
 from pyinfra.facts.server import LinuxDistribution
 
-# Each host's LinuxDistribution, asked once per run: several tasks decide by it, and the OS does not change
-# under a deploy.
+# Each host's LinuxDistribution, asked once per run (pyinfra's State): several tasks decide by it, and the
+# OS does not change under a deploy. Keyed by the run, then the host's name: a Host object may outlive its run.
 _distributions: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def distribution(host) -> dict | None:
-    """pyinfra's LinuxDistribution fact of `host`, read from the host the first time only."""
-    if host not in _distributions:
-        _distributions[host] = host.get_fact(LinuxDistribution)
-    return _distributions[host]
+    """pyinfra's LinuxDistribution fact of `host`, read from the host the first time in a run only."""
+    known = _distributions.setdefault(host.state, {})
+    if host.name not in known:
+        known[host.name] = host.get_fact(LinuxDistribution)
+    return known[host.name]
 
 
 class SelinuxEnforcing(FactBase):
