@@ -17,6 +17,7 @@ from tasks.host_scripts import host_scripts, private_uploads
 from tasks.images import images
 from tasks.lb import load_balancer, load_balancer_health
 from tasks.maintenance import gc_timer
+from tasks.mirrors import pull_through_mirrors
 from tasks.monitoring import node_exporter, prometheus
 from tasks.registry import registry
 from tasks.storage import storage
@@ -33,6 +34,7 @@ if topology.is_registry(host):
     registry(migration)
     proxy_retired()  # users off: the registry took registry_port from the proxy, which goes
     access_proxy()  # users on: the proxy takes registry_port once the registry has moved behind it
+    pull_through_mirrors()
     gc_timer()
     node_exporter()
     ui()

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from . import registry_yaml, topology
+from . import mirrors, registry_yaml, topology
 from .access import problems as access_problems
 from .archives import archive_name
 from .openpgp import normalise
@@ -547,6 +547,8 @@ def problems(data, public_name: str | None = None) -> list[str]:
                   _images):
         check(checker)
     _security(checker, public_name)
+    if not checker.found:  # the mirrors' checks read the registry's image, ports and TLS, all good by now
+        checker.found += mirrors.problems(data, registry_major(data))
     return checker.found
 
 
@@ -576,6 +578,10 @@ def validate(host, layers: list | None = None) -> list[str]:
     found += problems(host.data, name)
     found += topology.store_problems(host)
     found += topology.monitor_problems(host)
+    if not found and topology.is_registry(host):
+        own = {(address.lower(), host.data.registry_port)
+               for address in (host.name, registry_name(host.name, host.data), name or "", "localhost", "127.0.0.1")}
+        found += mirrors.own_registry_problems(mirrors.mirrors(host.data), own)
     if found:
         raise DataError(f"Invalid data for host {host.name}:\n  " + "\n  ".join(found))
     return warnings

@@ -9,12 +9,15 @@ import jinja2
 from . import ROOT, access
 from .data import scheme, tls_on
 from .host_files import server_material
-from .secrets import SecretStore
+from .mirrors import mirrors
+from .secrets import CLIENT_CN_PREFIX, SecretStore
 
 # Where the proxy's image reads its configuration (the official haproxy image's path): the host's
 # configuration directory is mounted there, read-only, so a file replaced on the host is seen on reload.
 PROXY_IMAGE_DIR = "/usr/local/etc/haproxy"
 PROXY_CONFIG, PROXY_PEM = "haproxy.cfg", "auth-proxy.pem"
+# The CA the pull-through mirrors' doors check client certificates against: the deploy's own, always.
+CLIENT_CA = "mirror-clients-ca.crt"
 # What the running proxy loaded (the SHA-1s of its configuration and PEM), written once it has: a run
 # interrupted after a file changed and before the reload leaves it stale, and the next run reloads.
 PROXY_LOADED = "auth-proxy.loaded"
@@ -37,8 +40,9 @@ CONNECT_TIMEOUT = "1s"
 READMIT_SECONDS = CHECK_SECONDS * (RISE + 1)
 
 
-def proxy_config(name: str, data) -> str:
-    """files/auth-proxy.cfg.j2 rendered for a host."""
+def proxy_config(name: str, data, clients: tuple = ()) -> str:
+    """files/auth-proxy.cfg.j2 rendered for a host; `clients`: the names of the hosts whose client certificate
+    its pull-through mirrors accept (core.topology.mirror_clients)."""
     store = SecretStore(data.registry_secrets_dir)
     htpasswd = store.htpasswd(data.registry_users).decode()
     users = [tuple(line.split(":", 1)) for line in htpasswd.splitlines() if line]
@@ -49,7 +53,9 @@ def proxy_config(name: str, data) -> str:
                            cache_seconds=data.registry_auth_cache_seconds, cache_key=store.auth_cache_key(),
                            max_failures=MAX_FAILURES, bind_address=data.registry_bind_address or "",
                            port=data.registry_port, pem=f"{PROXY_IMAGE_DIR}/{PROXY_PEM}",
-                           backend_port=data.registry_backend_port)
+                           backend_port=data.registry_backend_port, mirrors=mirrors(data),
+                           client_ca=f"{PROXY_IMAGE_DIR}/{CLIENT_CA}",
+                           client_names=[f"{CLIENT_CN_PREFIX}{client}" for client in clients])
 
 
 def haproxy_config(data, servers: list[dict]) -> str:

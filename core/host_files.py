@@ -10,6 +10,7 @@ import hashlib
 
 from . import registry_yaml
 from .data import auth_on, proxied, public_name, registry_major, registry_name, scheme, tls_on
+from .mirrors import UPSTREAM_CA, mirror_config, mirrors
 from .secrets import DEPLOY_USER, SecretStore
 
 
@@ -139,6 +140,26 @@ def config_files(name: str, data) -> dict[str, bytes]:
     return files
 
 
+def mirror_files(name: str, data, mirror) -> dict[str, bytes]:
+    """A pull-through mirror's configuration directory: config.yml, the upstream's CA when the entry names
+    one, and when no access proxy stands in front (users off), the host's certificate and key, which it then
+    serves itself."""
+    target = config_mount_target(data)
+    own_tls = tls_on(data) and not proxied(data)
+    files = {}
+    if own_tls:
+        files["registry.crt"], files["registry.key"], _ = server_material(name, data)
+    if mirror.ca:
+        files[UPSTREAM_CA] = open(mirror.ca, "rb").read()
+    # Behind the access proxy on loopback; else on registry_port's address, serving TLS itself.
+    listen = (f"127.0.0.1:{mirror.backend_port}" if proxied(data)
+              else f"{data.registry_bind_address or ''}:{mirror.port}")
+    config = mirror_config(registry_yaml.load(data.registry_config_src), data, mirror, target if own_tls else None,
+                           listen)
+    files["config.yml"] = registry_yaml.dump(config, data.registry_config_src).encode()
+    return files
+
+
 def files_hash(files: dict[str, bytes], names) -> str:
     """One hash over the named files' names and contents: what a container made for them carries."""
     digest = hashlib.sha256()
@@ -158,6 +179,12 @@ def probe_urls(name: str, data) -> tuple[str, str, str]:
     return direct, public, f"{scheme(data)}://{host}:{data.registry_ui_port}" if data.registry_ui_enabled else ""
 
 
+def mirror_urls(name: str, data) -> list[str]:
+    """How the host reaches its own pull-through mirrors: each one's public door, by the name clients use."""
+    host = public_name(name, data) if tls_on(data) else "127.0.0.1"
+    return [f"{scheme(data)}://{host}:{mirror.port}" for mirror in mirrors(data)]
+
+
 def _curl_string(text: str) -> str:
     """`text` as a double-quoted string of a curl config file."""
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
@@ -168,7 +195,8 @@ def client_curlrc(name: str, data) -> str:
     lines = ["# Managed by the registry deploy: how this host's probes reach its own registry."]
     if tls_on(data):
         host = public_name(name, data)
-        lines += [f'resolve = "{host}:{port}:127.0.0.1"' for port in (data.registry_port, data.registry_ui_port)]
+        ports = (data.registry_port, data.registry_ui_port, *(mirror.port for mirror in mirrors(data)))
+        lines += [f'resolve = "{host}:{port}:127.0.0.1"' for port in ports]
         if private_ca(data):
             lines.append(f'cacert = "{data.registry_config_dir}/ca.crt"')
     if auth_on(data):

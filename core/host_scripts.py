@@ -10,7 +10,7 @@ import jinja2
 from . import ROOT
 from .data import managed_containers, proxied, registry_major
 from .haproxy_files import READMIT_SECONDS
-from .host_files import client_curlrc, config_mount_target, probe_urls, s3_curlrc
+from .host_files import client_curlrc, config_mount_target, mirror_urls, probe_urls, s3_curlrc
 from .host_paths import (
     CHORE_METRICS,
     CHORE_RESULTS,
@@ -47,6 +47,7 @@ def template_values(name: str, data, in_turn: bool = False, metrics: bool = Fals
         proxy_url=public_url if proxied(data) else "",
         proxy_container=data.registry_auth_proxy_container if proxied(data) else "",
         ui_url=ui_url,
+        mirror_urls=" ".join(mirror_urls(name, data)),
         health_timeout=data.registry_health_timeout,
         lock_timeout=data.registry_maintenance_lock_timeout,
         maintenance_timeout=data.registry_maintenance_timeout,

@@ -33,6 +33,8 @@ RENEW_DAYS = 30
 DEPLOY_USER = "registry-deploy"
 # A user that may pull every repository and nothing else: what registry_clients hosts log in as by default.
 PULL_USER = "registry-pull"
+# A client host's certificate names it so (its common name): the mirrors let in the inventory's hosts only.
+CLIENT_CN_PREFIX = "registry-client:"
 PASSWORD_ALPHABET = string.ascii_letters + string.digits
 # bcrypt is slow on purpose: within one run, each (password, hash) pair is checked once.
 _checked: dict[tuple[bytes, str], bool] = {}
@@ -47,6 +49,11 @@ def _matches(password: bytes, hashed: str) -> bool:
 def password_variable(user: str) -> str:
     """The environment variable that holds a user's password: REGISTRY_PASSWORD_<USER>."""
     return "REGISTRY_PASSWORD_" + re.sub(r"[^A-Z0-9]", "_", user.upper())
+
+
+def mirror_password_variable(name: str) -> str:
+    """The environment variable that holds a mirror's upstream password: REGISTRY_MIRROR_PASSWORD_<NAME>."""
+    return "REGISTRY_MIRROR_PASSWORD_" + re.sub(r"[^A-Z0-9]", "_", name.upper())
 
 
 def _write_private(root: Path, path: Path, content: bytes) -> None:
@@ -123,32 +130,47 @@ class SecretStore:
         key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
         return cert_path.read_bytes(), key
 
-    def server_certificate(self, host_name: str, names: list[str]) -> tuple[bytes, bytes]:
-        """(certificate PEM, key PEM) for a registry host, covering `names`; kept while still good."""
+    def _leaf(self, stem: str, common_name: str, extensions: list, good) -> tuple[bytes, bytes]:
+        """(certificate PEM, key PEM) at <stem>.crt and <stem>.key, made by the CA with `extensions` (each an
+        x509 extension, non-critical) unless the kept one is still `good(certificate)` and the CA's."""
         ca_pem, ca_key = self.ca()
         ca_cert = x509.load_pem_x509_certificate(ca_pem)
-        cert_path, key_path = self.root / "hosts" / f"{host_name}.crt", self.root / "hosts" / f"{host_name}.key"
+        cert_path, key_path = self.root / f"{stem}.crt", self.root / f"{stem}.key"
         if cert_path.exists() and key_path.exists():
             current = x509.load_pem_x509_certificate(cert_path.read_bytes())
             fresh = current.not_valid_after_utc - _now() > datetime.timedelta(days=RENEW_DAYS)
-            if fresh and names_in(current) == set(names) and current.issuer == ca_cert.subject:
+            if fresh and good(current) and current.issuer == ca_cert.subject:
                 return cert_path.read_bytes(), key_path.read_bytes()
         key = ec.generate_private_key(ec.SECP256R1())
-        certificate = (
+        builder = (
             x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
             .issuer_name(ca_cert.subject).public_key(key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(_now() - datetime.timedelta(minutes=5))
             .not_valid_after(_now() + datetime.timedelta(days=CERT_DAYS))
-            .add_extension(x509.SubjectAlternativeName(subject_names(names)), critical=False)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .sign(ca_key, hashes.SHA256())
         )
+        for extension in extensions:
+            builder = builder.add_extension(extension, critical=False)
+        certificate = builder.sign(ca_key, hashes.SHA256())
         _write_private(self.root, key_path, _key_pem(key))
         _write_private(self.root, cert_path, certificate.public_bytes(serialization.Encoding.PEM))
         return cert_path.read_bytes(), key_path.read_bytes()
+
+    def server_certificate(self, host_name: str, names: list[str]) -> tuple[bytes, bytes]:
+        """(certificate PEM, key PEM) for a registry host, covering `names`; kept while still good."""
+        return self._leaf(f"hosts/{host_name}", names[0],
+                          [x509.SubjectAlternativeName(subject_names(names)),
+                           x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH])],
+                          lambda current: names_in(current) == set(names))
+
+    def client_certificate(self, host_name: str) -> tuple[bytes, bytes]:
+        """(certificate PEM, key PEM) a client host's engine shows the mirrors (TLS client authentication,
+        clientAuth only), made by the deploy's CA; kept while still good. The engine cannot send a password
+        to a registry-mirrors entry (moby/moby#30880), so this is how it proves who it is."""
+        return self._leaf(f"clients/{host_name}", f"{CLIENT_CN_PREFIX}{host_name}",
+                          [x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH])], lambda current: True)
 
     def http_secret(self) -> str:
         """The registry's http.secret, made once: every replica (and every restart) signs upload state with
@@ -183,6 +205,15 @@ class SecretStore:
             return from_environment
         path = self.root / "s3-secret-key"
         return path.read_text().strip() if path.exists() else None
+
+    def mirror_password(self, name: str) -> str | None:
+        """A mirror's upstream password: $REGISTRY_MIRROR_PASSWORD_<NAME>, else the file mirrors/<name> here;
+        None when neither is there (the upstream gives it; it is never made up here)."""
+        from_environment = os.environ.get(mirror_password_variable(name))
+        if from_environment:
+            return from_environment
+        path = self.root / "mirrors" / name
+        return path.read_text().rstrip("\n") if path.exists() else None
 
     # --- users -----------------------------------------------------------------------------------------
     def password_file(self, user: str) -> Path:

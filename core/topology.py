@@ -6,6 +6,7 @@ groups and data; nothing here imports pyinfra."""
 from __future__ import annotations
 
 from . import data as settings
+from .mirrors import mirrors
 
 # The inventory groups the deploy acts on.
 REGISTRIES = "registry_hosts"
@@ -119,6 +120,24 @@ def plain_http_registries(inventory) -> list[str]:
     """The registries that serve plain HTTP (registry_tls off), as host:port."""
     return [f"{settings.registry_name(r.name, r.data)}:{r.data.registry_port}"
             for r in registries(inventory) if not settings.tls_on(r.data)]
+
+
+def mirror_endpoints(inventory) -> list[tuple]:
+    """Every (registry host, mirror) pair: each registry host runs every mirror of its registry_mirrors."""
+    return [(registry, mirror) for registry in registries(inventory) for mirror in mirrors(registry.data)]
+
+
+def mirror_clients(inventory) -> list[str]:
+    """The hosts whose engines use the mirrors, each with a client certificate: every registry host and every
+    registry_clients host."""
+    return list(dict.fromkeys(h.name for h in [*registries(inventory), *inventory.get_group(CLIENTS, [])]))
+
+
+def hub_mirror_urls(inventory) -> list[str]:
+    """The Docker Hub mirrors clients list in daemon.json registry-mirrors, as https://name:port (the engine
+    tries them in this order, and Docker Hub itself last)."""
+    return [f"https://{settings.registry_name(registry.name, registry.data)}:{mirror.port}"
+            for registry, mirror in mirror_endpoints(inventory) if mirror.docker_hub]
 
 
 def front_door(inventory):

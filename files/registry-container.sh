@@ -263,6 +263,9 @@ checks() {
         check UI "$UI_URL/" ''
         check "UI proxy to the registry" "$UI_URL/v2/_catalog" ''
     fi
+    for url in $MIRROR_URLS; do
+        check "mirror $url" "$url/v2/" '{}'
+    done
 }
 
 all_pass() { ! checks | grep -qv '^ok '; }

@@ -152,6 +152,19 @@ registry_auth_cache_seconds = 300
 # registry_users, or None (no login).
 registry_client_login = "registry-pull"
 
+# --- Pull-through mirrors (on every registry host) ------------------------------------------------
+# Each entry a registry in proxy mode caching one upstream, with its own volume (registry-mirror-<name>),
+# the registry's TLS, and with users on, the access proxy in front: any registry user's password, or the
+# client certificate the deploy gives every client host, may pull; nothing may push or delete. Fields:
+# "name", "upstream" (https:// URL of the registry's root; http:// needs "allow_http": True), "port";
+# optional "backend_port" (loopback, behind the proxy; default port + 1000), "username" (its password from
+# $REGISTRY_MIRROR_PASSWORD_<NAME>, else <registry_secrets_dir>/mirrors/<name>), "ca" (PEM file on the
+# control machine the upstream's certificate chains to; default the public CAs), "ttl" (registry 3: how long
+# the cache keeps what it fetched, e.g. "168h"; "0": for ever), "docker_hub" (clients list it in daemon.json
+# registry-mirrors; default True when the upstream is Docker Hub's). E.g.
+# [{"name": "hub", "upstream": "https://registry-1.docker.io", "port": 5010}]
+registry_mirrors = []
+
 # --- UI --------------------------------------------------------------------------------------------
 # Run the UI (False removes its container).
 registry_ui_enabled = True

@@ -12,12 +12,21 @@ from io import StringIO
 from pyinfra import host
 from pyinfra.api import FactBase, FileUploadCommand, operation
 from pyinfra.api.exceptions import DeployError
+from pyinfra.operations import systemd
+from pyinfra.operations.util import any_changed
 
 from .report import log_once
 
 DAEMON_JSON = "/etc/docker/daemon.json"
 # Lists the deploy adds to without dropping the host's own entries.
 UNION_KEYS = ("insecure-registries", "registry-mirrors")
+
+
+# The keys dockerd applies on SIGHUP (`systemctl reload docker`), its running containers untouched (dockerd's
+# "configuration reload behavior"); a change to any other key needs a restart, which stops every container.
+RELOADABLE = frozenset({"debug", "labels", "live-restore", "max-concurrent-downloads", "max-concurrent-uploads",
+                        "max-download-attempts", "shutdown-timeout", "insecure-registries", "registry-mirrors",
+                        "default-runtime", "runtimes", "authorization-plugins"})
 
 
 class DaemonJson(FactBase):
@@ -48,6 +57,33 @@ def merged(current: dict, wanted: dict) -> dict:
         else:
             result[key] = value
     return result
+
+
+def restart_keys(current, settings: dict) -> list[str]:
+    """The keys of `settings` that would change daemon.json and that the engine applies only on a restart
+    (all of them when the file is not JSON yet); [] when a reload does, or nothing changes."""
+    if not isinstance(current, dict):
+        return sorted(settings)
+    wanted = merged(current, settings)
+    return sorted(key for key in settings if wanted.get(key) != current.get(key) and key not in RELOADABLE)
+
+
+def applied(config, restart_for: list[str], also_restart=None):
+    """After `config` (a daemon_json operation): the engine restarts when a key in `restart_for` changed (or
+    `also_restart`, another operation, did), else reloads when the file changed: a running container keeps
+    running."""
+    if restart_for:
+        log_once(f"{DAEMON_JSON}: {', '.join(restart_for)} changed: the engine restarts (its containers restart)")
+        systemd.service(name="Docker engine restarts for its new configuration", service="docker.service",
+                        running=None, restarted=True,
+                        _if=any_changed(config, *([also_restart] if also_restart else [])))
+        return
+    if also_restart:
+        systemd.service(name="Docker engine restarts for the firewall's new rules", service="docker.service",
+                        running=None, restarted=True, _if=also_restart.did_change)
+    systemd.service(name="Docker engine reloads its new configuration (running containers keep running)",
+                    service="docker.service", running=None, reloaded=True,
+                    _if=[config.did_change, *([also_restart.did_not_change] if also_restart else [])])
 
 
 def render(config: dict) -> str:

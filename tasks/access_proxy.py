@@ -9,14 +9,17 @@ from __future__ import annotations
 import hashlib
 import shlex
 
-from pyinfra import host
+from pyinfra import host, inventory
 from pyinfra.api import deploy
 from pyinfra.operations import server
 from pyinfra.operations.util import any_changed
 
+from core import topology
 from core.data import proxied
-from core.haproxy_files import PROXY_CONFIG, PROXY_IMAGE_DIR, PROXY_LOADED, PROXY_PEM, proxy_config
+from core.haproxy_files import CLIENT_CA, PROXY_CONFIG, PROXY_IMAGE_DIR, PROXY_LOADED, PROXY_PEM, proxy_config
 from core.host_files import server_material
+from core.mirrors import mirrors
+from core.secrets import SecretStore
 from ops.container import ContainerSpec, Mount, absent, container
 from ops.files import FileStates, checked_file, files_in_place, in_place
 
@@ -70,15 +73,18 @@ def access_proxy():
     if not proxied(data):
         return
     certificate, key, _ = server_material(host.name, data)
-    rules = proxy_config(host.name, data).encode()
+    rules = proxy_config(host.name, data, topology.mirror_clients(inventory) if mirrors(data) else ()).encode()
+    # The mirrors check client certificates against the deploy's own CA, whatever signed the server's.
+    client_ca = SecretStore(data.registry_secrets_dir).ca()[0] if mirrors(data) else b""
     pem = files_in_place(name="The proxy's certificate and key are in place", files={
-        f"{data.registry_config_dir}/{PROXY_PEM}": (certificate + key, "600")})
+        f"{data.registry_config_dir}/{PROXY_PEM}": (certificate + key, "600"),
+        **({f"{data.registry_config_dir}/{CLIENT_CA}": (client_ca, "600")} if client_ca else {})})
     config = checked_file(name="The access rules are checked and in place",
                           path=f"{data.registry_config_dir}/{PROXY_CONFIG}", content=rules, mode="600",
                           check=check_command(data))
     running = container(name="Access proxy container is running", spec=proxy_spec(data))
     record = f"{data.registry_config_dir}/{PROXY_LOADED}"
-    loaded = f"{hashlib.sha1(rules).hexdigest()} {hashlib.sha1(certificate + key).hexdigest()}\n".encode()
+    loaded = f"{hashlib.sha1(rules).hexdigest()} {hashlib.sha1(certificate + key + client_ca).hexdigest()}\n".encode()
     stale = not in_place((host.get_fact(FileStates, paths=[record]) or {}).get(record), loaded, "600")
     # Files changed this run, or changed by a run that never reached the reload (or edited by hand).
     changed = any_changed(pem, config)

@@ -1,18 +1,18 @@
 """Docker on the hosts that push and pull (the registry_clients group, and the registry hosts themselves)
 trusts the inventory's registries and load balancers: their CA in /etc/docker/certs.d/<name:port>/ (read
 on each connection, no engine restart), or for registries without TLS an insecure-registries entry; and
-logs in when asked."""
+logs in when asked. It pulls Docker Hub's images through the inventory's Docker Hub mirrors (daemon.json
+registry-mirrors, applied by a reload), showing each mirror the client certificate the deploy made for it."""
 
 from pyinfra import host, inventory
 from pyinfra.api import deploy
-from pyinfra.operations import systemd
 
 from core import topology
 from core.data import auth_on, registry_name, tls_on
 from core.host_files import registry_ca
 from core.secrets import SecretStore
 from ops.clients import logged_in
-from ops.daemon import daemon_json
+from ops.daemon import DaemonJson, applied, daemon_json, restart_keys
 from ops.files import files_in_place
 
 
@@ -32,13 +32,32 @@ def registry_clients():
                 trusted[f"/etc/docker/certs.d/{address}/ca.crt"] = (ca, "644")
             if login and auth_on(registry.data):
                 logins[address] = SecretStore(registry.data.registry_secrets_dir).password(login)
+    # Each pull-through mirror: its CA, and where users are on, this host's client certificate, which the
+    # mirror's door accepts in place of a password (the engine sends none to a registry-mirrors entry).
+    for registry, mirror in topology.mirror_endpoints(inventory):
+        directory = f"/etc/docker/certs.d/{registry_name(registry.name, registry.data)}:{mirror.port}"
+        ca = registry_ca(registry.data)
+        if ca:
+            trusted[f"{directory}/ca.crt"] = (ca, "644")
+        if auth_on(registry.data):
+            certificate, key = SecretStore(registry.data.registry_secrets_dir).client_certificate(host.name)
+            trusted[f"{directory}/client.cert"] = (certificate, "644")
+            trusted[f"{directory}/client.key"] = (key, "600")
     if trusted:
         files_in_place(name="Docker trusts each registry's CA", files=trusted)
     if logins:
         logged_in(name=f"Docker is logged in to each registry as {login}", user=login, passwords=logins)
+    if topology.is_registry(host):  # a registry host's engine task set daemon.json
+        return
+    settings = {}
     plain_http = topology.plain_http_registries(inventory)
-    if plain_http and not topology.is_registry(host):  # a registry host's engine task does it
-        config = daemon_json(name="Docker may reach the plain-HTTP registries",
-                             settings={"insecure-registries": plain_http})
-        systemd.service(name="Docker restarts for its new configuration", service="docker.service",
-                        running=None, restarted=True, _if=config.did_change)
+    if plain_http:
+        settings["insecure-registries"] = plain_http
+    hub_mirrors = topology.hub_mirror_urls(inventory)
+    if hub_mirrors:
+        settings["registry-mirrors"] = hub_mirrors
+    if settings:
+        restart_for = restart_keys(host.get_fact(DaemonJson), settings)
+        config = daemon_json(name="Docker uses the inventory's mirrors and may reach its plain-HTTP registries",
+                             settings=settings)
+        applied(config, restart_for)

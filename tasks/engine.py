@@ -1,5 +1,6 @@
 """The Docker engine: packages pinned by data, daemon.json, the host firewall it must live with, and the
-service running and enabled, restarted when its configuration or the firewall changed."""
+service running and enabled: reloaded when only keys it reloads changed (registry mirrors, insecure registries),
+restarted when another key or the firewall changed."""
 
 from pyinfra import host, inventory
 from pyinfra.api import deploy
@@ -8,10 +9,9 @@ from pyinfra.facts.deb import DebPackages
 from pyinfra.facts.rpm import RpmPackages
 from pyinfra.facts.systemd import SystemdStatus
 from pyinfra.operations import apt, files, systemd, yum
-from pyinfra.operations.util import any_changed
 
 from core import topology
-from ops.daemon import daemon_json
+from ops.daemon import DaemonJson, applied, daemon_json, restart_keys
 from ops.firewalld import ports_open
 from ops.packages import deb_pinned, engine_conflicts, rpm_pinned
 from ops.platform import distribution, os_family, rpm_manager
@@ -23,16 +23,18 @@ TOOLS = ["curl"]
 RPM_KEY = "/etc/pki/rpm-gpg/docker-ce.asc"
 
 
-def daemon_settings(data, plain_http: list[str]) -> dict:
-    """The daemon.json keys the deploy sets: registry_docker_daemon_options, log rotation, mirrors, and the
-    registries the engine may reach over plain HTTP (the operator's and the inventory's TLS-less ones)."""
+def daemon_settings(data, plain_http: list[str], hub_mirrors: list[str] = ()) -> dict:
+    """The daemon.json keys the deploy sets: registry_docker_daemon_options, log rotation, Docker Hub's mirrors
+    (the inventory's pull-through mirrors, then the operator's), and the registries the engine may reach over
+    plain HTTP (the operator's and the inventory's TLS-less ones)."""
     settings = {
         **data.registry_docker_daemon_options,
         "log-driver": "json-file",
         "log-opts": {"max-size": data.registry_docker_log_max_size, "max-file": str(data.registry_docker_log_max_file)},
     }
-    if data.registry_docker_registry_mirrors:
-        settings["registry-mirrors"] = list(data.registry_docker_registry_mirrors)
+    mirrors = list(dict.fromkeys([*hub_mirrors, *data.registry_docker_registry_mirrors]))
+    if mirrors:
+        settings["registry-mirrors"] = mirrors
     insecure = list(dict.fromkeys([*data.registry_docker_insecure_registries, *plain_http]))
     if insecure:
         settings["insecure-registries"] = insecure
@@ -130,19 +132,13 @@ def _firewall_opened():
 def docker_engine():
     distro = distribution(host)
     {"debian": _debian, "rhel": _rhel}[os_family(distro)](distro)
-    config = daemon_json(
-        name="Docker daemon configuration is in place",
-        settings=daemon_settings(host.data, topology.plain_http_registries(inventory)),
-    )
+    settings = daemon_settings(host.data, topology.plain_http_registries(inventory),
+                               topology.hub_mirror_urls(inventory))
+    restart_for = restart_keys(host.get_fact(DaemonJson), settings)
+    config = daemon_json(name="Docker daemon configuration is in place", settings=settings)
     opened = _firewall_opened()
     systemd.service(
         name="Docker engine is running and enabled", service="docker.service", running=True, enabled=True
     )
-    systemd.service(
-        name="Docker engine restarts for its new configuration",
-        service="docker.service",
-        running=None,
-        restarted=True,
-        # A firewalld change can drop the iptables chains Docker made; a restart makes them again.
-        _if=any_changed(config, *([opened] if opened else [])),
-    )
+    # A firewalld change can drop the iptables chains Docker made; a restart makes them again.
+    applied(config, restart_for, also_restart=opened)

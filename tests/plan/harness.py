@@ -81,6 +81,11 @@ class Plan:
                 return self.uploads[dest]
         raise AssertionError(f"the plan writes no {path}; it uploads {sorted(self.uploads)}")
 
+    def reloaded(self) -> list[str]:
+        """Services the plan reloads (systemctl reload)."""
+        return [shlex.split(c)[2] for c in self.commands
+                if not c.startswith("upload ") and shlex.split(c)[:2] == ["systemctl", "reload"]]
+
     def restarted(self) -> list[str]:
         """Services and containers the plan restarts."""
         found = []

@@ -36,6 +36,7 @@ from ops.signing_keys import KeyFileBytes
 from sandbox.settings import ROOT
 from tasks.access_proxy import proxy_spec
 from tasks.engine import RPM_KEY
+from tasks.mirrors import MirrorContainers
 from tasks.registry import registry_spec
 from tasks.ui import ui_spec
 from tests.keys import FINGERPRINT_A, KEY_A, KEY_B
@@ -136,6 +137,7 @@ def bare(os_key, **overrides) -> dict:
         k(ContainerState, container=data.registry_ui_container, image=data.registry_ui_image, gateway=True):
             {"container": None, "image": None, "aside": False, "gateway": GATEWAY},
         k(DaemonJson): {},
+        k(MirrorContainers): [],
         k(MaintenanceState): None,
         any_arguments(ConfigFiles): None,
         k(Health): None,
