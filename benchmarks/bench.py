@@ -2,7 +2,7 @@
 
     python -m benchmarks.bench [--runs N] [--skip-cold] [--skip-deploy] [--skip-gc] [--skip-backup]
         [--skip-storage] [--skip-lb] [--skip-faults] [--skip-registry3] [--skip-access] [--skip-status]
-        [--skip-monitoring] [--skip-s3-chores]
+        [--skip-monitoring] [--skip-s3-chores] [--skip-mirrors]
 
 Measures: `sandbox up --hosts 2` cold (base image built) and warm (image cached, new hosts); the first
 deploy on a fresh host with TLS and users (the default) and without; a no-op re-run with and without
@@ -15,7 +15,8 @@ to serve again after its registry crashed, its engine or the host restarted; pus
 re-run on registry 2.8 against 3.1.1; manifest and blob GETs per second, 1 and 16 clients, with users on
 (through the access proxy) against users off; status.py; what monitoring costs (the chores' metrics, each
 scrape, a no-op deploy with Prometheus on the host against without); retention, backup and restore of
-~400 MB on a volume against S3.
+~400 MB on a volume against S3; a 100 MB pull through a pull-through mirror, cold and warm, against one
+straight from its upstream.
 Leaves the sandbox down.
 """
 
@@ -618,6 +619,47 @@ def _scrape_cost(runs: int, host, port: int) -> tuple[float, float]:
     return scraped, unscraped
 
 
+def mirror_benchmark(runs: int):
+    """A 100 MB image pulled on a host through its pull-through mirror of another host's registry (registry
+    3, TLS and users): cold (the mirror fetches it), warm (from the mirror's cache), and straight from the
+    upstream, same run."""
+    print("# pull-through mirror", flush=True)
+    sandbox("images", "--registry3")
+    fresh_hosts(2)
+    upstream, mirror = read_state()["hosts"]
+    password = SECRETS_DIR / "mirrors" / "bench"
+    entry = {"name": "bench", "upstream": f"https://{upstream['name']}:5000", "port": 5010,
+             "username": "registry-pull", "ca": str(SECRETS_DIR / "ca.crt")}
+    limits = ("--limit", upstream["name"], "--limit", mirror["name"])
+    try:
+        os.environ["SANDBOX_HOST_DATA"] = json.dumps({mirror["name"]: {"registry_image": REGISTRY3_IMAGE}})
+        ok_deploy(*limits)
+        password.parent.mkdir(mode=0o700, exist_ok=True)
+        password.write_text((SECRETS_DIR / "passwords" / "registry-pull").read_text())
+        os.environ["SANDBOX_HOST_DATA"] = json.dumps({mirror["name"]: {"registry_image": REGISTRY3_IMAGE,
+                                                                       "registry_mirrors": [entry]}})
+        ok_deploy(*limits)
+        source, client = ssh_host(upstream["ssh_port"]), ssh_host(mirror["ssh_port"])
+        times = {"cold": [], "warm": [], "direct": []}
+        for run in range(runs):
+            source.check_output(PUSH_PULL.format(run=run) + f"docker push -q localhost:5000/pp:{run} >/dev/null")
+            names = {"cold": f"{mirror['name']}:5010/pp:{run}", "warm": f"{mirror['name']}:5010/pp:{run}",
+                     "direct": f"{upstream['name']}:5000/pp:{run}"}
+            for kind, name in names.items():
+                times[kind].append(timed(partial(client.check_output, f"docker pull -q {name}")))
+                client.check_output(f"docker rmi -f {name} >/dev/null")
+        medians = {kind: report(f"pull 100 MB, {kind}" + {"cold": " (through the mirror, not cached)",
+                                                          "warm": " (from the mirror's cache)",
+                                                          "direct": " (from the upstream itself)"}[kind],
+                                (statistics.median(samples), samples)) for kind, samples in times.items()}
+        print(f"  warm/cold {medians['warm'] / medians['cold']:.2f}, warm/direct"
+              f" {medians['warm'] / medians['direct']:.2f}, cold/direct {medians['cold'] / medians['direct']:.2f}",
+              flush=True)
+    finally:
+        os.environ.pop("SANDBOX_HOST_DATA", None)
+        password.unlink(missing_ok=True)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
@@ -633,6 +675,7 @@ def main(argv=None):
     parser.add_argument("--skip-status", action="store_true")
     parser.add_argument("--skip-monitoring", action="store_true")
     parser.add_argument("--skip-s3-chores", action="store_true")
+    parser.add_argument("--skip-mirrors", action="store_true")
     args = parser.parse_args(argv)
     client = docker.from_env()
     sandbox("images")
@@ -672,6 +715,8 @@ def main(argv=None):
         monitoring_benchmark(args.runs)
     if not args.skip_s3_chores:
         s3_chores_benchmark(args.runs)
+    if not args.skip_mirrors:
+        mirror_benchmark(args.runs)
     sandbox("down")
     return 0
 
