@@ -34,6 +34,7 @@ from ops.registry_config import ConfigFiles, StoresInS3
 from ops.signing_keys import KeyFileBytes
 from ops.storage import StorageHoldings
 from tasks.engine import RPM_KEY
+from tasks.mirrors import MirrorContainers
 from tasks.registry import CONFIG_LABEL, registry_spec
 from tests.plan.harness import any_arguments, plan, plan_data
 from tests.plan.hosts import (
@@ -549,3 +550,39 @@ def test_a_host_that_only_monitors_gets_prometheus_and_nothing_of_docker():
     assert not [c for c in planned.commands if "docker" in c], "no engine, no trust, no daemon.json"
     targets = yaml.safe_load(planned.written(f"{PROMETHEUS_CONFIG}.checked"))["scrape_configs"][1]["static_configs"]
     assert targets == [{"targets": ["registry1:5002"], "labels": {"host": "registry1"}}]
+
+
+HUB_MIRROR = {"name": "hub", "upstream": "https://registry-1.docker.io", "port": 5010}
+
+
+def test_a_mirror_runs_on_the_host_network_from_a_root_only_directory_and_a_dropped_one_goes_its_volume_kept():
+    facts = in_place("debian12", registry_mirrors=[HUB_MIRROR])
+    data = data_for("debian12")
+    facts[k(ContainerState, container="registry-mirror-hub", image=data.registry_image, gateway=False)] = None
+    facts[k(MirrorContainers)] = ["hub", "old"]
+    facts[k(DockerContainer, object_id="registry-mirror-old")] = [{"Name": "/registry-mirror-old"}]
+    planned = plan(facts, registry_mirrors=[HUB_MIRROR])
+    arguments = planned.containers()["registry-mirror-hub"]
+    assert ["--network", "host"] == arguments[arguments.index("--network"):arguments.index("--network") + 2]
+    assert "type=volume,src=registry-mirror-hub,dst=/var/lib/registry" in arguments
+    assert "type=bind,src=/etc/registry-mirror-hub,dst=/etc/docker/registry,readonly" in arguments
+    config = yaml.safe_load(planned.written("/etc/registry-mirror-hub/config.yml"))
+    assert config["proxy"] == {"remoteurl": HUB_MIRROR["upstream"]} and config["http"]["addr"] == "127.0.0.1:6010"
+    made = planned.commands.index("mkdir -p /etc/registry-mirror-hub")
+    assert planned.commands[made + 1:made + 3] == ["chmod 700 /etc/registry-mirror-hub",
+                                                   "chown root:root /etc/registry-mirror-hub"]
+    assert made < planned.commands.index("upload /etc/registry-mirror-hub/config.yml.new"), "root-only before a byte"
+    assert "docker rm --force registry-mirror-old >/dev/null 2>&1" in " ".join(planned.commands)
+    assert "registry-mirror-hub" not in " ".join(c for c in planned.commands if "docker rm" in c)
+    assert not [c for c in planned.commands if "docker volume rm" in c]
+
+
+def test_docker_hub_mirrors_reach_daemon_json_by_a_reload_and_a_key_the_engine_cannot_reload_restarts_it():
+    facts = in_place("debian12")
+    data = data_for("debian12")
+    facts[k(ContainerState, container="registry-mirror-hub", image=data.registry_image, gateway=False)] = None
+    mirrored = plan(facts, registry_mirrors=[HUB_MIRROR])
+    assert json.loads(mirrored.written("/etc/docker/daemon.json"))["registry-mirrors"] == ["https://planned-host:5010"]
+    assert (mirrored.reloaded(), mirrored.restarted()) == (["docker.service"], [])
+    rotated = plan(in_place("debian12"), registry_docker_log_max_file=5)
+    assert (rotated.reloaded(), rotated.restarted()) == ([], ["docker.service"])
