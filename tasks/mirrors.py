@@ -11,7 +11,7 @@ from core.data import registry_major
 from core.host_files import config_mount_target, files_hash, mirror_files
 from core.mirrors import MIRROR_LABEL, UPSTREAM_CA, mirrors
 from core.registry_yaml import DATA_ROOT
-from ops.container import ContainerSpec, Mount, absent, container
+from ops.container import ContainerSpec, Mount, absent, container, restarted
 from ops.files import files_in_place
 
 from .registry import CONFIG_LABEL
@@ -57,10 +57,13 @@ def pull_through_mirrors():
         directory = mirror.config_dir(data)
         pyinfra_files.directory(name=f"Mirror {mirror.name}'s configuration directory is root's alone",
                                 path=directory, user="root", group="root", mode="700")
-        files_in_place(name=f"Mirror {mirror.name}'s configuration is in place",
-                       files={f"{directory}/{file}": (content, "600") for file, content in files.items()})
-        container(name=f"Mirror {mirror.name} ({mirror.upstream}) is running",
-                  spec=mirror_spec(host.name, data, mirror, files))
+        config = files_in_place(name=f"Mirror {mirror.name}'s configuration is in place",
+                                files={f"{directory}/{file}": (content, "600") for file, content in files.items()})
+        running = container(name=f"Mirror {mirror.name} ({mirror.upstream}) is running",
+                            spec=mirror_spec(host.name, data, mirror, files))
+        # Files edited on the host and put back: a container that restarted in between runs on the edit.
+        restarted(name=f"Mirror {mirror.name} restarts to read its restored configuration",
+                  container_name=mirror.container, _if=[config.did_change, running.did_not_change])
     names = {mirror.name for mirror in wanted}
     for gone in host.get_fact(MirrorContainers) or []:
         if gone not in names:

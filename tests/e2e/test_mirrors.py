@@ -167,6 +167,21 @@ def test_a_removed_mirror_container_is_repaired_and_a_second_run_changes_nothing
     assert on_hosts().changes() == []
 
 
+def test_a_mirror_configuration_edited_by_hand_is_put_back_and_read(hosts):
+    """The edit is read by a restart before the run: the run puts the file back and restarts the mirror."""
+    mirror = hosts.mirror
+    config = f"{mirror.data.registry_config_dir}-mirror-hub/config.yml"
+    mirror.host.check_output(f"sed -i 's|remoteurl: .*|remoteurl: https://{MIRROR}:5000|' {config}"
+                             f" && docker restart {MIRROR_CONTAINER}")
+    since = mirror.host.check_output("date +%s.%N")
+    repaired = on_hosts()
+    assert ("Pull-through mirrors | Mirror hub restarts to read its restored configuration", MIRROR) \
+        in repaired.changes()
+    assert f"remoteurl: {MIRRORS[0]['upstream']}" in mirror.host.check_output(f"cat {config}")
+    started = mirror.host.check_output(f"docker logs --since {since} {MIRROR_CONTAINER} 2>&1")
+    assert f"proxy cache to {MIRRORS[0]['upstream']}" in started
+
+
 def test_the_upstream_password_and_the_client_key_are_never_printed(hosts):
     """A run that uploads them again (the mirror's configuration and the client key removed first), at -vvv."""
     mirror = hosts.mirror
