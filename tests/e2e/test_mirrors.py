@@ -3,8 +3,9 @@ host runs a mirror of it (registry 3: registry 2 cannot send a password to an up
 Adding the mirror reloads every engine and restarts no container; a short name pulled on another host is
 answered by the mirror (daemon.json registry-mirrors, the client certificate in place of a password); a
 warm pull asks the upstream for no blob, and one with the upstream stopped is still served; the mirror takes
-no push and says so for an image the upstream never had; a removed mirror container is repaired, a second
-run changes nothing, the upstream's password and the client key are never printed, and a mirror dropped from
+no push and says so for an image the upstream never had; a certificate of the CA for a host outside the
+inventory is refused; GC on the mirror host leaves the mirror and its cache alone; a removed mirror
+container is repaired, an edited configuration put back and read, a second run changes nothing, the upstream's password and the client key are never printed, and a mirror dropped from
 the list goes while its cache stays.
 Runs on hosts of its own (host_name(3), the upstream; host_name(4), the mirror), made and removed here."""
 
@@ -157,6 +158,23 @@ def test_the_mirror_takes_no_push_and_says_so_for_an_image_the_upstream_never_ha
     assert "a pull-through mirror is read-only" in answer.stdout
     missing = mirror.host.run(f"docker pull {MIRROR}:{PORT}/team/never:1")
     assert missing.rc != 0 and "not found" in missing.stderr.lower(), missing.stderr
+
+
+def test_gc_on_the_mirror_host_leaves_the_mirror_and_its_cache_alone(hosts):
+    """The collector runs on the registry's storage only: the mirror keeps running, and serves its cache with
+    the upstream stopped."""
+    mirror, upstream = hosts.mirror, hosts.upstream
+    assert mirror.host.run(f"docker pull -q {APP}").rc == 0
+    before = started_at(mirror, MIRROR_CONTAINER)
+    collected = deploy("--limit", MIRROR, file="gc.py")
+    assert collected.returncode == 0, collected.stderr[-3000:]
+    assert started_at(mirror, MIRROR_CONTAINER) == before
+    proxy = upstream.data.registry_auth_proxy_container
+    upstream.host.check_output(f"docker stop {proxy}")
+    try:
+        assert mirror.host.run(f"docker rmi -f {APP} >/dev/null && docker pull {APP}").rc == 0
+    finally:
+        upstream.host.check_output(f"docker start {proxy}")
 
 
 def test_a_removed_mirror_container_is_repaired_and_a_second_run_changes_nothing(hosts):
