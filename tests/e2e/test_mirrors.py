@@ -5,8 +5,9 @@ answered by the mirror (daemon.json registry-mirrors, the client certificate in 
 warm pull asks the upstream for no blob, and one with the upstream stopped is still served; the mirror takes
 no push and says so for an image the upstream never had; a certificate of the CA for a host outside the
 inventory is refused; GC on the mirror host leaves the mirror and its cache alone; a removed mirror
-container is repaired, an edited configuration put back and read, a second run changes nothing, the upstream's password and the client key are never printed, and a mirror dropped from
-the list goes while its cache stays.
+container is repaired, an edited configuration put back and read, a second run changes nothing, the
+upstream's password and the client key are never printed, and a mirror dropped from the list goes while its
+cache stays.
 Runs on hosts of its own (host_name(3), the upstream; host_name(4), the mirror), made and removed here."""
 
 import json
