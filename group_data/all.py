@@ -26,9 +26,10 @@ registry_docker_repo_allow_http = False
 registry_centos_vault_baseurl = None
 # More daemon.json settings, merged in (keys already on the host that the deploy does not set are kept).
 registry_docker_daemon_options = {}
-# daemon.json `registry-mirrors`: pull-through mirrors for the engine.
+# daemon.json `registry-mirrors`: Docker Hub mirrors of your own for the engine, after the inventory's
+# (registry_mirrors); a change reloads the engine, its containers keep running.
 registry_docker_registry_mirrors = []
-# daemon.json `insecure-registries`: registries the engine may reach over plain HTTP.
+# daemon.json `insecure-registries`: registries the engine may reach over plain HTTP (a change reloads it).
 registry_docker_insecure_registries = []
 # daemon.json json-file `max-size` of each container's log.
 registry_docker_log_max_size = "10m"
