@@ -38,6 +38,10 @@ def table(statuses: list[dict]) -> str:
             chore = f"running: {registry['running']}" if registry["running"] else "no chore running"
             lines.append(f"  state        {mode}; {chore}")
             lines.append(f"  last chore   {last_chore(registry['last_chore'], registry['running'])}")
+        for mirror in status.get("mirrors") or []:
+            cached = "no cache volume" if mirror["cache_bytes"] is None else f"cache {mirror['cache_bytes']} bytes"
+            lines.append(f"  mirror       {mirror['name']} of {mirror['upstream']} on :{mirror['port']}"
+                         f" ({mirror['state']}), {cached}")
         for name, state in (status.get("replicas") or {}).items():
             lines.append(f"  replica      {name} {state}")
         certificate = status.get("certificate")

@@ -14,6 +14,7 @@ from pyinfra.api import FactBase
 from core import topology
 from core.data import bucket_url, tls_on
 from core.haproxy_files import BACKEND, LB_PEM
+from core.mirrors import mirrors
 from core.status import as_json, table, when
 
 from .lb import BalancedServers
@@ -33,6 +34,28 @@ class CertificateEnd(FactBase):
     def process(self, output):
         found = [line.removeprefix("notAfter=") for line in output if line.startswith("notAfter=")]
         return found[0] if found else None
+
+
+class MirrorStates(FactBase):
+    """Each pull-through mirror's container state ("running", "exited", ..., "missing") and the bytes its cache
+    volume holds (None when there is no volume): {name: (state, bytes)}."""
+
+    def requires_command(self, names) -> str:
+        return "docker"
+
+    def command(self, names) -> str:
+        return (f"for n in {' '.join(shlex.quote(name) for name in names)}; do"
+                " s=$(docker container inspect --format '{{.State.Status}}' \"registry-mirror-$n\" 2>/dev/null"
+                " || echo missing);"
+                " d=$(docker volume inspect --format '{{.Mountpoint}}' \"registry-mirror-$n\" 2>/dev/null);"
+                ' b=$([ -n "$d" ] && du -sb "$d" 2>/dev/null | cut -f1); echo "$n $s ${b:--}"; done')
+
+    def process(self, output):
+        found = {}
+        for line in output:
+            name, state, size = (line.split() + ["", "", ""])[:3]
+            found[name] = (state, int(size) if size.isdigit() else None)
+        return found
 
 
 def _expiry(text: str) -> datetime:
@@ -63,6 +86,11 @@ def host_status(inventory) -> dict:
             "image", "state", "stored", "tags", "read_only", "running", "last_chore")}}
         if tls_on(data):
             certificate = f"{data.registry_config_dir}/registry.crt"
+        wanted = mirrors(data)
+        states = host.get_fact(MirrorStates, names=[mirror.name for mirror in wanted]) if wanted else {}
+        status["mirrors"] = [{"name": mirror.name, "upstream": mirror.upstream, "port": mirror.port,
+                              "state": states.get(mirror.name, ("missing", None))[0],
+                              "cache_bytes": states.get(mirror.name, ("missing", None))[1]} for mirror in wanted]
     if topology.is_balancer(host):
         names = {server["id"]: f"{server['address']}:{server['port']}" for server in topology.replicas(inventory)}
         found = host.get_fact(BalancedServers, backend=BACKEND) or {}

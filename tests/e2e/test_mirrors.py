@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import pytest
 
 from core.secrets import SecretStore
-from dev.operator import deploy, sandbox, upload
+from dev.operator import deploy, sandbox, status, upload
 from sandbox.hosts import host_name
 from sandbox.registry3 import REGISTRY3_IMAGE
 from sandbox.settings import SECRETS_DIR
@@ -147,6 +147,15 @@ def test_the_mirrors_door_refuses_a_certificate_of_the_ca_made_for_a_host_outsid
     finally:
         for suffix in ("crt", "key"):
             (SECRETS_DIR / "clients" / f"stranger.{suffix}").unlink(missing_ok=True)
+
+
+def test_status_names_the_mirror_its_state_and_what_its_cache_holds(hosts):
+    [mirror] = status("--limit", MIRROR)[MIRROR]["mirrors"]
+    cached = int(hosts.mirror.host.check_output(f"du -sb $(docker volume inspect --format '{{{{.Mountpoint}}}}'"
+                                                f" {MIRROR_CONTAINER}) | cut -f1"))
+    assert mirror == {"name": "hub", "upstream": MIRRORS[0]["upstream"], "port": PORT, "state": "running",
+                      "cache_bytes": cached}
+    assert cached > 1_000_000, "the pulled image's layers are in the cache"
 
 
 def test_the_mirror_takes_no_push_and_says_so_for_an_image_the_upstream_never_had(hosts):

@@ -2,6 +2,7 @@
 
 from core.status import table
 from ops.maintenance import RegistryReport
+from ops.status import MirrorStates
 
 REPORT = ["@running registry-maintenance gc (pid 12, by root, since 2026-12-01 05:00:00 UTC)",
           "@read-only registry-maintenance gc (pid 12, by root, since 2026-12-01 05:00:00 UTC)",
@@ -37,3 +38,15 @@ def test_a_host_without_a_status_is_named_unreachable():
     said = table([{"host": "lb", "roles": ["load balancer"], "unreachable": "no status"},
                   {"host": "lb2", "roles": ["load balancer"], "replicas": {"r0 reg:5000": "DOWN"}}])
     assert "lb  load balancer\n  UNREACHABLE: no status" in said and "replica      r0 reg:5000 DOWN" in said
+
+
+def test_each_mirror_is_read_and_printed_with_its_state_and_cache():
+    found = MirrorStates().process(["hub running 104857600", "ghcr missing -"])
+    assert found == {"hub": ("running", 104857600), "ghcr": ("missing", None)}
+    status = {**_registry(), "mirrors": [
+        {"name": "hub", "upstream": "https://registry-1.docker.io", "port": 5010, "state": "running",
+         "cache_bytes": 104857600},
+        {"name": "ghcr", "upstream": "https://ghcr.io", "port": 5011, "state": "missing", "cache_bytes": None}]}
+    said = table([status])
+    assert "  mirror       hub of https://registry-1.docker.io on :5010 (running), cache 104857600 bytes" in said
+    assert "  mirror       ghcr of https://ghcr.io on :5011 (missing), no cache volume" in said
