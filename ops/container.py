@@ -282,6 +282,32 @@ def restarted(container_name: str):
     yield shlex.join([CONTAINER_SCRIPT, "restart", container_name])
 
 
+class LabelledContainers(FactBase):
+    """The names of the containers carrying `label`, whatever the data says; [] when the engine does not
+    answer (an engine stopped by hand is started later in the same run)."""
+
+    def requires_command(self, label) -> str:
+        return "docker"
+
+    def command(self, label) -> str:
+        return f"docker ps --all --filter label={shlex.quote(label)} --format '{{{{.Names}}}}' 2>/dev/null || true"
+
+    def process(self, output):
+        return sorted({line.strip() for line in output if line.strip()})
+
+
+@operation()
+def labelled_absent(label: str, keep: list[str]):
+    """Ensure no container carrying `label` exists but those in `keep` (images and volumes stay). Asked when
+    the operation runs, after the engine is running."""
+    gone = [name for name in host.get_fact(LabelledContainers, label=label) or [] if name not in keep]
+    for name in gone:
+        log_once(f"{name}: no longer wanted, removed (its volumes are kept)")
+        yield f"docker rm --force {shlex.quote(name)} >/dev/null"
+    if not gone:
+        host.noop(f"no container labelled {label} but {', '.join(keep) or 'none'}")
+
+
 @operation()
 def absent(container_name: str):
     """Ensure no container of this name exists (its image and any volumes stay)."""

@@ -4,30 +4,17 @@ With users on, each listens on loopback behind the access proxy (tasks/access_pr
 port; with users off, it serves TLS itself. The health gate (tasks/health.py) checks each one's door."""
 
 from pyinfra import host
-from pyinfra.api import FactBase, deploy
+from pyinfra.api import deploy
 from pyinfra.operations import files as pyinfra_files
 
 from core.data import registry_major
 from core.host_files import config_mount_target, files_hash, mirror_files
 from core.mirrors import MIRROR_LABEL, UPSTREAM_CA, mirrors
 from core.registry_yaml import DATA_ROOT
-from ops.container import ContainerSpec, Mount, absent, container, restarted
+from ops.container import ContainerSpec, Mount, container, labelled_absent, restarted
 from ops.files import files_in_place
 
 from .registry import CONFIG_LABEL
-
-
-class MirrorContainers(FactBase):
-    """The names of the mirrors whose containers are on the host (by their label), whatever the data says."""
-
-    def requires_command(self) -> str:
-        return "docker"
-
-    def command(self) -> str:
-        return f"docker ps --all --filter label={MIRROR_LABEL} --format '{{{{.Label \"{MIRROR_LABEL}\"}}}}'"
-
-    def process(self, output):
-        return sorted({line.strip() for line in output if line.strip()})
 
 
 def mirror_spec(name: str, data, mirror, files: dict) -> ContainerSpec:
@@ -64,8 +51,5 @@ def pull_through_mirrors():
         # Files edited on the host and put back: a container that restarted in between runs on the edit.
         restarted(name=f"Mirror {mirror.name} restarts to read its restored configuration",
                   container_name=mirror.container, _if=[config.did_change, running.did_not_change])
-    names = {mirror.name for mirror in wanted}
-    for gone in host.get_fact(MirrorContainers) or []:
-        if gone not in names:
-            absent(name=f"Mirror {gone}, no longer in registry_mirrors, is removed (its cache volume is kept)",
-                   container_name=f"registry-mirror-{gone}")
+    labelled_absent(name="Mirrors no longer in registry_mirrors are removed (their cache volumes are kept)",
+                    label=MIRROR_LABEL, keep=[mirror.container for mirror in wanted])

@@ -227,7 +227,7 @@ def test_the_upstream_password_and_the_client_key_are_never_printed(hosts):
 def test_a_mirror_dropped_from_the_list_goes_and_its_cache_stays(hosts):
     os.environ["SANDBOX_HOST_DATA"] = host_data([])
     run = on_hosts()
-    assert ("Pull-through mirrors | Mirror hub, no longer in registry_mirrors, is removed (its cache volume is kept)",
+    assert ("Pull-through mirrors | Mirrors no longer in registry_mirrors are removed (their cache volumes are kept)",
             MIRROR) in run.changes()
     mirror = hosts.mirror.host
     assert mirror.run(f"docker container inspect {MIRROR_CONTAINER}").rc != 0

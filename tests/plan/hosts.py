@@ -21,10 +21,11 @@ from core.haproxy_files import PROXY_CONFIG, PROXY_LOADED, PROXY_PEM, proxy_conf
 from core.host_files import UPSTREAM_TLS_FILE, client_curlrc, config_files, upstream_tls
 from core.host_paths import COMMON_LIBRARY, CONTAINER_SCRIPT, MAINTENANCE_SCRIPT
 from core.host_scripts import template_values
+from core.mirrors import MIRROR_LABEL
 from core.secrets import SecretStore
 from dev.operator import Data, group_defaults
 from ops.clients import DockerLogins, RegistryAnswers
-from ops.container import ContainerState
+from ops.container import ContainerState, LabelledContainers
 from ops.daemon import DaemonJson
 from ops.files import UPLOAD_DIR, FileStates, UploadDirectory
 from ops.firewalld import FirewalldPorts
@@ -36,7 +37,6 @@ from ops.signing_keys import KeyFileBytes
 from sandbox.settings import ROOT
 from tasks.access_proxy import proxy_spec
 from tasks.engine import RPM_KEY
-from tasks.mirrors import MirrorContainers
 from tasks.registry import registry_spec
 from tasks.ui import ui_spec
 from tests.keys import FINGERPRINT_A, KEY_A, KEY_B
@@ -137,7 +137,7 @@ def bare(os_key, **overrides) -> dict:
         k(ContainerState, container=data.registry_ui_container, image=data.registry_ui_image, gateway=True):
             {"container": None, "image": None, "aside": False, "gateway": GATEWAY},
         k(DaemonJson): {},
-        k(MirrorContainers): [],
+        k(LabelledContainers, label=MIRROR_LABEL): [],
         k(MaintenanceState): None,
         any_arguments(ConfigFiles): None,
         k(Health): None,
