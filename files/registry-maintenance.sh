@@ -513,15 +513,17 @@ needed_by_another() {
 }
 
 # What a manifest DELETE does to the store, done inside the read-only window of every replica (which
-# refuse a DELETE meanwhile): the tags of repository $1 that point at digest $2 ($3: space-separated)
-# untagged, then the manifest's revision link removed; $4: the window's listing (repositories_listed). Its
-# blobs go with the garbage collection after.
+# refuse a DELETE meanwhile), in distribution's own order: the manifest's revision link in repository $1
+# removed (digest $2), then the tags that point at it ($3: space-separated) untagged; $4: the window's
+# listing (repositories_listed). Interrupted in between, the tags are still listed, so the next run decides
+# them again and finishes (the other order would leave a manifest no tag names, which registry 2's
+# collector keeps for ever). Its blobs go with the garbage collection after.
 s3_delete_manifest() {
     _doomed=$(mktemp)
+    echo "$STORE_ROOT/repositories/$1/_manifests/revisions/sha256/${2#sha256:}/link" >"$_doomed"
     for _tag in $3; do
         awk -v p="$STORE_ROOT/repositories/$1/_manifests/tags/$_tag/" 'index($1, p) == 1 { print $1 }' "$4"
-    done >"$_doomed"
-    echo "$STORE_ROOT/repositories/$1/_manifests/revisions/sha256/${2#sha256:}/link" >>"$_doomed"
+    done >>"$_doomed"
     while read -r _key; do
         s3_request -o /dev/null -X DELETE "$S3_ENDPOINT/$S3_BUCKET/$_key" || exit 1
     done <"$_doomed" || die "could not delete all of $1@$2 from s3://$S3_BUCKET; run the chore again to finish it"

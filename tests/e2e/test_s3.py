@@ -254,6 +254,47 @@ def test_retention_across_replicas_decides_as_on_a_volume_and_deletes_under_pull
     assert upload_status(puller, LB_URL) == "202"
 
 
+def test_retention_across_replicas_killed_between_a_manifest_and_its_tags_is_healed_and_finished(cluster):
+    """Killed (the run here and the chore on the host) after the doomed manifest's revision link went and
+    before its tag did: every replica is left read-only and the tag still listed; the next deploy makes them
+    writable, and the next retention run decides the tag again and finishes, its own layer collected."""
+    replicas, lb = cluster
+    push_retention_tags(replicas[0])
+    kept = {tag: manifest(lb, "keep", tag) for tag in ("latest", "v1", "v3", "v4", "stable")}
+    v2_digest, v2_layers = manifest(lb, "keep", "v2")
+    (unique,) = v2_layers - set().union(*(layers for _, layers in kept.values()))
+    apply = ("--data", f"registry_retention_rules={RETENTION_RULES}", "--data", "registry_retention_apply=True")
+    pausing = PAUSING.format(command="curl", match="X?DELETE?*_manifests/tags/")
+    for replica in replicas:  # whichever pyinfra's run-once picks deletes
+        replica.host.check_output(f"cat > /usr/local/bin/curl <<'EOF'\n{pausing}EOF\n"
+                                  "chmod +x /usr/local/bin/curl && rm -f /tmp/chore.paused /tmp/chore.release")
+    try:
+        run = start_deploy(*apply, inventory=CLUSTER, file="retention.py")
+        try:
+            deleter = paused_collector(replicas)
+        finally:
+            run.kill()
+            run.communicate()
+        deleter.host.run("pkill -KILL -f '^/bin/sh /usr/local/sbin/registry-maintenance'")
+        deleter.host.run("pkill -KILL -f '^/bin/sh /usr/local/bin/curl'")
+    finally:
+        for replica in replicas:
+            replica.host.check_output("rm -f /usr/local/bin/curl; touch /tmp/chore.release")
+    assert [upload_status(replica) for replica in replicas] == ["405", "405"], "left read-only"
+    assert "v2" in tags_of(lb, "keep") and manifest_head(lb, f"keep@{v2_digest}")[0] == 404
+    healed = cluster_deploy()
+    assert healed.returncode == 0, healed.stderr[-3000:]
+    assert [upload_status(replica) for replica in replicas] == ["202", "202"]
+    finished = cluster_deploy(*apply, file="retention.py")
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    assert f"deleted keep@{v2_digest} (tags v2)" in finished.stderr
+    assert tags_of(lb, "keep") == ["latest", "stable", "v1", "v3", "v4"]
+    assert blob_key(unique) not in stored_keys(), "the deleted tag's own layer is collected"
+    for tag, (digest, _) in kept.items():
+        assert manifest(lb, "keep", tag)[0] == digest
+        pull_back(replicas[0], f"keep:{tag}")
+
+
 def _every_tag(lb) -> dict[str, str]:
     """repository:tag -> digest of every tag, as the load balancer answers."""
     found = {}
