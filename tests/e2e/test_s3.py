@@ -254,6 +254,28 @@ def test_retention_across_replicas_decides_as_on_a_volume_and_deletes_under_pull
     assert upload_status(puller, LB_URL) == "202"
 
 
+def killed_at_store_request(replicas, match: str, *args, file: str):
+    """Run `file` across the replicas and kill it, here and on the host, once its shared step's request to the
+    object store (curl) whose arguments match the glob `match` is held; the replica that ran it."""
+    pausing = PAUSING.format(command="curl", match=match)
+    for replica in replicas:  # whichever pyinfra's run-once picks runs the shared step
+        replica.host.check_output(f"cat > /usr/local/bin/curl <<'EOF'\n{pausing}EOF\n"
+                                  "chmod +x /usr/local/bin/curl && rm -f /tmp/chore.paused /tmp/chore.release")
+    try:
+        run = start_deploy(*args, inventory=CLUSTER, file=file)
+        try:
+            held = paused_collector(replicas)
+        finally:
+            run.kill()
+            run.communicate()
+        held.host.run("pkill -KILL -f '^/bin/sh /usr/local/sbin/registry-maintenance'")
+        held.host.run("pkill -KILL -f '^/bin/sh /usr/local/bin/curl'")
+    finally:
+        for replica in replicas:
+            replica.host.check_output("rm -f /usr/local/bin/curl; touch /tmp/chore.release")
+    return held
+
+
 def test_retention_across_replicas_killed_between_a_manifest_and_its_tags_is_healed_and_finished(cluster):
     """Killed (the run here and the chore on the host) after the doomed manifest's revision link went and
     before its tag did: every replica is left read-only and the tag still listed; the next deploy makes them
@@ -264,22 +286,7 @@ def test_retention_across_replicas_killed_between_a_manifest_and_its_tags_is_hea
     v2_digest, v2_layers = manifest(lb, "keep", "v2")
     (unique,) = v2_layers - set().union(*(layers for _, layers in kept.values()))
     apply = ("--data", f"registry_retention_rules={RETENTION_RULES}", "--data", "registry_retention_apply=True")
-    pausing = PAUSING.format(command="curl", match="X?DELETE?*_manifests/tags/")
-    for replica in replicas:  # whichever pyinfra's run-once picks deletes
-        replica.host.check_output(f"cat > /usr/local/bin/curl <<'EOF'\n{pausing}EOF\n"
-                                  "chmod +x /usr/local/bin/curl && rm -f /tmp/chore.paused /tmp/chore.release")
-    try:
-        run = start_deploy(*apply, inventory=CLUSTER, file="retention.py")
-        try:
-            deleter = paused_collector(replicas)
-        finally:
-            run.kill()
-            run.communicate()
-        deleter.host.run("pkill -KILL -f '^/bin/sh /usr/local/sbin/registry-maintenance'")
-        deleter.host.run("pkill -KILL -f '^/bin/sh /usr/local/bin/curl'")
-    finally:
-        for replica in replicas:
-            replica.host.check_output("rm -f /usr/local/bin/curl; touch /tmp/chore.release")
+    killed_at_store_request(replicas, "X?DELETE?*_manifests/tags/", *apply, file="retention.py")
     assert [upload_status(replica) for replica in replicas] == ["405", "405"], "left read-only"
     assert "v2" in tags_of(lb, "keep") and manifest_head(lb, f"keep@{v2_digest}")[0] == 404
     healed = cluster_deploy()
@@ -314,22 +321,7 @@ def test_a_backup_of_the_cluster_killed_half_way_leaves_every_replica_writable_a
     goes with the run's connection."""
     replicas, _ = cluster
     before = _archives()
-    pausing = PAUSING.format(command="curl", match=BLOB_COPY)
-    for replica in replicas:  # whichever pyinfra's run-once picks copies the blobs
-        replica.host.check_output(f"cat > /usr/local/bin/curl <<'EOF'\n{pausing}EOF\n"
-                                  "chmod +x /usr/local/bin/curl && rm -f /tmp/chore.paused /tmp/chore.release")
-    try:
-        run = start_deploy(inventory=CLUSTER, file="backup.py")
-        try:
-            copier = paused_collector(replicas)
-        finally:
-            run.kill()
-            run.communicate()
-        copier.host.run("pkill -KILL -f '^/bin/sh /usr/local/sbin/registry-maintenance'")
-        copier.host.run("pkill -KILL -f '^/bin/sh /usr/local/bin/curl'")
-    finally:
-        for replica in replicas:
-            replica.host.check_output("rm -f /usr/local/bin/curl; touch /tmp/chore.release")
+    copier = killed_at_store_request(replicas, BLOB_COPY, file="backup.py")
     assert [upload_status(copier, f"https://{name}:5000") for name in HOSTS] == ["202", "202"]
     assert not copier.host.run(f"ls {REMOTE_DIR}/*.tar").stdout, "no archive that looks complete on the host"
     assert _archives() == before
