@@ -707,7 +707,8 @@ s3_archive() {
 
 # Inside the window: archive $1's data into the bucket, blobs first, then the links, the tags' current
 # links last (a tag never names what is not there yet); its tags.txt copied to $2 for the proof after.
-# Refused when the bucket holds tags.
+# Refused when the bucket holds a tag the archive does not hold with the same digest: tags all of the archive
+# are what a restore of it that was interrupted wrote, and it is finished.
 s3_restore() {
     file=$1
     tar -tf "$file" tags.txt >/dev/null 2>&1 || die "$file is not a registry backup (no tags.txt in it)"
@@ -715,9 +716,19 @@ s3_restore() {
     repositories_listed "$_listing"
     _existing=$(s3_tag_lines "$_listing") || exit 1
     rm -f "$_listing"
-    [ -z "$_existing" ] || die "the bucket already holds tags: refused, nothing changed (restore onto an empty bucket)"
     _dir=$(mktemp -d)
     tar -C "$_dir" -xf "$file"
+    if [ -n "$_existing" ]; then
+        printf '%s\n' "$_existing" | awk '{ print $2, $3, $4 }' | sort >"$_dir/held"
+        awk '{ print $2, $3, $4 }' "$_dir/tags.txt" | sort >"$_dir/archived"
+        _foreign=$(comm -23 "$_dir/held" "$_dir/archived" | head -n 3 | tr '\n' ';')
+        if [ -n "$_foreign" ]; then
+            rm -rf "$_dir"
+            die "the bucket already holds tags that are not this archive's ($_foreign ...): refused, nothing changed (restore onto an empty bucket)"
+        fi
+        say "the bucket holds $(wc -l <"$_dir/held") of the archive's tags and no other: finishing a restore of it that was interrupted"
+        rm -f "$_dir/held" "$_dir/archived"
+    fi
     (cd "$_dir" && find docker -type f ! -path '*/_uploads/*') | awk '{ order = /\/blobs\// ? 0 : /\/current\/link$/ ? 2 : 1
         print order, $0 }' | sort -n | while read -r _order _key; do
         s3_request -o /dev/null -T "$_dir/$_key" "$S3_ENDPOINT/$S3_BUCKET/$_key" || exit 1

@@ -331,8 +331,9 @@ def test_a_backup_of_the_cluster_killed_half_way_leaves_every_replica_writable_a
 
 
 def test_a_backup_of_the_cluster_restores_into_its_emptied_bucket_with_every_digest(cluster, tmp_path):
-    """backup.py across the replicas, the bucket emptied with the object store's own tools, restore.py:
-    every tag back with its digest through the load balancer, and pulling, a multi-arch image's every
+    """backup.py across the replicas, the bucket emptied with the object store's own tools, restore.py killed
+    (here and on the host) once it wrote some tags and not shared:1's, then healed by a deploy and run
+    again: every tag back with its digest through the load balancer, and pulling, a multi-arch image's every
     platform too."""
     replicas, lb = cluster
     push_unique(replicas[0], "backed-up:1")
@@ -353,7 +354,17 @@ def test_a_backup_of_the_cluster_restores_into_its_emptied_bucket_with_every_dig
     assert store.exec_run(["radosgw-admin", "bucket", "rm", "--bucket=registry", "--purge-objects"]).exit_code == 0
     sandbox("up", "--first", "3", "--hosts", "6", "--s3")  # the bucket made again, empty
     assert stored_keys() == set()
-    restored = cluster_deploy("--data", f"registry_backup_archive={archive}", file="restore.py")
+    named = ("--data", f"registry_backup_archive={archive}")
+    killed_at_store_request(replicas, "-T*repositories/shared/_manifests/tags/1/current/link", *named,
+                            file="restore.py")
+    written = {key for key in stored_keys() if key.endswith("/current/link")}
+    assert f"{ROOT_KEY}/repositories/backed-up/_manifests/tags/1/current/link" in written
+    assert f"{ROOT_KEY}/repositories/shared/_manifests/tags/1/current/link" not in written
+    assert [upload_status(replica) for replica in replicas] == ["405", "405"], "left read-only"
+    healed = cluster_deploy()
+    assert healed.returncode == 0, healed.stderr[-3000:]
+    restored = cluster_deploy(*named, file="restore.py")
+    assert "of the archive's tags and no other: finishing a restore of it that was interrupted" in restored.stderr
     assert restored.returncode == 0, restored.stderr[-3000:]
     assert f"restored {len(tags)} tags; every one answers with its digest" in restored.stderr
     assert SECRET_KEY_FILE.read_text().strip() not in restored.stdout + restored.stderr
@@ -362,6 +373,10 @@ def test_a_backup_of_the_cluster_restores_into_its_emptied_bucket_with_every_dig
     whole = pull_every_platform(lb.registry, "multi-backed-up:1", tmp_path)
     assert whole.returncode == 0, whole.stderr
     assert [upload_status(replicas[0], f"https://{name}:5000") for name in HOSTS] == ["202", "202"]
+    push_unique(replicas[0], "after-restore:1")
+    refused = cluster_deploy(*named, file="restore.py")
+    assert refused.returncode != 0 and "already holds tags that are not this archive's" in refused.stderr
+    assert _every_tag(lb) == {**tags, "after-restore:1": manifest_head(lb, "after-restore:1", accept=ACCEPT_ANY)[1]}
 
 
 def test_gc_on_one_replica_alone_is_refused(replicas):
@@ -377,9 +392,13 @@ def stored_keys() -> set[str]:
     return {entry["name"] for entry in json.loads(listed.output)}
 
 
+# Where the registry keeps its tree in the bucket.
+ROOT_KEY = "docker/registry/v2"
+
+
 def blob_key(digest: str) -> str:
     hex_ = digest.split(":")[1]
-    return f"docker/registry/v2/blobs/sha256/{hex_[:2]}/{hex_}/data"
+    return f"{ROOT_KEY}/blobs/sha256/{hex_[:2]}/{hex_}/data"
 
 
 def paused_collector(replicas):
