@@ -12,8 +12,6 @@ from io import StringIO
 from pyinfra import host
 from pyinfra.api import FactBase, FileUploadCommand, operation
 from pyinfra.api.exceptions import DeployError
-from pyinfra.operations import systemd
-from pyinfra.operations.util import any_changed
 
 from .report import log_once
 
@@ -59,31 +57,11 @@ def merged(current: dict, wanted: dict) -> dict:
     return result
 
 
-def restart_keys(current, settings: dict) -> list[str]:
-    """The keys of `settings` that would change daemon.json and that the engine applies only on a restart
-    (all of them when the file is not JSON yet); [] when a reload does, or nothing changes."""
-    if not isinstance(current, dict):
-        return sorted(settings)
-    wanted = merged(current, settings)
-    return sorted(key for key in settings if wanted.get(key) != current.get(key) and key not in RELOADABLE)
-
-
-def applied(config, restart_for: list[str], also_restart=None):
-    """After `config` (a daemon_json operation): the engine restarts when a key in `restart_for` changed (or
-    `also_restart`, another operation, did), else reloads when the file changed: a running container keeps
-    running."""
-    if restart_for:
-        log_once(f"{DAEMON_JSON}: {', '.join(restart_for)} changed: the engine restarts (its containers restart)")
-        systemd.service(name="Docker engine restarts for its new configuration", service="docker.service",
-                        running=None, restarted=True,
-                        _if=any_changed(config, *([also_restart] if also_restart else [])))
-        return
-    if also_restart:
-        systemd.service(name="Docker engine restarts for the firewall's new rules", service="docker.service",
-                        running=None, restarted=True, _if=also_restart.did_change)
-    systemd.service(name="Docker engine reloads its new configuration (running containers keep running)",
-                    service="docker.service", running=None, reloaded=True,
-                    _if=[config.did_change, *([also_restart.did_not_change] if also_restart else [])])
+def restart_keys(current: dict, wanted: dict) -> list[str]:
+    """The keys whose change from `current` to `wanted` the engine applies only on a restart; [] when a reload
+    applies every change (or nothing changes)."""
+    return sorted(key for key in set(current) | set(wanted)
+                  if wanted.get(key) != current.get(key) and key not in RELOADABLE)
 
 
 def render(config: dict) -> str:
@@ -93,9 +71,11 @@ def render(config: dict) -> str:
 @operation()
 def daemon_json(settings: dict):
     """
-    Ensure daemon.json holds `settings`, keeping every key of the host's own. The merged file is checked by
-    the engine itself (`dockerd --validate`, Docker 23+) before it replaces the live one. A `data-root`
-    that would change is refused: the engine would come back on an empty directory.
+    Ensure daemon.json holds `settings`, keeping every key of the host's own, and a running engine applies
+    it: reloaded (SIGHUP: running containers keep running) when every changed key is one it reloads, else
+    restarted, saying which keys before. The merged file is checked by the engine itself (`dockerd
+    --validate`, Docker 23+) before it replaces the live one. A `data-root` that would change is refused: the
+    engine would come back on an empty directory. An engine that is not running reads the file when it starts.
 
     + settings: the keys the deploy sets (lists in UNION_KEYS are added to, mappings merged)
     """
@@ -114,9 +94,16 @@ def daemon_json(settings: dict):
     kept = sorted(set(current) - set(settings))
     if kept:
         log_once(f"{DAEMON_JSON}: keeping the host's own {', '.join(kept)}")
+    # Said before the first command: a dry run stops there.
+    restart_for = restart_keys(current, wanted)
+    if restart_for:
+        log_once(f"{DAEMON_JSON}: {', '.join(restart_for)} changed: the engine restarts (its containers restart)")
+    else:
+        log_once(f"{DAEMON_JSON}: only keys the engine reloads changed: it reloads, its containers keep running")
     staged = f"{DAEMON_JSON}.next"
     yield "mkdir -p /etc/docker"
     yield FileUploadCommand(StringIO(render(wanted)), staged)
     yield (f"if dockerd --help 2>/dev/null | grep -q -- --validate; then dockerd --validate --config-file {staged}"
            f" >/dev/null || {{ rm -f {staged}; exit 1; }}; fi; chmod 644 {staged}"
            f" && mv -f {staged} {shlex.quote(DAEMON_JSON)}")
+    yield f"systemctl {'try-restart' if restart_for else 'try-reload-or-restart'} docker.service"

@@ -12,7 +12,7 @@ from core.data import auth_on, registry_name, tls_on
 from core.host_files import registry_ca
 from core.secrets import SecretStore
 from ops.clients import logged_in
-from ops.daemon import DaemonJson, applied, daemon_json, restart_keys
+from ops.daemon import daemon_json
 from ops.files import files_in_place
 
 
@@ -57,7 +57,5 @@ def registry_clients():
     if hub_mirrors:
         settings["registry-mirrors"] = hub_mirrors
     if settings:
-        restart_for = restart_keys(host.get_fact(DaemonJson), settings)
-        config = daemon_json(name="Docker uses the inventory's mirrors and may reach its plain-HTTP registries",
-                             settings=settings)
-        applied(config, restart_for)
+        daemon_json(name="Docker uses the inventory's mirrors and may reach its plain-HTTP registries (a reload)",
+                    settings=settings)

@@ -11,7 +11,7 @@ from pyinfra.facts.systemd import SystemdStatus
 from pyinfra.operations import apt, files, systemd, yum
 
 from core import topology
-from ops.daemon import DaemonJson, applied, daemon_json, restart_keys
+from ops.daemon import daemon_json
 from ops.firewalld import ports_open
 from ops.packages import deb_pinned, engine_conflicts, rpm_pinned
 from ops.platform import distribution, os_family, rpm_manager
@@ -132,13 +132,13 @@ def _firewall_opened():
 def docker_engine():
     distro = distribution(host)
     {"debian": _debian, "rhel": _rhel}[os_family(distro)](distro)
-    settings = daemon_settings(host.data, topology.plain_http_registries(inventory),
-                               topology.hub_mirror_urls(inventory))
-    restart_for = restart_keys(host.get_fact(DaemonJson), settings)
-    config = daemon_json(name="Docker daemon configuration is in place", settings=settings)
+    daemon_json(name="Docker daemon configuration is in place (a running engine reloads or restarts for it)",
+                settings=daemon_settings(host.data, topology.plain_http_registries(inventory),
+                                         topology.hub_mirror_urls(inventory)))
     opened = _firewall_opened()
     systemd.service(
         name="Docker engine is running and enabled", service="docker.service", running=True, enabled=True
     )
-    # A firewalld change can drop the iptables chains Docker made; a restart makes them again.
-    applied(config, restart_for, also_restart=opened)
+    if opened:  # a firewalld change can drop the iptables chains Docker made; a restart makes them again
+        systemd.service(name="Docker engine restarts for the firewall's new rules", service="docker.service",
+                        running=None, restarted=True, _if=opened.did_change)

@@ -66,7 +66,8 @@ SCENARIOS = {
                       "Registry | Registry configuration is in place",
                       "writable.yml differs from what the data renders"),
     "daemon.json edited": (0, lambda t: "sed -i 's/\"max-file\": \"3\"/\"max-file\": \"9\"/' /etc/docker/daemon.json",
-                           "Docker engine | Docker daemon configuration is in place", None),
+                           "Docker engine | Docker daemon configuration is in place (a running engine reloads or"
+                           " restarts for it)", "log-opts changed: the engine restarts"),
     "docker disabled and stopped": (1, lambda t: "systemctl disable --now docker.service docker.socket",
                                     "Docker engine | Docker engine is running and enabled", None),
     "bind directory mode changed": (1, lambda t: f"chmod 0777 {t.data.registry_bind_path}",

@@ -82,16 +82,16 @@ class Plan:
         raise AssertionError(f"the plan writes no {path}; it uploads {sorted(self.uploads)}")
 
     def reloaded(self) -> list[str]:
-        """Services the plan reloads (systemctl reload)."""
-        return [shlex.split(c)[2] for c in self.commands
-                if not c.startswith("upload ") and shlex.split(c)[:2] == ["systemctl", "reload"]]
+        """Services the plan reloads (systemctl reload, or try-reload-or-restart: a running one reloads)."""
+        return [shlex.split(c)[2] for c in self.commands if not c.startswith("upload ")
+                and shlex.split(c)[:2] in (["systemctl", "reload"], ["systemctl", "try-reload-or-restart"])]
 
     def restarted(self) -> list[str]:
         """Services and containers the plan restarts."""
         found = []
         for command in self.commands:
             words = shlex.split(command) if not command.startswith("upload ") else []
-            if words[:2] == ["systemctl", "restart"] or words[:2] == [CONTAINER_SCRIPT, "restart"]:
+            if words[:2] in (["systemctl", "restart"], ["systemctl", "try-restart"], [CONTAINER_SCRIPT, "restart"]):
                 found.append(words[2])
         return found
 
