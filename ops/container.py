@@ -283,27 +283,34 @@ def restarted(container_name: str):
 
 
 class LabelledContainers(FactBase):
-    """The names of the containers carrying `label`, whatever the data says; [] when the engine does not
-    answer (an engine stopped by hand is started later in the same run)."""
+    """The containers carrying `label`, whatever the data says: {name: the label's value}; {} when the engine
+    does not answer (an engine stopped by hand is started later in the same run)."""
 
     def requires_command(self, label) -> str:
         return "docker"
 
     def command(self, label) -> str:
-        return f"docker ps --all --filter label={shlex.quote(label)} --format '{{{{.Names}}}}' 2>/dev/null || true"
+        quoted = shlex.quote(label)
+        return (f"docker ps --all --filter label={quoted} --format '{{{{.Names}}}} {{{{.Label \"{label}\"}}}}'"
+                " 2>/dev/null || true")
 
     def process(self, output):
-        return sorted({line.strip() for line in output if line.strip()})
+        return dict((line.split() + [""])[:2] for line in output if line.strip())
 
 
 @operation()
-def labelled_absent(label: str, keep: list[str]):
-    """Ensure no container carrying `label` exists but those in `keep` (images and volumes stay). Asked when
-    the operation runs, after the engine is running."""
-    gone = [name for name in host.get_fact(LabelledContainers, label=label) or [] if name not in keep]
-    for name in gone:
+def labelled_absent(label: str, keep: list[str], directory_prefix: str | None = None):
+    """Ensure no container carrying `label` exists but those in `keep` (images and volumes stay), and with
+    `directory_prefix`, no directory <prefix><the label's value> of one removed (its configuration). Asked
+    when the operation runs, after the engine is running.
+    """
+    found = host.get_fact(LabelledContainers, label=label) or {}
+    gone = {name: value for name, value in found.items() if name not in keep}
+    for name, value in sorted(gone.items()):
         log_once(f"{name}: no longer wanted, removed (its volumes are kept)")
         yield f"docker rm --force {shlex.quote(name)} >/dev/null"
+        if directory_prefix and value:
+            yield f"rm -rf {shlex.quote(directory_prefix + value)}"
     if not gone:
         host.noop(f"no container labelled {label} but {', '.join(keep) or 'none'}")
 

@@ -51,5 +51,7 @@ def pull_through_mirrors():
         # Files edited on the host and put back: a container that restarted in between runs on the edit.
         restarted(name=f"Mirror {mirror.name} restarts to read its restored configuration",
                   container_name=mirror.container, _if=[config.did_change, running.did_not_change])
+    # Their configuration holds the upstream's password: it goes with the container; the cache stays.
     labelled_absent(name="Mirrors no longer in registry_mirrors are removed (their cache volumes are kept)",
-                    label=MIRROR_LABEL, keep=[mirror.container for mirror in wanted])
+                    label=MIRROR_LABEL, keep=[mirror.container for mirror in wanted],
+                    directory_prefix=f"{data.registry_config_dir}-mirror-")

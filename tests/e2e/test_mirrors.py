@@ -232,4 +232,5 @@ def test_a_mirror_dropped_from_the_list_goes_and_its_cache_stays(hosts):
             MIRROR) in run.changes()
     mirror = hosts.mirror.host
     assert mirror.run(f"docker container inspect {MIRROR_CONTAINER}").rc != 0
+    assert not mirror.file(f"{hosts.mirror.data.registry_config_dir}-mirror-hub").exists, "with the password in it"
     assert mirror.run(f"docker volume inspect {MIRROR_CONTAINER}").rc == 0

@@ -137,7 +137,7 @@ def bare(os_key, **overrides) -> dict:
         k(ContainerState, container=data.registry_ui_container, image=data.registry_ui_image, gateway=True):
             {"container": None, "image": None, "aside": False, "gateway": GATEWAY},
         k(DaemonJson): {},
-        k(LabelledContainers, label=MIRROR_LABEL): [],
+        k(LabelledContainers, label=MIRROR_LABEL): {},
         k(MaintenanceState): None,
         any_arguments(ConfigFiles): None,
         k(Health): None,

@@ -563,7 +563,7 @@ def test_a_mirror_runs_on_the_host_network_from_a_root_only_directory_and_a_drop
     facts = in_place("debian12", registry_mirrors=[HUB_MIRROR])
     data = data_for("debian12")
     facts[k(ContainerState, container="registry-mirror-hub", image=data.registry_image, gateway=False)] = None
-    facts[k(LabelledContainers, label=MIRROR_LABEL)] = ["registry-mirror-hub", "registry-mirror-old"]
+    facts[k(LabelledContainers, label=MIRROR_LABEL)] = {"registry-mirror-hub": "hub", "registry-mirror-old": "old"}
     planned = plan(facts, registry_mirrors=[HUB_MIRROR])
     arguments = planned.containers()["registry-mirror-hub"]
     assert ["--network", "host"] == arguments[arguments.index("--network"):arguments.index("--network") + 2]
@@ -575,7 +575,8 @@ def test_a_mirror_runs_on_the_host_network_from_a_root_only_directory_and_a_drop
     assert planned.commands[made + 1:made + 3] == ["chmod 700 /etc/registry-mirror-hub",
                                                    "chown root:root /etc/registry-mirror-hub"]
     assert made < planned.commands.index("upload /etc/registry-mirror-hub/config.yml.new"), "root-only before a byte"
-    assert "docker rm --force registry-mirror-old >/dev/null" in planned.commands
+    removed = planned.commands.index("docker rm --force registry-mirror-old >/dev/null")
+    assert planned.commands[removed + 1] == "rm -rf /etc/registry-mirror-old", "its upstream password goes too"
     assert "registry-mirror-hub" not in " ".join(c for c in planned.commands if "docker rm" in c)
     assert not [c for c in planned.commands if "docker volume rm" in c]
 

@@ -15,6 +15,7 @@ from core.host_files import mirror_files
 from core.mirrors import mirrors
 from core.secrets import SecretStore
 from dev.operator import Data
+from ops.container import LabelledContainers
 from tests.unit.test_topology import _host, _inventory
 
 HUB = {"name": "hub", "upstream": "https://registry-1.docker.io", "port": 5010}
@@ -115,3 +116,8 @@ def test_a_client_certificate_is_for_client_authentication_and_names_its_host(de
     assert certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "registry-client:c"
     usage = certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     assert list(usage) == [ExtendedKeyUsageOID.CLIENT_AUTH]
+
+
+def test_the_mirror_containers_on_a_host_are_read_with_their_mirrors_name():
+    assert LabelledContainers().process(["registry-mirror-hub hub", "registry-mirror-old old", ""]) == {
+        "registry-mirror-hub": "hub", "registry-mirror-old": "old"}
