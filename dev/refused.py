@@ -46,6 +46,7 @@ BAD = [
     ("registry_catalog_users", ["nobody"], "must be None or a list of registry_users"),
     ("registry_docker_log_max_size", "10 MB", "must be a size like 10m"),
     ("registry_docker_registry_mirrors", 5, "must be a list of non-empty strings"),
+    ("registry_mirrors", "https://registry-1.docker.io", "must be a list of mirrors"),
     ("registry_docker_ce_repo_url", "http://download.docker.com", "must be a https:// URL"),
     ("registry_docker_ce_key_fingerprints", [], "must list at least one key fingerprint of 40 hex digits"),
     ("registry_docker_ce_key_fingerprints", ["0EBFCD88"], "must list at least one key fingerprint of 40 hex digits"),
