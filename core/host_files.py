@@ -111,6 +111,12 @@ def server_material(name: str, data) -> tuple[bytes, bytes, bytes | None]:
     return certificate, key, registry_ca(data)
 
 
+def serves_own_tls(data) -> bool:
+    """Whether the registry (and each mirror) serves TLS itself: TLS on and no access proxy in front. Behind
+    the proxy it serves plain HTTP on loopback and asks no one who they are."""
+    return tls_on(data) and not proxied(data)
+
+
 @once_per_host
 def config_files(name: str, data) -> dict[str, bytes]:
     """The registry's configuration directory: writable.yml, its read-only twin, and with TLS the
@@ -130,10 +136,8 @@ def config_files(name: str, data) -> dict[str, bytes]:
     if data.registry_storage == "s3":
         s3 = registry_yaml.s3_storage(data.registry_s3_endpoint, data.registry_s3_bucket, data.registry_s3_region,
                                       data.registry_s3_access_key, store.s3_secret_key(), data.registry_s3_redirect)
-    # Behind the access proxy, the registry serves plain HTTP on loopback and asks no one who they are.
-    own_tls = tls_on(data) and not proxied(data)
     writable = registry_yaml.writable(source, data.registry_delete_enabled, data.registry_drain_timeout,
-                                      store.http_secret(), target if own_tls else None, s3,
+                                      store.http_secret(), target if serves_own_tls(data) else None, s3,
                                       metrics=data.registry_metrics_address is not None)
     files["writable.yml"] = registry_yaml.dump(writable, data.registry_config_src).encode()
     files["readonly.yml"] = registry_yaml.dump(registry_yaml.read_only(writable), data.registry_config_src).encode()
@@ -145,7 +149,7 @@ def mirror_files(name: str, data, mirror) -> dict[str, bytes]:
     one, and when no access proxy stands in front (users off), the host's certificate and key, which it then
     serves itself."""
     target = config_mount_target(data)
-    own_tls = tls_on(data) and not proxied(data)
+    own_tls = serves_own_tls(data)
     files = {}
     if own_tls:
         files["registry.crt"], files["registry.key"], _ = server_material(name, data)
@@ -168,12 +172,17 @@ def files_hash(files: dict[str, bytes], names) -> str:
     return digest.hexdigest()
 
 
+def _probe_host(name: str, data) -> str:
+    """The name this host's probes reach its own doors by (resolved to 127.0.0.1 by client_curlrc)."""
+    return public_name(name, data) if tls_on(data) else "127.0.0.1"
+
+
 def probe_urls(name: str, data) -> tuple[str, str, str]:
     """How the host reaches its own registry and UI: (registry, its public door, UI or "" when the UI is off).
     The public name is resolved to 127.0.0.1 (client_curlrc), so the certificate is checked as clients
     check it. Behind the access proxy, the host's scripts speak to the registry itself, on loopback; the
     public door is the proxy."""
-    host = public_name(name, data) if tls_on(data) else "127.0.0.1"
+    host = _probe_host(name, data)
     public = f"{scheme(data)}://{host}:{data.registry_port}"
     direct = f"http://127.0.0.1:{data.registry_backend_port}" if proxied(data) else public
     return direct, public, f"{scheme(data)}://{host}:{data.registry_ui_port}" if data.registry_ui_enabled else ""
@@ -181,8 +190,7 @@ def probe_urls(name: str, data) -> tuple[str, str, str]:
 
 def mirror_urls(name: str, data) -> list[str]:
     """How the host reaches its own pull-through mirrors: each one's public door, by the name clients use."""
-    host = public_name(name, data) if tls_on(data) else "127.0.0.1"
-    return [f"{scheme(data)}://{host}:{mirror.port}" for mirror in mirrors(data)]
+    return [f"{scheme(data)}://{_probe_host(name, data)}:{mirror.port}" for mirror in mirrors(data)]
 
 
 def _curl_string(text: str) -> str:

@@ -29,6 +29,8 @@ GO_DURATION = re.compile(r"0|(?:[0-9]+(?:\.[0-9]+)?(?:ns|us|ms|s|m|h))+")
 BACKEND_OFFSET = 1000
 # Carries the mirror's name on its container, so one dropped from registry_mirrors is found and removed.
 MIRROR_LABEL = "io.registry-deploy.mirror"
+# What a mirror's container and cache volume are named, after this and the mirror's name.
+NAME_PREFIX = "registry-mirror-"
 # The file in a mirror's configuration directory that holds the upstream's CA, when the entry names one.
 UPSTREAM_CA = "upstream-ca.crt"
 
@@ -46,15 +48,20 @@ class Mirror:
 
     @property
     def container(self) -> str:
-        return f"registry-mirror-{self.name}"
+        return NAME_PREFIX + self.name
 
     @property
     def volume(self) -> str:
         """Its cache, never the registry's or another mirror's."""
-        return f"registry-mirror-{self.name}"
+        return NAME_PREFIX + self.name
 
     def config_dir(self, data) -> str:
-        return f"{data.registry_config_dir}-mirror-{self.name}"
+        return config_dir_prefix(data) + self.name
+
+
+def config_dir_prefix(data) -> str:
+    """A mirror's configuration directory is this and its name: beside the registry's."""
+    return f"{data.registry_config_dir}-mirror-"
 
 
 def _is_hub(upstream: str) -> bool:

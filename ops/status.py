@@ -14,7 +14,7 @@ from pyinfra.api import FactBase
 from core import topology
 from core.data import bucket_url, tls_on
 from core.haproxy_files import BACKEND, LB_PEM
-from core.mirrors import mirrors
+from core.mirrors import NAME_PREFIX, mirrors
 from core.status import as_json, table, when
 
 from .lb import BalancedServers
@@ -44,10 +44,11 @@ class MirrorStates(FactBase):
         return "docker"
 
     def command(self, names) -> str:
+        named = shlex.quote(NAME_PREFIX) + '"$n"'
         return (f"for n in {' '.join(shlex.quote(name) for name in names)}; do"
-                " s=$(docker container inspect --format '{{.State.Status}}' \"registry-mirror-$n\" 2>/dev/null"
+                f" s=$(docker container inspect --format '{{{{.State.Status}}}}' {named} 2>/dev/null"
                 " || echo missing);"
-                " d=$(docker volume inspect --format '{{.Mountpoint}}' \"registry-mirror-$n\" 2>/dev/null);"
+                f" d=$(docker volume inspect --format '{{{{.Mountpoint}}}}' {named} 2>/dev/null);"
                 ' b=$([ -n "$d" ] && du -sb "$d" 2>/dev/null | cut -f1); echo "$n $s ${b:--}"; done')
 
     def process(self, output):
@@ -88,9 +89,11 @@ def host_status(inventory) -> dict:
             certificate = f"{data.registry_config_dir}/registry.crt"
         wanted = mirrors(data)
         states = host.get_fact(MirrorStates, names=[mirror.name for mirror in wanted]) if wanted else {}
-        status["mirrors"] = [{"name": mirror.name, "upstream": mirror.upstream, "port": mirror.port,
-                              "state": states.get(mirror.name, ("missing", None))[0],
-                              "cache_bytes": states.get(mirror.name, ("missing", None))[1]} for mirror in wanted]
+        status["mirrors"] = []
+        for mirror in wanted:
+            state, cached = states.get(mirror.name, ("missing", None))
+            status["mirrors"].append({"name": mirror.name, "upstream": mirror.upstream, "port": mirror.port,
+                                      "state": state, "cache_bytes": cached})
     if topology.is_balancer(host):
         names = {server["id"]: f"{server['address']}:{server['port']}" for server in topology.replicas(inventory)}
         found = host.get_fact(BalancedServers, backend=BACKEND) or {}

@@ -10,6 +10,7 @@ from pyinfra.api import deploy
 from core import topology
 from core.data import auth_on, registry_name, tls_on
 from core.host_files import registry_ca
+from core.mirrors import mirrors
 from core.secrets import SecretStore
 from ops.clients import logged_in
 from ops.daemon import daemon_json
@@ -34,15 +35,21 @@ def registry_clients():
                 logins[address] = SecretStore(registry.data.registry_secrets_dir).password(login)
     # Each pull-through mirror: its CA, and where users are on, this host's client certificate, which the
     # mirror's door accepts in place of a password (the engine sends none to a registry-mirrors entry).
-    for registry, mirror in topology.mirror_endpoints(inventory):
-        directory = f"/etc/docker/certs.d/{registry_name(registry.name, registry.data)}:{mirror.port}"
+    # The CA and the certificate are read once per registry host, whatever the number of its mirrors.
+    for registry in topology.registries(inventory):
+        own = mirrors(registry.data)
+        if not own:
+            continue
         ca = registry_ca(registry.data)
-        if ca:
-            trusted[f"{directory}/ca.crt"] = (ca, "644")
-        if auth_on(registry.data):
-            certificate, key = SecretStore(registry.data.registry_secrets_dir).client_certificate(host.name)
-            trusted[f"{directory}/client.cert"] = (certificate, "644")
-            trusted[f"{directory}/client.key"] = (key, "600")
+        pair = (SecretStore(registry.data.registry_secrets_dir).client_certificate(host.name)
+                if auth_on(registry.data) else None)
+        for mirror in own:
+            directory = f"/etc/docker/certs.d/{registry_name(registry.name, registry.data)}:{mirror.port}"
+            if ca:
+                trusted[f"{directory}/ca.crt"] = (ca, "644")
+            if pair:
+                trusted[f"{directory}/client.cert"] = (pair[0], "644")
+                trusted[f"{directory}/client.key"] = (pair[1], "600")
     if trusted:
         files_in_place(name="Docker trusts each registry's CA", files=trusted)
     if logins:

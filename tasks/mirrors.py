@@ -9,7 +9,7 @@ from pyinfra.operations import files as pyinfra_files
 
 from core.data import registry_major
 from core.host_files import config_mount_target, files_hash, mirror_files
-from core.mirrors import MIRROR_LABEL, UPSTREAM_CA, mirrors
+from core.mirrors import MIRROR_LABEL, UPSTREAM_CA, config_dir_prefix, mirrors
 from core.registry_yaml import DATA_ROOT
 from ops.container import ContainerSpec, Mount, container, labelled_absent, restarted
 from ops.files import files_in_place
@@ -54,4 +54,4 @@ def pull_through_mirrors():
     # Their configuration holds the upstream's password: it goes with the container; the cache stays.
     labelled_absent(name="Mirrors no longer in registry_mirrors are removed (their cache volumes are kept)",
                     label=MIRROR_LABEL, keep=[mirror.container for mirror in wanted],
-                    directory_prefix=f"{data.registry_config_dir}-mirror-")
+                    directory_prefix=config_dir_prefix(data))
