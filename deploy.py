@@ -2,7 +2,7 @@
 
 Hosts in the registry_hosts group run a registry, hosts in registry_lb a load balancer in front of them;
 the registry hosts and the hosts in registry_clients trust both; hosts in registry_monitor run Prometheus,
-watching all of them."""
+watching all of them; the host in registry_scheduler runs the scheduled chores across them."""
 
 from pyinfra import host
 
@@ -20,6 +20,7 @@ from tasks.maintenance import gc_timer
 from tasks.mirrors import pull_through_mirrors
 from tasks.monitoring import node_exporter, prometheus
 from tasks.registry import registry
+from tasks.scheduler import scheduler
 from tasks.storage import storage
 from tasks.ui import ui
 
@@ -49,3 +50,4 @@ if topology.is_balancer(host):
     load_balancer_health()
 elif topology.is_registry(host) or topology.is_client(host):  # not a host that only monitors
     registry_clients()
+scheduler()  # the scheduled chores' host, and its key on the hosts it runs them on

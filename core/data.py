@@ -19,7 +19,7 @@ from . import mirrors, registry_yaml, topology
 from .access import problems as access_problems
 from .archives import archive_name
 from .openpgp import normalise
-from .secrets import DEPLOY_USER, PULL_USER, S3_SECRET_VARIABLE, SecretStore, provided_problems
+from .secrets import DEPLOY_USER, PULL_USER, S3_SECRET_VARIABLE, SecretStore, provided_problems, scheduler_copy
 
 CHOICES = {
     "registry_storage": ("volume", "bind", "s3"),
@@ -368,9 +368,17 @@ def _paths(c: _Checker):
 
 
 def _maintenance(c: _Checker):
-    schedule = c.value("registry_gc_schedule")
-    if schedule is not None and (not isinstance(schedule, str) or not CALENDAR.fullmatch(schedule)):
-        c.bad("registry_gc_schedule", "must be None or a systemd OnCalendar expression like 'Sun *-*-* 03:00:00'")
+    for key in ("registry_gc_schedule", "registry_retention_schedule"):
+        schedule = c.value(key)
+        if schedule is not None and (not isinstance(schedule, str) or not CALENDAR.fullmatch(schedule)):
+            c.bad(key, "must be None or a systemd OnCalendar expression like 'Sun *-*-* 03:00:00'")
+    hostname = c.value("registry_scheduler_ssh_hostname")
+    if hostname is not None and not (isinstance(hostname, str)
+                                     and (DNS_NAME.fullmatch(hostname) or is_address(hostname))):
+        c.bad("registry_scheduler_ssh_hostname", "must be None (the host's inventory name) or a DNS name or IP address")
+    port = c.value("registry_scheduler_ssh_port")
+    if not (isinstance(port, int) and not isinstance(port, bool) and 1 <= port <= 65535):
+        c.bad("registry_scheduler_ssh_port", "must be a port number from 1 to 65535")
     repositories = c.value("registry_repositories")
     if not isinstance(repositories, (str, list, tuple)):
         c.bad("registry_repositories", "must be a list or a comma-separated string of repository names")
@@ -401,6 +409,8 @@ def _retention_and_backup(c: _Checker):
         keep_tags = rule.get("keep_tags") or []
         if not isinstance(keep_tags, (list, tuple)) or not all(isinstance(t, str) and t for t in keep_tags):
             c.found.append(f"registry_retention_rules: {rule!r}: keep_tags must be a list of tag globs")
+    if c.value("registry_retention_schedule") is not None and not rules:
+        c.bad("registry_retention_schedule", "needs registry_retention_rules: a scheduled retention applies them")
     for key in ("registry_backup_dir",):
         if not isinstance(c.value(key), str) or not c.value(key):
             c.bad(key, "must be a directory on the control machine")
@@ -434,9 +444,6 @@ def _object_store(c: _Checker):
     if c.value("registry_storage_migrate"):
         c.bad("registry_storage_migrate", "cannot move data into S3: copy docker/registry/v2 into the bucket"
                                           " with an S3 tool, then deploy without it")
-    if c.value("registry_gc_schedule") is not None:
-        c.bad("registry_gc_schedule", "must be None with registry_storage='s3': collecting garbage on one replica while"
-                             " others accept uploads deletes their blobs")
 
 
 def _config(c: _Checker):
@@ -468,7 +475,7 @@ def _images(c: _Checker):
                            " registry digest; the image ID inside it is what the host is checked against")
                 continue
             archive = archive_dir / archive_name(str(c.value(key)))
-            if not archive.is_file():
+            if not archive.is_file() and not scheduler_copy(c.data):  # the scheduler's chores load no image
                 c.bad(key, f"needs the archive {archive} (registry_image_source is archives)")
 
 
@@ -522,7 +529,7 @@ def _security(c: _Checker, public_name: str | None):
     login = c.value("registry_client_login")
     if login is not None and login not in [*users, PULL_USER]:
         c.bad("registry_client_login", f"must be None, {PULL_USER!r} (pull only) or one of registry_users")
-    if c.value("registry_tls") == "provided":
+    if c.value("registry_tls") == "provided" and not scheduler_copy(c.data):
         _provided(c, public_name)
     elif c.value("registry_tls") == "self-signed" and c.value("registry_tls_ca"):
         c.bad("registry_tls_ca", "goes with registry_tls='provided' (self-signed makes its own CA)")
@@ -577,6 +584,7 @@ def validate(host, layers: list | None = None) -> list[str]:
         found.append(f"registry_public_url={url!r}: must be None or a URL like https://registry.example.com:5000")
     found += problems(host.data, name)
     found += topology.store_problems(host)
+    found += topology.scheduler_problems(host)
     found += topology.monitor_problems(host)
     if not found and topology.is_registry(host):
         own = {(address.lower(), host.data.registry_port)

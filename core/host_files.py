@@ -99,7 +99,7 @@ def registry_ca(data) -> bytes | None:
     with registry_tls_ca, or None (a public CA)."""
     if data.registry_tls == "provided":
         return open(data.registry_tls_ca, "rb").read() if data.registry_tls_ca else None
-    return SecretStore(data.registry_secrets_dir).ca()[0]
+    return SecretStore(data.registry_secrets_dir).ca_certificate()
 
 
 @once_per_host

@@ -16,7 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from . import registry_yaml
-from .secrets import SecretStore, mirror_password_variable
+from .secrets import SecretStore, mirror_password_variable, scheduler_copy
 
 # The fields an entry may have; "name", "upstream" and "port" are required.
 FIELDS = {"name", "upstream", "port", "backend_port", "username", "ca", "ttl", "docker_hub", "allow_http"}
@@ -86,6 +86,7 @@ def _is_int(value) -> bool:
 
 def _entry_problems(index: int, entry, data, major: int) -> list[str]:
     where = f"registry_mirrors[{index}]"
+    copy = scheduler_copy(data)  # the scheduler's data: checked where the password and the CA file are
     if not isinstance(entry, dict):
         return [f"{where}: must be a mapping like {{'name': 'hub', 'upstream': 'https://registry-1.docker.io',"
                 f" 'port': 5010}}"]
@@ -116,12 +117,12 @@ def _entry_problems(index: int, entry, data, major: int) -> list[str]:
     username = entry.get("username")
     if username is not None and not (isinstance(username, str) and username and ":" not in username):
         found.append(f"{where}: username={username!r} must be None or the upstream user's name")
-    elif username and isinstance(name, str) and NAME.fullmatch(name) \
+    elif username and isinstance(name, str) and NAME.fullmatch(name) and not copy \
             and SecretStore(data.get("registry_secrets_dir")).mirror_password(name) is None:
         found.append(f"{where}: username {username!r} needs its password in ${mirror_password_variable(name)}"
                      f" or the file {data.get('registry_secrets_dir')}/mirrors/{name}")
     ca = entry.get("ca")
-    if ca is not None and not (isinstance(ca, str) and Path(ca).is_file()):
+    if ca is not None and not (isinstance(ca, str) and (copy or Path(ca).is_file())):
         found.append(f"{where}: ca={ca!r} must be None (the public CAs) or a PEM file on the control machine")
     ttl = entry.get("ttl")
     if ttl is not None:

@@ -22,7 +22,7 @@ from pathlib import Path
 import bcrypt
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 CA_DAYS = 3650
@@ -56,8 +56,21 @@ def mirror_password_variable(name: str) -> str:
     return "REGISTRY_MIRROR_PASSWORD_" + re.sub(r"[^A-Z0-9]", "_", name.upper())
 
 
+# In a secrets directory that is the scheduler's copy (core/scheduler.py), this file says so: nothing is made
+# there, and what the chores do not read is not there to check.
+COPY_MARKER = "COPY"
+
+
+class SecretMissing(ValueError):
+    """A secret is missing from the scheduler's copy of the secrets directory (nothing was made there)."""
+
+
 def _write_private(root: Path, path: Path, content: bytes) -> None:
-    """Write a file only its owner may read, under `root`, which only its owner may enter."""
+    """Write a file only its owner may read, under `root`, which only its owner may enter; refused in the
+    scheduler's copy, which only a deploy from the control machine writes."""
+    if (root / COPY_MARKER).exists():
+        raise SecretMissing(f"{path} is missing from the scheduler's copy of the secrets directory, where nothing"
+                            " is made: deploy.py from the control machine puts what the chores read there")
     root.mkdir(parents=True, exist_ok=True)
     root.chmod(0o700)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -129,6 +142,40 @@ class SecretStore:
             _write_private(self.root, cert_path, certificate.public_bytes(serialization.Encoding.PEM))
         key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
         return cert_path.read_bytes(), key
+
+    def ca_certificate(self) -> bytes:
+        """The CA's certificate (PEM); in the scheduler's copy, read without the CA's key, which is not there."""
+        path = self.root / "ca.crt"
+        return path.read_bytes() if self.is_copy() and path.exists() else self.ca()[0]
+
+    def is_copy(self) -> bool:
+        """Whether this directory is the scheduler's copy (only what the chores read, checked where it was
+        made)."""
+        return (self.root / COPY_MARKER).exists()
+
+    def scheduler_key(self) -> tuple[bytes, str]:
+        """The scheduler's SSH key, made once: (private key, OpenSSH format; public key line)."""
+        path = self.root / "scheduler" / "id_ed25519"
+        if not path.exists():
+            key = ed25519.Ed25519PrivateKey.generate()
+            _write_private(self.root, path, key.private_bytes(serialization.Encoding.PEM,
+                                                              serialization.PrivateFormat.OpenSSH,
+                                                              serialization.NoEncryption()))
+        key = serialization.load_ssh_private_key(path.read_bytes(), password=None)
+        public = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+        return path.read_bytes(), public.decode()
+
+    def copy_for_scheduler(self, s3: bool, auth: bool, own_ca: bool) -> dict[str, bytes]:
+        """What the scheduler's copy holds, {relative path: content}: the marker, and only what the chores read
+        (the object store's key, the deploy user's password, the deploy CA's certificate: never its key)."""
+        copy = {COPY_MARKER: b"The registry scheduler's copy of the secrets the chores read; made by deploy.py.\n"}
+        if s3:
+            copy["s3-secret-key"] = (self.s3_secret_key() or "").encode()
+        if auth:
+            copy[f"passwords/{DEPLOY_USER}"] = self.password(DEPLOY_USER).encode()
+        if own_ca:
+            copy["ca.crt"] = self.ca_certificate()
+        return copy
 
     def _leaf(self, stem: str, common_name: str, extensions: list, good) -> tuple[bytes, bytes]:
         """(certificate PEM, key PEM) at <stem>.crt and <stem>.key, made by the CA with `extensions` (each an
@@ -244,6 +291,14 @@ class SecretStore:
         if hashes_now != cache:
             _write_private(self.root, cache_path, json.dumps(hashes_now, indent=1, sort_keys=True).encode())
         return "".join(lines).encode()
+
+
+def scheduler_copy(data) -> bool:
+    """Whether a host's data is the scheduler's (core/scheduler.py): its secrets directory is a copy, and the
+    files the control machine provided (a certificate, a mirror's CA, an upstream's password) were checked by
+    the deploy that made it; the chores read none of them."""
+    directory = data.get("registry_secrets_dir")
+    return isinstance(directory, str) and bool(directory) and SecretStore(directory).is_copy()
 
 
 def _covers(pattern: str, name: str) -> bool:

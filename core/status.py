@@ -20,6 +20,23 @@ def last_chore(chore: tuple | None, running: str | None) -> str:
     return f"{name} {how} at {when(epoch)}"
 
 
+def scheduled_run(run: dict) -> str:
+    """A scheduled chore's last run and next one, as the scheduler's systemd knows them."""
+    if not run.get("timer"):
+        return "NO TIMER on the scheduler (deploy.py puts it back)"
+    if run.get("running"):
+        last = f"running since {when(run['started'])}"
+    elif not run.get("started"):
+        last = "has not run yet"
+    elif run.get("result") == "success":
+        last = f"last ran {when(run['started'])}, succeeded"
+    else:
+        last = (f"last ran {when(run['started'])}, FAILED ({run['result']}, status {run['status']}):"
+                f" journalctl -u {run['unit']} on the scheduler")
+    upcoming = f"next {when(run['next'])}" if run.get("next") else "no next run"
+    return f"{last}; {upcoming}" + ("" if run.get("timer") == "active" else f" (timer {run['timer']})")
+
+
 def table(statuses: list[dict]) -> str:
     """A block per host, in inventory order."""
     lines = []
@@ -42,6 +59,8 @@ def table(statuses: list[dict]) -> str:
             cached = "no cache volume" if mirror["cache_bytes"] is None else f"cache {mirror['cache_bytes']} bytes"
             lines.append(f"  mirror       {mirror['name']} of {mirror['upstream']} on :{mirror['port']}"
                          f" ({mirror['state']}), {cached}")
+        for run in status.get("scheduled") or []:
+            lines.append(f"  scheduled    {run['chore']} ({run['schedule']}): {scheduled_run(run)}")
         for name, state in (status.get("replicas") or {}).items():
             lines.append(f"  replica      {name} {state}")
         certificate = status.get("certificate")

@@ -6,14 +6,17 @@ groups and data; nothing here imports pyinfra."""
 from __future__ import annotations
 
 from . import data as settings
+from . import scheduler as scheduler_module
 from .mirrors import mirrors
+from .secrets import scheduler_copy
 
 # The inventory groups the deploy acts on.
 REGISTRIES = "registry_hosts"
 BALANCERS = "registry_lb"
 CLIENTS = "registry_clients"
 MONITORS = "registry_monitor"
-GROUPS = (REGISTRIES, CLIENTS, BALANCERS, MONITORS)
+SCHEDULERS = "registry_scheduler"
+GROUPS = (REGISTRIES, CLIENTS, BALANCERS, MONITORS, SCHEDULERS)
 
 
 def is_registry(host) -> bool:
@@ -32,6 +35,10 @@ def is_monitor(host) -> bool:
     return MONITORS in host.groups
 
 
+def is_scheduler(host) -> bool:
+    return SCHEDULERS in host.groups
+
+
 def registries(inventory) -> list:
     return list(inventory.get_group(REGISTRIES, []))
 
@@ -42,6 +49,24 @@ def balancers(inventory) -> list:
 
 def monitors(inventory) -> list:
     return list(inventory.get_group(MONITORS, []))
+
+
+def scheduler(inventory):
+    """The host that runs the chores on a schedule across the others (core/scheduler.py), or None."""
+    found = list(inventory.get_group(SCHEDULERS, []))
+    return found[0] if found else None
+
+
+def scheduled_chores(inventory) -> dict[str, str]:
+    """{chore: OnCalendar expression} the scheduler runs, from the registry hosts' data (scheduler_problems
+    makes it the same on each)."""
+    found = registries(inventory)
+    return scheduler_module.scheduled_chores(found[0].data, shared_store(inventory)) if found else {}
+
+
+def scheduler_targets(inventory) -> list:
+    """The hosts the scheduler's runs reach: every registry and every load balancer."""
+    return registries(inventory) + balancers(inventory)
 
 
 def node_exporter(host) -> bool:
@@ -181,3 +206,26 @@ def store_problems(host) -> list[str]:
         return [f"registry_storage, registry_s3_endpoint and registry_s3_bucket must be the same on every host of"
                 f" {REGISTRIES} with S3 storage; {others[0].name} differs"]
     return []
+
+
+def scheduler_problems(host) -> list[str]:
+    """One scheduler at most; the registry hosts agree on what it runs; a chore it must run has one."""
+    inventory = host.inventory
+    found = list(inventory.get_group(SCHEDULERS, []))
+    problems = []
+    if len(found) > 1:
+        problems.append(f"{SCHEDULERS} holds {len(found)} hosts: one runs the schedules (two would run each chore"
+                        " twice)")
+    if is_registry(host):
+        for key in ("registry_gc_schedule", "registry_retention_schedule"):
+            others = [r.name for r in registries(inventory) if r.data.get(key) != host.data.get(key)]
+            if others and (key == "registry_retention_schedule" or shared_store(inventory)):
+                problems.append(f"{key} must be the same on every host of {REGISTRIES} (one run covers them all);"
+                                f" {others[0]} differs")
+        chores = scheduler_module.scheduled_chores(host.data, shared_store(inventory))
+        if chores and not found and not scheduler_copy(host.data):  # the scheduler's runs have none
+            problems += [f"registry_{chore}_schedule={schedule!r} needs a host in the {SCHEDULERS} group to run it"
+                         + (" across the replicas (one replica's timer cannot switch the others read-only)"
+                            if chore == "gc" else " (retention decides with pyinfra, from the scheduler)")
+                         for chore, schedule in chores.items()]
+    return problems

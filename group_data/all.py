@@ -185,13 +185,14 @@ registry_firewalld_open_ports = True
 # --- Maintenance (gc.py, delete_repos.py, prune_repos.py, the registry-gc timer) --------------------
 # Seconds a chore, or a deploy's change to the registry, waits for another chore's lock before failing.
 registry_maintenance_lock_timeout = 300
-# Seconds the scheduled GC may run before systemd stops it (the registry is then switched back).
+# Seconds a scheduled GC or retention may run before systemd stops it (the registry is then switched back).
 registry_maintenance_timeout = 3600
 # gc.py: list the blobs that would go, remove nothing.
 registry_gc_dry_run = False
 # GC also removes manifests no tag points to: registry 3 only (registry 2 breaks multi-arch images).
 registry_gc_delete_untagged = False
-# Scheduled GC: a systemd OnCalendar expression (e.g. "Sun *-*-* 03:00:00"); None: no timer.
+# Scheduled GC: a systemd OnCalendar expression (e.g. "Sun *-*-* 03:00:00"); None: no timer. With S3
+# storage the registry_scheduler host runs it across the replicas (docs/cluster.md).
 registry_gc_schedule = None
 # delete_repos.py: the repositories to delete (a list, or comma-separated with --data).
 registry_repositories = []
@@ -202,6 +203,16 @@ registry_repositories = []
 registry_retention_rules = []
 # Delete what the rules let go; False (the default) only says what would go, per repository.
 registry_retention_apply = False
+# Scheduled retention, applying the rules: an OnCalendar expression; None: none. The registry_scheduler host
+# runs it (docs/retention-and-backup.md).
+registry_retention_schedule = None
+
+# --- Scheduler (the registry_scheduler group: runs the scheduled chores with pyinfra) ----------------
+# How the scheduler reaches this host over SSH (as the same login user): its name or address; None: the
+# host's inventory name.
+registry_scheduler_ssh_hostname = None
+# The port the scheduler reaches this host's SSH server on.
+registry_scheduler_ssh_port = 22
 
 # --- Backup and restore (backup.py, restore.py) ----------------------------------------------------
 # Control-machine directory the archives (and their manifests) are downloaded to.

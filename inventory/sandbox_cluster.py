@@ -33,4 +33,6 @@ registry_hosts = [
 registry_lb = [(_host["name"], inventory_data(_host, _state)) for _host in _hosts[-1:]]
 
 registry_clients = [name for name, _ in registry_hosts]
+# The load balancer runs the scheduled chores too, when a deploy schedules any (it reaches every replica by name).
+registry_scheduler = [name for name, _ in registry_lb]
 sandbox = [_host["name"] for _host in _hosts]

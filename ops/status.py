@@ -15,6 +15,7 @@ from core import topology
 from core.data import bucket_url, tls_on
 from core.haproxy_files import BACKEND, LB_PEM
 from core.mirrors import NAME_PREFIX, mirrors
+from core.scheduler import unit_name
 from core.status import as_json, table, when
 
 from .lb import BalancedServers
@@ -59,6 +60,54 @@ class MirrorStates(FactBase):
         return found
 
 
+class ScheduledRuns(FactBase):
+    """The scheduler's chores as systemd knows them: {chore: {"timer": the timer's state, "running": whether
+    a run is under way, "started", "ended": the last run's times (epoch) or None, "result": how it ended
+    (systemd's Result: success, exit-code, signal, timeout), "status": its exit status, "next": the next run
+    (epoch) or None}}."""
+
+    def requires_command(self, chores) -> str:
+        return "systemctl"
+
+    def command(self, chores) -> str:
+        units = " ".join(f"{unit_name(chore)}.service {unit_name(chore)}.timer" for chore in chores)
+        # The next run is printed as a date whatever --timestamp says: in UTC, to be read back as one.
+        return ("TZ=UTC systemctl show --timestamp=unix -p Id -p ActiveState -p Result -p ExecMainStartTimestamp"
+                f" -p ExecMainExitTimestamp -p ExecMainStatus -p NextElapseUSecRealtime {units}")
+
+    def process(self, output):
+        units, current = {}, {}
+        for line in [*output, ""]:
+            key, _, value = line.partition("=")
+            if not line.strip():
+                if current.get("Id"):
+                    units[current["Id"]] = current
+                current = {}
+            else:
+                current[key] = value.strip()
+
+        def epoch(value):
+            if value and value.startswith("@") and value[1:].isdigit():
+                return int(value[1:])
+            try:
+                return int(datetime.strptime(value or "", "%a %Y-%m-%d %H:%M:%S UTC").replace(tzinfo=UTC).timestamp())
+            except ValueError:
+                return None
+
+        found = {}
+        for unit_id, service in units.items():
+            if not unit_id.endswith(".service"):
+                continue
+            chore = unit_id.removesuffix(".service").removeprefix(unit_name(""))
+            timer = units.get(unit_id.replace(".service", ".timer"), {})
+            started = epoch(service.get("ExecMainStartTimestamp"))
+            found[chore] = {"timer": timer.get("ActiveState"), "running": service.get("ActiveState") == "activating",
+                            "started": started, "ended": epoch(service.get("ExecMainExitTimestamp")),
+                            "result": service.get("Result") if started else None,
+                            "status": service.get("ExecMainStatus"), "next": epoch(timer.get("NextElapseUSecRealtime"))}
+        return found
+
+
 def _expiry(text: str) -> datetime:
     """openssl's "Mar  1 12:00:00 2029 GMT" as a time."""
     return datetime.strptime(re.sub(r"\s+", " ", text).strip(), "%b %d %H:%M:%S %Y %Z").replace(tzinfo=UTC)
@@ -72,8 +121,8 @@ def _storage(data) -> str:
 
 def roles(of) -> list[str]:
     return [role for role, member in (("registry", topology.is_registry(of)), ("load balancer",
-            topology.is_balancer(of)), ("client", topology.is_client(of)), ("monitor", topology.is_monitor(of)))
-            if member]
+            topology.is_balancer(of)), ("client", topology.is_client(of)), ("monitor", topology.is_monitor(of)),
+            ("scheduler", topology.is_scheduler(of))) if member]
 
 
 def host_status(inventory) -> dict:
@@ -100,6 +149,12 @@ def host_status(inventory) -> dict:
         status["replicas"] = {f"{server} {names.get(server, '')}".strip(): state for server, state in found.items()}
         if tls_on(data):
             certificate = LB_PEM
+    chores = topology.scheduled_chores(inventory) if topology.is_scheduler(host) else {}
+    if chores:
+        runs = host.get_fact(ScheduledRuns, chores=sorted(chores)) or {}
+        status["scheduled"] = [{"chore": chore, "schedule": schedule, "unit": f"{unit_name(chore)}.service",
+                                **runs.get(chore, {})}
+                               for chore, schedule in chores.items()]
     ends = host.get_fact(CertificateEnd, path=certificate) if certificate else None
     if ends:
         expires = _expiry(ends)

@@ -75,7 +75,7 @@ def access_proxy():
     certificate, key, _ = server_material(host.name, data)
     rules = proxy_config(host.name, data, topology.mirror_clients(inventory) if mirrors(data) else ()).encode()
     # The mirrors check client certificates against the deploy's own CA, whatever signed the server's.
-    client_ca = SecretStore(data.registry_secrets_dir).ca()[0] if mirrors(data) else b""
+    client_ca = SecretStore(data.registry_secrets_dir).ca_certificate() if mirrors(data) else b""
     pem = files_in_place(name="The proxy's certificate and key are in place", files={
         f"{data.registry_config_dir}/{PROXY_PEM}": (certificate + key, "600"),
         **({f"{data.registry_config_dir}/{CLIENT_CA}": (client_ca, "600")} if client_ca else {})})

@@ -35,7 +35,7 @@ CHORE = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
 @deploy("Scheduled GC")
 def gc_timer():
     data = host.data
-    if data.registry_gc_schedule is None:
+    if data.registry_gc_schedule is None or topology.shared_store(inventory):  # replicas: tasks/scheduler.py
         _timer_absent()
     else:
         _timer_enabled(data)

@@ -11,7 +11,7 @@ import json
 import os
 import re
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import docker
@@ -467,6 +467,68 @@ def test_a_gc_across_replicas_killed_while_it_collects_is_healed_by_the_next_run
     assert [upload_status(replica) for replica in replicas] == ["202", "202"]
     assert [upload_status(replicas[0], LB_URL)] == ["202"]
     assert all("writable" in replica.host.check_output(f"{MAINTENANCE_SCRIPT} status") for replica in replicas)
+    assert cluster_deploy().changes() == []
+
+
+def _scheduler_holds(target) -> str:
+    """What `target` holds of the scheduler: its authorized key lines, its files and units."""
+    return target.host.run("grep -h ' registry-scheduler@' /root/.ssh/authorized_keys;"
+                           " ls -d /etc/registry-scheduler /opt/registry-scheduler /etc/systemd/system/registry-sched*"
+                           " 2>/dev/null").stdout
+
+
+def test_a_gc_scheduled_on_the_cluster_runs_from_the_scheduler_and_one_killed_mid_run_is_healed_by_the_next(cluster):
+    """The scheduler (here the load balancer's host) runs gc.py across the replicas from its timer, with its
+    own key, which each replica authorizes restricted; killed with SIGKILL while the replicas are read-only,
+    the run is shown failed and leaves them read-only; the next run switches them back and collects; a deploy
+    without a schedule leaves no key and no file of the scheduler anywhere."""
+    replicas, lb = cluster
+    puller = replicas[1]
+    push_unique(replicas[0], "scheduled-gone:1")
+    gone_digest, gone = manifest(lb, "scheduled-gone", "1")
+    assert session().delete(f"{lb.registry}/v2/scheduled-gone/manifests/{gone_digest}", timeout=10).status_code == 202
+    installed = cluster_deploy("--data", "registry_gc_schedule=Sun *-*-* 03:00:00")
+    assert installed.returncode == 0, installed.stderr[-3000:]
+    secret = SECRET_KEY_FILE.read_text().strip()
+    assert secret not in installed.stdout + installed.stderr
+    for target in [*replicas, lb]:
+        assert re.fullmatch(rf"restrict ssh-ed25519 \S+ registry-scheduler@{LB}\n", _scheduler_holds(target).split(
+            "/etc/")[0]), "every host the scheduler reaches authorizes its key, restricted (no forwarding, no pty)"
+    assert [replica.host.run("ls /etc/systemd/system/registry-gc.*").rc for replica in replicas] == [2, 2], \
+        "no replica has a timer of its own, which would collect while the others take uploads"
+    assert lb.host.run("test -e /etc/registry-scheduler/secrets/ca.key || ls /etc/registry-scheduler/secrets/passwords"
+                       " | grep -vx registry-deploy").rc == 1, "no CA key and no password but the deploy's own"
+    try:
+        for replica in replicas:
+            pause_collections(replica)
+        # Due seconds from now (host time), once the deploy below has armed it: the timer starts the run.
+        due = int(lb.host.check_output("date -u +%s")) + 20
+        soon = ("--data", f"registry_gc_schedule=*-*-* {datetime.fromtimestamp(due, UTC):%H:%M:%S} UTC")
+        rescheduled = cluster_deploy(*soon)
+        assert rescheduled.returncode == 0, rescheduled.stderr[-3000:]
+        paused_collector(replicas)
+        assert status(*soon, inventory=CLUSTER)[LB]["scheduled"][0]["running"] is True
+        assert upload_status(puller, LB_URL) == "405", "the scheduled GC holds the replicas read-only"
+        lb.host.check_output("systemctl kill --signal=KILL registry-scheduled-gc.service")
+        wait_for(lambda: lb.host.run("systemctl is-active registry-scheduled-gc.service").stdout.strip() == "failed")
+    finally:
+        for replica in replicas:
+            resume_collections(replica)
+    killed = status(*soon, inventory=CLUSTER)[LB]["scheduled"][0]
+    assert killed["result"] == "signal" and killed["started"] >= due, killed
+    assert [upload_status(replica) for replica in replicas] == ["405", "405"], "the killed run left them read-only"
+    healed_at = lb.host.check_output("date +%s")
+    lb.host.check_output("systemctl start registry-scheduled-gc.service")  # the next run, as its timer starts it
+    journal = lb.host.check_output(f"journalctl -u registry-scheduled-gc.service --since @{healed_at} -o cat")
+    assert "every replica refuses uploads (405)" in journal and secret not in journal
+    assert status(*soon, inventory=CLUSTER)[LB]["scheduled"][0]["result"] == "success"
+    assert [upload_status(replica) for replica in replicas] == ["202", "202"]
+    assert upload_status(puller, LB_URL) == "202"
+    (unique,) = gone - manifest(lb, "shared", "1")[1]
+    assert blob_key(unique) not in stored_keys(), "the deleted manifest's own layer is collected"
+    removed = cluster_deploy()
+    assert removed.returncode == 0, removed.stderr[-3000:]
+    assert [_scheduler_holds(target) for target in [*replicas, lb]] == ["", "", ""]
     assert cluster_deploy().changes() == []
 
 

@@ -33,6 +33,7 @@ from ops.health import Health
 from ops.maintenance import MaintenanceState
 from ops.platform import SelinuxEnforcing
 from ops.registry_config import ConfigFiles
+from ops.scheduler import SchedulerTraces
 from ops.signing_keys import KeyFileBytes
 from sandbox.settings import ROOT
 from tasks.access_proxy import proxy_spec
@@ -149,6 +150,7 @@ def bare(os_key, **overrides) -> dict:
         any_arguments(FileStates): {},
         any_arguments(DockerLogins): [],
         any_arguments(KeyFileBytes): None,
+        any_arguments(SchedulerTraces): {"home": "/root", "keys": [], "host_keys": [], "installed": []},
     }
     if os_key in ("debian12", "ubuntu2204"):
         facts[k(DebPackages)] = {}

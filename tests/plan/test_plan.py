@@ -18,6 +18,7 @@ from pyinfra.facts.rpm import RpmPackages
 from pyinfra.facts.server import LinuxDistribution, Which
 from pyinfra.facts.systemd import SystemdEnabled, SystemdStatus
 
+from core import scheduler
 from core.haproxy_files import PROXY_LOADED
 from core.host_paths import CONTAINER_SCRIPT, MAINTENANCE_SCRIPT
 from core.mirrors import MIRROR_LABEL
@@ -32,6 +33,7 @@ from ops.maintenance import CalendarExpression, MaintenanceState
 from ops.monitoring import PrometheusStale
 from ops.platform import SelinuxEnforcing
 from ops.registry_config import ConfigFiles, StoresInS3
+from ops.scheduler import SchedulerInstall, SchedulerTraces
 from ops.signing_keys import KeyFileBytes
 from ops.storage import StorageHoldings
 from tasks.engine import RPM_KEY
@@ -590,3 +592,62 @@ def test_docker_hub_mirrors_reach_daemon_json_by_a_reload_and_a_key_the_engine_c
     assert (mirrored.reloaded(), mirrored.restarted()) == (["docker.service"], [])
     rotated = plan(in_place("debian12"), registry_docker_log_max_file=5)
     assert (rotated.reloaded(), rotated.restarted()) == ([], ["docker.service"])
+
+
+RETENTION_SCHEDULED = dict(registry_retention_schedule="*-*-* 04:00:00",
+                           registry_retention_rules=[{"repositories": "*", "keep_last": 3}])
+
+
+def test_the_scheduler_gets_python_its_copy_its_inventory_and_a_timer_and_never_the_ca_key():
+    facts = bare("debian12")
+    python = "3.11"
+    project = f"project-{scheduler.digest(scheduler.project_archive())}"
+    venv = f"venv-{scheduler.digest(scheduler.requirements())}-py{python}"
+    facts[k(SchedulerInstall)] = {"project": None, "venv": None, "complete": [project, venv], "all": [project, venv],
+                                  "python": f"{python} x86_64"}
+    facts[any_arguments(CalendarExpression)] = {"valid": True, "said": ""}
+    for unit in ("registry-scheduled-retention.timer",):
+        facts[service(SystemdStatus, unit)], facts[service(SystemdEnabled, unit)] = {}, {}
+    planned = plan(facts, groups={"registry_hosts": ["registry1"], "registry_scheduler": ["planned-host"]},
+                   **RETENTION_SCHEDULED)
+    assert {"python3", "python3-venv", "openssh-client"} <= planned.installed()
+    assert f"ln -sfn {project} project.new" in "".join(planned.commands)
+    hosts = json.loads(planned.written(scheduler.HOSTS_FILE))
+    [[name, data]] = hosts["registry_hosts"]
+    assert name == "registry1" and data["ssh_key"] == scheduler.KEY_FILE
+    assert data["registry_secrets_dir"] == scheduler.SECRETS_DIR and data["registry_retention_schedule"]
+    ca = SecretStore(plan_data()["registry_secrets_dir"]).ca()[0]
+    assert planned.written(f"{scheduler.SECRETS_DIR}/ca.crt") == ca
+    assert not [path for path in planned.uploads if path.endswith(("ca.key", "ca.key.new"))]
+    assert planned.written(scheduler.KEY_FILE).startswith(b"-----BEGIN OPENSSH PRIVATE KEY-----")
+    for private in (scheduler.HOSTS_FILE, scheduler.KEY_FILE, f"{scheduler.SECRETS_DIR}/passwords/registry-deploy"):
+        made, upload = f"install -o root -g root -m 600 /dev/null {private}.new", f"upload {private}.new"
+        assert planned.index(lambda c, made=made: made in c) < planned.index(lambda c, upload=upload: c == upload)
+    assert b"retention.py --data registry_retention_apply=True" in planned.written(
+        f"{scheduler.UNITS}/registry-scheduled-retention.service")
+    assert planned.ran("systemctl", "enable", "registry-scheduled-retention.timer")
+
+
+def test_a_host_the_scheduler_runs_chores_on_authorizes_its_key_restricted_and_only_it():
+    facts = in_place("debian12")
+    old = "restrict ssh-ed25519 AAAA registry-scheduler@old"
+    facts[any_arguments(SchedulerTraces)] = {"home": "/root", "keys": [old], "host_keys": [], "installed": []}
+    planned = plan(facts, groups={"registry_hosts": ["planned-host"], "registry_scheduler": ["sched"]},
+                   **RETENTION_SCHEDULED)
+    public = SecretStore(plan_data()["registry_secrets_dir"]).scheduler_key()[1]
+    [command] = [c for c in planned.commands if "authorized_keys" in c]
+    assert "grep -v -F ' registry-scheduler@' /root/.ssh/authorized_keys" in command
+    assert shlex.quote(f"restrict {public} registry-scheduler@sched") in command
+
+
+def test_a_host_left_with_no_schedule_loses_the_schedulers_key_and_files():
+    facts = in_place("debian12")
+    units = ["/etc/systemd/system/registry-scheduled-gc.service", "/etc/systemd/system/registry-scheduled-gc.timer"]
+    old = "restrict ssh-ed25519 AAAA registry-scheduler@s"
+    facts[any_arguments(SchedulerTraces)] = {"home": "/root", "keys": [old], "host_keys": [],
+                                             "installed": ["/etc/registry-scheduler", *units]}
+    planned = plan(facts, groups={"registry_hosts": ["planned-host"], "registry_scheduler": ["planned-host"]})
+    assert planned.ran("systemctl", "disable", "--now", "registry-scheduled-gc.timer")
+    assert planned.ran("rm", "-rf", "/etc/registry-scheduler", *units) and planned.ran("systemctl", "daemon-reload")
+    [command] = [c for c in planned.commands if "authorized_keys" in c]
+    assert "printf" not in command and "grep -v -F ' registry-scheduler@'" in command

@@ -120,7 +120,6 @@ def test_s3_storage_with_its_settings_and_a_secret_key_passes(defaults, monkeypa
     ("registry_s3_endpoint", "https://s3.example.com/bucket", "must be the object store's URL"),
     ("registry_s3_bucket", "Registry_Data", "must be an S3 bucket name"),
     ("registry_s3_region", "us east", "must be a region name"),
-    ("registry_gc_schedule", "Sun *-*-* 03:00:00", "deletes their blobs"),
     ("registry_storage_migrate", True, "cannot move data into S3"),
 ])
 def test_s3_storage_refuses(defaults, monkeypatch, key, value, said):
@@ -134,7 +133,8 @@ def test_s3_storage_refuses(defaults, monkeypatch, key, value, said):
 def _host(name, data, groups, replicas=()):
     """A host of an inventory whose registry_hosts are `replicas`, as validate sees it."""
     return SimpleNamespace(name=name, data=data, groups=groups,
-                           inventory=SimpleNamespace(get_group=lambda group, default: list(replicas)))
+                           inventory=SimpleNamespace(get_group=lambda group, default: list(replicas)
+                                                     if group == "registry_hosts" else default))
 
 
 def test_a_host_both_replica_and_load_balancer_is_refused(defaults):
@@ -163,7 +163,8 @@ def test_replicas_share_one_bucket_or_none_uses_s3(defaults, monkeypatch):
     defaults.update(S3)
     first = _host("r0", defaults, ["registry_hosts"])
     second = _host("r1", Data(defaults), ["registry_hosts"])
-    first.inventory = second.inventory = SimpleNamespace(get_group=lambda group, default: [first, second])
+    first.inventory = second.inventory = SimpleNamespace(
+        get_group=lambda group, default: [first, second] if group == "registry_hosts" else default)
     validate(first)
     second.data = Data(defaults, registry_s3_bucket="another")
     with pytest.raises(DataError, match="must be the same on every host of registry_hosts with S3 storage; r1"):

@@ -16,7 +16,7 @@ from core.mirrors import mirrors
 from core.secrets import SecretStore
 from dev.operator import Data
 from ops.container import LabelledContainers
-from tests.unit.test_topology import _host, _inventory
+from tests.unit.inventories import host_of, inventory_of
 
 HUB = {"name": "hub", "upstream": "https://registry-1.docker.io", "port": 5010}
 R3 = "registry:3.1.1"
@@ -32,7 +32,7 @@ def test_a_docker_hub_mirror_passes_and_is_listed_for_the_engines(defaults):
     hub, ghcr = mirrors(data)
     assert (hub.docker_hub, ghcr.docker_hub) == (True, False)
     assert (hub.backend_port, hub.container, hub.volume) == (6010, "registry-mirror-hub", "registry-mirror-hub")
-    inventory = _inventory([_host("r1", data, "registry_hosts"), _host("c", defaults, "registry_clients")])
+    inventory = inventory_of([host_of("r1", data, "registry_hosts"), host_of("c", defaults, "registry_clients")])
     assert topology.hub_mirror_urls(inventory) == ["https://r1:5010"]
     assert topology.mirror_clients(inventory) == ["r1", "c"]
 

@@ -10,7 +10,7 @@ from core.host_files import config_files
 from core.monitoring import alert_rules, certificate_metrics, prometheus_config
 from core.secrets import SecretStore
 from dev.operator import Data
-from tests.unit.test_topology import _host, _inventory
+from tests.unit.inventories import host_of, inventory_of
 
 RULES = "files/registry-alerts.yml"
 
@@ -24,9 +24,9 @@ def _jobs(monitor) -> dict[str, list]:
 def test_a_monitor_scrapes_every_registry_node_exporter_and_load_balancer_of_the_inventory(defaults):
     shared = Data(defaults, registry_metrics_address="0.0.0.0")
     own = Data(defaults, registry_metrics_address="10.0.0.7", registry_metrics_port=5102)
-    hosts = [_host("a", shared, "registry_hosts"), _host("b", own, "registry_hosts"),
-             _host("lb", shared, "registry_lb"), _host("mon", defaults, "registry_monitor")]
-    _inventory(hosts)
+    hosts = [host_of("a", shared, "registry_hosts"), host_of("b", own, "registry_hosts"),
+             host_of("lb", shared, "registry_lb"), host_of("mon", defaults, "registry_monitor")]
+    inventory_of(hosts)
     assert _jobs(hosts[3]) == {
         "prometheus": [("127.0.0.1:9090", None)],
         "registry": [("a:5002", "a"), ("10.0.0.7:5102", "b")],
@@ -38,16 +38,16 @@ def test_a_monitor_scrapes_every_registry_node_exporter_and_load_balancer_of_the
 
 
 def test_a_monitor_reaches_its_own_loopback_and_is_refused_for_another_hosts(defaults):
-    hosts = [_host("a", defaults, "registry_hosts", "registry_monitor"), _host("b", defaults, "registry_hosts")]
-    _inventory(hosts)
+    hosts = [host_of("a", defaults, "registry_hosts", "registry_monitor"), host_of("b", defaults, "registry_hosts")]
+    inventory_of(hosts)
     assert _jobs(hosts[0])["registry"] == [("127.0.0.1:5002", "a")]
     [problem] = topology.monitor_problems(hosts[0])
     assert problem.startswith("b serves its metrics on 127.0.0.1, which this registry_monitor host cannot reach")
 
 
 def test_without_a_monitor_the_node_exporter_is_the_operators_choice(defaults):
-    alone = _host("a", defaults, "registry_hosts")
-    _inventory([alone])
+    alone = host_of("a", defaults, "registry_hosts")
+    inventory_of([alone])
     assert not topology.node_exporter(alone)
     alone.data = Data(defaults, registry_node_exporter=True)
     assert topology.node_exporter(alone)
