@@ -477,17 +477,26 @@ def _scheduler_holds(target) -> str:
                            " 2>/dev/null").stdout
 
 
-def test_a_gc_scheduled_on_the_cluster_runs_from_the_scheduler_and_one_killed_mid_run_is_healed_by_the_next(cluster):
+# Scheduled retention, its rule for a repository of its own.
+RETAIN = ("--data", 'registry_retention_rules=[{"repositories": "scheduled-keep", "keep_last": 1}]',
+          "--data", "registry_retention_schedule=*-*-* 04:00:00")
+
+
+def test_gc_and_retention_scheduled_on_the_cluster_run_from_the_scheduler_and_a_gc_killed_mid_run_is_healed(cluster):
     """The scheduler (here the load balancer's host) runs gc.py across the replicas from its timer, with its
     own key, which each replica authorizes restricted; killed with SIGKILL while the replicas are read-only,
-    the run is shown failed and leaves them read-only; the next run switches them back and collects; a deploy
-    without a schedule leaves no key and no file of the scheduler anywhere."""
+    the run is shown failed and leaves them read-only; the next run switches them back and collects; its
+    scheduled retention applies the rules across the replicas; a deploy without a schedule leaves no key and
+    no file of the scheduler anywhere."""
     replicas, lb = cluster
     puller = replicas[1]
     push_unique(replicas[0], "scheduled-gone:1")
     gone_digest, gone = manifest(lb, "scheduled-gone", "1")
     assert session().delete(f"{lb.registry}/v2/scheduled-gone/manifests/{gone_digest}", timeout=10).status_code == 202
-    installed = cluster_deploy("--data", "registry_gc_schedule=Sun *-*-* 03:00:00")
+    push_unique(replicas[0], "scheduled-keep:1")
+    time.sleep(1.1)  # push times are kept to the second
+    push_unique(replicas[0], "scheduled-keep:2")
+    installed = cluster_deploy("--data", "registry_gc_schedule=Sun *-*-* 03:00:00", *RETAIN)
     assert installed.returncode == 0, installed.stderr[-3000:]
     secret = SECRET_KEY_FILE.read_text().strip()
     assert secret not in installed.stdout + installed.stderr
@@ -503,7 +512,7 @@ def test_a_gc_scheduled_on_the_cluster_runs_from_the_scheduler_and_one_killed_mi
             pause_collections(replica)
         # Due seconds from now (host time), once the deploy below has armed it: the timer starts the run.
         due = int(lb.host.check_output("date -u +%s")) + 20
-        soon = ("--data", f"registry_gc_schedule=*-*-* {datetime.fromtimestamp(due, UTC):%H:%M:%S} UTC")
+        soon = ("--data", f"registry_gc_schedule=*-*-* {datetime.fromtimestamp(due, UTC):%H:%M:%S} UTC", *RETAIN)
         rescheduled = cluster_deploy(*soon)
         assert rescheduled.returncode == 0, rescheduled.stderr[-3000:]
         paused_collector(replicas)
@@ -526,6 +535,11 @@ def test_a_gc_scheduled_on_the_cluster_runs_from_the_scheduler_and_one_killed_mi
     assert upload_status(puller, LB_URL) == "202"
     (unique,) = gone - manifest(lb, "shared", "1")[1]
     assert blob_key(unique) not in stored_keys(), "the deleted manifest's own layer is collected"
+    retained_at = lb.host.check_output("date +%s")
+    lb.host.check_output("systemctl start registry-scheduled-retention.service")
+    journal = lb.host.check_output(f"journalctl -u registry-scheduled-retention.service --since @{retained_at} -o cat")
+    assert "scheduled-keep: delete 1" in journal and "every replica refuses uploads (405)" in journal
+    assert tags_of(lb, "scheduled-keep") == ["2"]
     removed = cluster_deploy()
     assert removed.returncode == 0, removed.stderr[-3000:]
     assert [_scheduler_holds(target) for target in [*replicas, lb]] == ["", "", ""]
