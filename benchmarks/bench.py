@@ -11,8 +11,9 @@ GC on 50 repositories of 3 tags: the collector's time, how long uploads are refu
 fail; backup and restore of about 400 MB: times, archive size, uploads refused; push and pull of 100 MB
 with the registry on a volume and on S3 (the sandbox's Ceph); pulls through the load balancer against
 straight from a replica, and three hosts pulling at once with 1, 2 and 3 replicas; how long a host takes
-to serve again after its registry crashed, its engine or the host restarted; push, pull, GC and a no-op
-re-run on registry 2.8 against 3.1.1; manifest and blob GETs per second, 1 and 16 clients, with users on
+to serve again after its registry crashed, its engine or the host restarted; the same GC from the scheduler host's
+unit (and what installing the scheduler costs a deploy); push, pull, GC and a no-op re-run on registry 2.8
+against 3.1.1; manifest and blob GETs per second, 1 and 16 clients, with users on
 (through the access proxy) against users off; status.py; what monitoring costs (the chores' metrics, each
 scrape, a no-op deploy with Prometheus on the host against without); retention, backup and restore of
 ~400 MB on a volume against S3; a 100 MB pull through a pull-through mirror, cold and warm, against one
@@ -393,6 +394,7 @@ def lb_benchmark(runs: int):
                     done.result()
         report(f"3 hosts pull 100 MB at once, {count} replica(s)", median_of(runs, together))
     _cluster_gc(runs, names, lb, clients)
+    _scheduled_gc(runs, names, lb, clients, ssh_host(hosts[3]["ssh_port"]))
 
 
 # A small image of its own, pushed to the host's registry and its manifest deleted: garbage to collect.
@@ -430,6 +432,24 @@ def _cluster_gc(runs: int, names: list[str], lb: str, clients):
     report("  first to last upload refused (405) through it", (statistics.median(refused), refused))
     print(f"  failed pulls through the load balancer per GC (of {statistics.median(pulls):.0f} tried back to back):"
           f" {failed_pulls}", flush=True)
+
+
+def _scheduled_gc(runs: int, names: list[str], lb: str, clients, scheduler):
+    """The same GC run by the scheduler (the load balancer's host, inventory/sandbox_cluster.py) from its unit:
+    what installing it costs a deploy, what a no-op deploy with it costs, and its run's wall time against
+    gc.py from this machine (_cluster_gc)."""
+    schedule = ("--data", "registry_gc_schedule=Sun *-*-* 03:00:00")
+    cluster = [*names, lb]
+    installed = timed(lambda: _with_cluster(cluster, lambda: ok_deploy(*schedule, inventory=CLUSTER)))
+    print(f"  deploy that installs the scheduler: {installed:.2f} s", flush=True)
+    report("  no-op deploy, the scheduler installed",
+           median_of(runs, lambda: _with_cluster(cluster, lambda: ok_deploy(*schedule, inventory=CLUSTER))))
+    walls = []
+    for run in range(runs):
+        clients[0].check_output(GARBAGE.replace("{run}", f"scheduled-{run}"))
+        walls.append(timed(lambda: scheduler.check_output("systemctl start registry-scheduled-gc.service")))
+    report("scheduled GC across 3 replicas, run by the scheduler (wall time)", (statistics.median(walls), walls))
+    _with_cluster(cluster, lambda: ok_deploy(inventory=CLUSTER))
 
 
 def _client():

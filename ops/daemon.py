@@ -16,6 +16,10 @@ from pyinfra.api.exceptions import DeployError
 from .report import log_once
 
 DAEMON_JSON = "/etc/docker/daemon.json"
+# Beside it while a new daemon.json is not yet applied: what the engine has to do ("reload" or "restart").
+# Written before the new file is moved in and removed once the engine applied it, so a run cut off between
+# the two leaves it for the next run, which applies what the file already holds.
+PENDING = f"{DAEMON_JSON}.pending"
 # Lists the deploy adds to without dropping the host's own entries.
 UNION_KEYS = ("insecure-registries", "registry-mirrors")
 
@@ -28,20 +32,30 @@ RELOADABLE = frozenset({"debug", "labels", "live-restore", "max-concurrent-downl
 
 
 class DaemonJson(FactBase):
-    """The host's daemon.json parsed: a dict, {} when there is none; a str (the raw text) when it is not JSON."""
+    """{"config": the host's daemon.json parsed: a dict, {} when there is none, a str (the raw text) when it is
+    not JSON; "pending": what a run that wrote it left for the engine to do ("reload", "restart"), or None}."""
 
     def command(self) -> str:
-        return f"cat {DAEMON_JSON} 2>/dev/null || true"
+        return f"cat {DAEMON_JSON} 2>/dev/null; [ -e {PENDING} ] && echo \"@pending $(cat {PENDING})\"; true"
 
     def process(self, output):
-        text = "\n".join(output)
-        if not text.strip():
-            return {}
-        try:
-            parsed = json.loads(text)
-        except ValueError:
-            return text
-        return parsed if isinstance(parsed, dict) else text
+        pending = [line.split(" ", 1)[1].strip() for line in output if line.startswith("@pending ")]
+        text = "\n".join(line for line in output if not line.startswith("@pending "))
+        # Anything but "reload" (a marker cut short) asks for the safe one: a restart.
+        state = {"config": {}, "pending": None if not pending else "reload" if pending[0] == "reload" else "restart"}
+        if text.strip():
+            try:
+                parsed = json.loads(text)
+            except ValueError:
+                parsed = text
+            state["config"] = parsed if isinstance(parsed, dict) else text
+        return state
+
+
+def _apply(action: str) -> str:
+    """The command that makes a running engine apply daemon.json, then forgets that it had to."""
+    verb = "try-restart" if action == "restart" else "try-reload-or-restart"
+    return f"systemctl {verb} docker.service && rm -f {PENDING}"
 
 
 def merged(current: dict, wanted: dict) -> dict:
@@ -79,7 +93,8 @@ def daemon_json(settings: dict):
 
     + settings: the keys the deploy sets (lists in UNION_KEYS are added to, mappings merged)
     """
-    current = host.get_fact(DaemonJson) or {}
+    state = host.get_fact(DaemonJson) or {"config": {}, "pending": None}
+    current, pending = state["config"], state["pending"]
     if isinstance(current, str):
         raise DeployError(f"{host.name}: {DAEMON_JSON} is not a JSON object; fix or remove it (nothing was changed)")
     wanted = merged(current, settings)
@@ -89,6 +104,11 @@ def daemon_json(settings: dict):
                           " directory. Move the data first, or drop data-root from registry_docker_daemon_options"
                           " (nothing was changed)")
     if render(wanted) == render(current):
+        if pending:
+            log_once(f"{DAEMON_JSON}: the run that wrote it ended before the engine applied it: the engine"
+                     f" {'restarts' if pending == 'restart' else 'reloads'} now")
+            yield _apply(pending)
+            return
         host.noop(f"{DAEMON_JSON} has the deploy's settings")
         return
     kept = sorted(set(current) - set(settings))
@@ -96,6 +116,7 @@ def daemon_json(settings: dict):
         log_once(f"{DAEMON_JSON}: keeping the host's own {', '.join(kept)}")
     # Said before the first command: a dry run stops there.
     restart_for = restart_keys(current, wanted)
+    action = "restart" if restart_for or pending == "restart" else "reload"
     if restart_for:
         log_once(f"{DAEMON_JSON}: {', '.join(restart_for)} changed: the engine restarts (its containers restart)")
     else:
@@ -105,5 +126,5 @@ def daemon_json(settings: dict):
     yield FileUploadCommand(StringIO(render(wanted)), staged)
     yield (f"if dockerd --help 2>/dev/null | grep -q -- --validate; then dockerd --validate --config-file {staged}"
            f" >/dev/null || {{ rm -f {staged}; exit 1; }}; fi; chmod 644 {staged}"
-           f" && mv -f {staged} {shlex.quote(DAEMON_JSON)}")
-    yield f"systemctl {'try-restart' if restart_for else 'try-reload-or-restart'} docker.service"
+           f" && echo {action} > {PENDING} && mv -f {staged} {shlex.quote(DAEMON_JSON)}")
+    yield _apply(action)

@@ -206,6 +206,44 @@ def test_a_deploy_killed_while_it_installs_a_configuration_converges_on_the_new_
     assert deploy("--limit", t.name, "--data", "registry_delete_enabled=False").changes() == []
 
 
+# Stands in for systemctl on a host: asked to make the engine apply daemon.json, it waits there, to be killed
+# with the new file in place and the engine still running on the old one.
+ENGINE_APPLY_HELD = """#!/bin/sh
+case "$*" in *"reload-or-restart docker.service"*)
+    touch /tmp/apply.held
+    until [ -e /tmp/apply.release ]; do sleep 0.1; done ;;
+esac
+exec /usr/bin/systemctl "$@"
+"""
+
+
+def _engine_mirrors(t) -> list[str]:
+    return json.loads(t.host.check_output("docker info --format '{{json .RegistryConfig.Mirrors}}'")) or []
+
+
+def test_a_deploy_killed_between_writing_daemon_json_and_the_engine_applying_it_converges(own_hosts):
+    t = own_hosts(OWN[1], anew=False)
+    mirror = "https://mirror.example.internal:5000"
+    added = ("--data", f'registry_docker_registry_mirrors=["{mirror}"]')
+    t.host.check_output(f"rm -f /tmp/apply.held /tmp/apply.release && cat > /usr/local/bin/systemctl <<'EOF'\n"
+                        f"{ENGINE_APPLY_HELD}EOF\nchmod +x /usr/local/bin/systemctl")
+    try:
+        _deploy_killed_when(t, "[s]ystemctl try-reload-or-restart docker.service", *added,
+                            when=lambda: t.host.file("/tmp/apply.held").exists)
+    finally:
+        t.host.check_output("rm -f /usr/local/bin/systemctl")
+    on_host = json.loads(t.host.file("/etc/docker/daemon.json").content_string)
+    assert on_host["registry-mirrors"] == [mirror], "the new file is in place"
+    assert f"{mirror}/" not in _engine_mirrors(t), "the engine never applied it"
+    assert t.host.file("/etc/docker/daemon.json.pending").content_string.strip() == "reload"
+
+    converge = deploy("--limit", t.name, *added)
+    assert converge.returncode == 0 and not converge.errors(), converge.stderr[-3000:]
+    assert "the run that wrote it ended before the engine applied it: the engine reloads now" in converge.stderr
+    assert _engine_mirrors(t) == [f"{mirror}/"] and not t.host.file("/etc/docker/daemon.json.pending").exists
+    assert deploy("--limit", t.name, *added).changes() == []
+
+
 def test_an_engine_from_dockers_own_packages_is_refused_and_kept(own_hosts):
     t = own_hosts(OWN[2], anew=True)
     t.host.check_output(

@@ -137,7 +137,7 @@ def bare(os_key, **overrides) -> dict:
         k(DockerContainer, object_id=data.registry_auth_proxy_container): [],
         k(ContainerState, container=data.registry_ui_container, image=data.registry_ui_image, gateway=True):
             {"container": None, "image": None, "aside": False, "gateway": GATEWAY},
-        k(DaemonJson): {},
+        k(DaemonJson): {"config": {}, "pending": None},
         k(LabelledContainers, label=MIRROR_LABEL): {},
         k(MaintenanceState): None,
         any_arguments(ConfigFiles): None,
@@ -222,7 +222,7 @@ def in_place(os_key, **overrides) -> dict:
             container_state(registry_spec(HOST, data), "sha256:" + "a" * 64),
         k(ContainerState, container=data.registry_ui_container, image=data.registry_ui_image, gateway=True):
             container_state(ui_spec(HOST, data, None, _upstream_conf(data)), "sha256:" + "b" * 64),
-        k(DaemonJson): DAEMON_JSON,
+        k(DaemonJson): {"config": DAEMON_JSON, "pending": None},
         k(MaintenanceState): {"running": None, "read_only": None},
         any_arguments(ConfigFiles): config_files_state(data),
         k(Health): ["ok registry", "ok access proxy", "ok UI", "ok UI proxy to the registry"],

@@ -93,7 +93,7 @@ def test_bare_host_gets_daemon_json_applied_by_restarting_only_an_engine_that_ru
     did not (the RHEL family's) is started on the file, and nothing restarts it again."""
     bare_plan = plan(bare(os_key), **DATA[os_key])
     assert json.loads(bare_plan.written("/etc/docker/daemon.json")) == DAEMON_JSON
-    applied = bare_plan.index(lambda c: c == "systemctl try-restart docker.service")
+    applied = bare_plan.index(lambda c: c.startswith("systemctl try-restart docker.service && rm -f"))
     assert applied < bare_plan.index(lambda c: c == "systemctl start docker.service")
     assert not [c for c in bare_plan.commands if c == "systemctl restart docker.service"]
 
@@ -225,10 +225,24 @@ def test_centos7_firewall_change_restarts_docker_after_opening_ports():
 
 def test_daemon_json_change_restarts_docker():
     facts = in_place("debian12")
-    facts[k(DaemonJson)] = {**DAEMON_JSON, "log-opts": {"max-file": "9", "max-size": "10m"}}
+    facts[k(DaemonJson)] = {"config": {**DAEMON_JSON, "log-opts": {"max-file": "9", "max-size": "10m"}},
+                            "pending": None}
     changed = plan(facts, **DATA["debian12"])
     assert json.loads(changed.written("/etc/docker/daemon.json")) == DAEMON_JSON
     assert changed.restarted() == ["docker.service"]
+    marked = changed.index(lambda c: "echo restart > /etc/docker/daemon.json.pending && mv -f" in c)
+    assert marked < changed.index(lambda c: c.startswith("systemctl try-restart docker.service && rm -f"
+                                                         " /etc/docker/daemon.json.pending"))
+
+
+@pytest.mark.parametrize("pending", ["reload", "restart"])
+def test_daemon_json_in_place_that_a_cut_off_run_never_applied_is_applied_now(pending):
+    facts = in_place("debian12")
+    facts[k(DaemonJson)] = {"config": DAEMON_JSON, "pending": pending}
+    healed = plan(facts, **DATA["debian12"])
+    assert (healed.reloaded(), healed.restarted()) == \
+        ((["docker.service"], []) if pending == "reload" else ([], ["docker.service"]))
+    assert not [path for path in healed.uploads if path.startswith("/etc/docker/")]
 
 
 OPERATORS_DAEMON_JSON = {"data-root": "/srv/docker", "bip": "10.99.0.1/24", "live-restore": True,
@@ -237,7 +251,7 @@ OPERATORS_DAEMON_JSON = {"data-root": "/srv/docker", "bip": "10.99.0.1/24", "liv
 
 def test_daemon_json_keeps_the_hosts_own_settings():
     facts = in_place("debian12")
-    facts[k(DaemonJson)] = OPERATORS_DAEMON_JSON
+    facts[k(DaemonJson)] = {"config": OPERATORS_DAEMON_JSON, "pending": None}
     changed = plan(facts, registry_docker_insecure_registries=["mirror.internal:5000"])
     assert json.loads(changed.written("/etc/docker/daemon.json")) == {
         "data-root": "/srv/docker", "bip": "10.99.0.1/24", "live-restore": True,
@@ -248,14 +262,14 @@ def test_daemon_json_keeps_the_hosts_own_settings():
 
 def test_daemon_json_never_moves_data_root():
     facts = in_place("debian12")
-    facts[k(DaemonJson)] = OPERATORS_DAEMON_JSON
+    facts[k(DaemonJson)] = {"config": OPERATORS_DAEMON_JSON, "pending": None}
     with pytest.raises(DeployError, match="would move data-root from /srv/docker to /var/lib/docker"):
         plan(facts, registry_docker_daemon_options={"data-root": "/var/lib/docker"})
 
 
 def test_daemon_json_that_is_not_json_is_refused_untouched():
     facts = in_place("debian12")
-    facts[k(DaemonJson)] = '{"data-root": "/srv/docker",'
+    facts[k(DaemonJson)] = {"config": '{"data-root": "/srv/docker",', "pending": None}
     with pytest.raises(DeployError, match="is not a JSON object; fix or remove it"):
         plan(facts)
 
