@@ -440,10 +440,13 @@ def _scheduled_gc(runs: int, names: list[str], lb: str, clients, scheduler):
     gc.py from this machine (_cluster_gc)."""
     schedule = ("--data", "registry_gc_schedule=Sun *-*-* 03:00:00")
     cluster = [*names, lb]
+    without = report("no-op deploy of the cluster, no schedule",
+                     median_of(runs, lambda: _with_cluster(cluster, lambda: ok_deploy(inventory=CLUSTER))))
     installed = timed(lambda: _with_cluster(cluster, lambda: ok_deploy(*schedule, inventory=CLUSTER)))
     print(f"  deploy that installs the scheduler: {installed:.2f} s", flush=True)
-    report("  no-op deploy, the scheduler installed",
-           median_of(runs, lambda: _with_cluster(cluster, lambda: ok_deploy(*schedule, inventory=CLUSTER))))
+    noop = report("no-op deploy of the cluster, the scheduler installed",
+                  median_of(runs, lambda: _with_cluster(cluster, lambda: ok_deploy(*schedule, inventory=CLUSTER))))
+    print(f"  with the scheduler / without = {noop / without:.2f}", flush=True)
     walls = []
     for run in range(runs):
         clients[0].check_output(GARBAGE.replace("{run}", f"scheduled-{run}"))
