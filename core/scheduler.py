@@ -32,6 +32,9 @@ SECRETS_DIR = f"{CONFIG}/secrets"
 KEY_FILE = f"{CONFIG}/id_ed25519"
 KNOWN_HOSTS = f"{CONFIG}/known_hosts"
 CONFIG_SRC = f"{CONFIG}/config.yml"
+# Held by each scheduled run: two chores due at once run one after the other. Started together, each would
+# take the maintenance lock of some replicas and wait for the other's until both timed out.
+RUN_LOCK = "/run/lock/registry-scheduler.lock"
 # How inventory/_scheduled.py finds the hosts it names (set by the units).
 HOSTS_VARIABLE = "REGISTRY_SCHEDULER_HOSTS"
 # The comment the scheduler's key carries in each host's authorized_keys: how a deploy finds it to replace
@@ -138,7 +141,8 @@ def known_hosts(keys: dict[tuple[str, int], list[str]]) -> bytes:
 
 def service_unit(chore: str, timeout: int) -> bytes:
     script, arguments = CHORES[chore]
-    command = " ".join([f"{HOME}/venv/bin/pyinfra", "-y", "inventory/_scheduled.py", script, *arguments])
+    command = " ".join(["/usr/bin/flock", RUN_LOCK, f"{HOME}/venv/bin/pyinfra", "-y", "inventory/_scheduled.py",
+                        script, *arguments])
     return (
         f"# Managed by the registry deploy: {chore} across the registry's hosts on a schedule, as the operator's\n"
         f"# pyinfra {script} would run it (logged to the journal).\n"

@@ -477,6 +477,9 @@ def _scheduler_holds(target) -> str:
                            " 2>/dev/null").stdout
 
 
+# A scheduled run's pyinfra process as ps shows it: its virtualenv's Python (by the directory the link names)
+# running pyinfra; its flock, waiting for its turn, starts with /usr/bin/flock.
+SCHEDULER_PYTHON = "/opt/registry-scheduler/venv-[^ ]*/bin/python[^ ]* "
 # Scheduled retention, its rule for a repository of its own.
 RETAIN = ("--data", 'registry_retention_rules=[{"repositories": "scheduled-keep", "keep_last": 1}]',
           "--data", "registry_retention_schedule=*-*-* 04:00:00")
@@ -518,6 +521,13 @@ def test_gc_and_retention_scheduled_on_the_cluster_run_from_the_scheduler_and_a_
         paused_collector(replicas)
         assert status(*soon, inventory=CLUSTER)[LB]["scheduled"][0]["running"] is True
         assert upload_status(puller, LB_URL) == "405", "the scheduled GC holds the replicas read-only"
+        # Retention due now too waits for its turn, pyinfra not even started (it would take some replicas'
+        # locks while the GC holds others').
+        lb.host.check_output("systemctl start --no-block registry-scheduled-retention.service; sleep 2")
+        assert lb.host.run(f"pgrep -f '^{SCHEDULER_PYTHON}.*/pyinfra .* gc.py'").rc == 0, "the pattern finds a run"
+        assert lb.host.run(f"pgrep -f '^{SCHEDULER_PYTHON}.*/pyinfra .* retention.py'").rc == 1
+        assert lb.host.run("systemctl is-active registry-scheduled-retention.service").stdout.strip() == "activating"
+        lb.host.check_output("systemctl stop registry-scheduled-retention.service")
         lb.host.check_output("systemctl kill --signal=KILL registry-scheduled-gc.service")
         wait_for(lambda: lb.host.run("systemctl is-active registry-scheduled-gc.service").stdout.strip() == "failed")
     finally:
@@ -540,6 +550,7 @@ def test_gc_and_retention_scheduled_on_the_cluster_run_from_the_scheduler_and_a_
     journal = lb.host.check_output(f"journalctl -u registry-scheduled-retention.service --since @{retained_at} -o cat")
     assert "scheduled-keep: delete 1" in journal and "every replica refuses uploads (405)" in journal
     assert tags_of(lb, "scheduled-keep") == ["2"]
+    assert [run["result"] for run in status(*soon, inventory=CLUSTER)[LB]["scheduled"]] == ["success", "success"]
     removed = cluster_deploy()
     assert removed.returncode == 0, removed.stderr[-3000:]
     assert [_scheduler_holds(target) for target in [*replicas, lb]] == ["", "", ""]

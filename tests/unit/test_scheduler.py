@@ -51,8 +51,10 @@ def test_known_hosts_name_a_port_other_than_22_as_ssh_does():
 def test_each_chore_runs_pyinfra_from_its_timer_retention_applying_and_no_missed_run_made_up_at_boot():
     units = sched.unit_files({"gc": "Sun *-*-* 03:00:00", "retention": "daily"}, 3600)
     service = units[f"{sched.UNITS}/registry-scheduled-retention.service"][0].decode()
-    assert "ExecStart=/opt/registry-scheduler/venv/bin/pyinfra -y inventory/_scheduled.py retention.py --data" \
-           " registry_retention_apply=True" in service and "TimeoutStartSec=3600" in service
+    assert f"ExecStart=/usr/bin/flock {sched.RUN_LOCK} /opt/registry-scheduler/venv/bin/pyinfra -y" \
+           " inventory/_scheduled.py retention.py --data registry_retention_apply=True" in service, \
+        "one scheduled run at a time: two at once would each hold some replicas' locks and wait for the other's"
+    assert "TimeoutStartSec=3600" in service
     assert f"Environment={sched.HOSTS_VARIABLE}={sched.HOSTS_FILE}" in service
     timer = units[f"{sched.UNITS}/registry-scheduled-gc.timer"][0].decode()
     assert "OnCalendar=Sun *-*-* 03:00:00" in timer and "Persistent" not in timer
