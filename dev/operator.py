@@ -56,9 +56,16 @@ class Run:
         """changed(), from a run that succeeded on every host: raises when pyinfra failed or printed no
         results, so that an aborted run never reads as "nothing changed"."""
         if self.returncode != 0 or not self.results:
-            raise RunFailed(f"pyinfra exited {self.returncode} with {len(self.results)} results:\n"
-                            + self.stderr[-3000:])
+            raise RunFailed(f"pyinfra exited {self.returncode} with {len(self.results)} results:\n" + self.why())
         return self.changed()
+
+    def why(self) -> str:
+        """What a failed run said where it failed: the lines around each error pyinfra printed (a host that
+        failed early is long gone from the output's tail), then the tail."""
+        lines = self.stderr.splitlines()
+        marks = [i for i, line in enumerate(lines) if "Error" in line or "error:" in line]
+        around = sorted({j for i in marks for j in range(max(0, i - 8), min(len(lines), i + 4))})
+        return "\n".join(lines[j] for j in around)[-4000:] + "\n...\n" + self.stderr[-1500:]
 
 
 class RunFailed(AssertionError):
