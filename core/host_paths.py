@@ -1,6 +1,8 @@
 """Where the deploy's host-side scripts (files/registry-*.sh) and the state they share live on each host."""
 
 COMMON_LIBRARY = "/usr/local/lib/registry-deploy/common.sh"
+# Where the deploy writes its systemd units (timers, services).
+SYSTEMD_UNITS = "/etc/systemd/system"
 CONTAINER_SCRIPT = "/usr/local/sbin/registry-container"
 MAINTENANCE_SCRIPT = "/usr/local/sbin/registry-maintenance"
 # Held by every maintenance chore and every deploy change to the registry (flock, released when the

@@ -23,8 +23,8 @@ from pathlib import Path
 
 from . import ROOT
 from . import data as settings
+from .host_paths import SYSTEMD_UNITS
 
-GROUP = "registry_scheduler"
 HOME = "/opt/registry-scheduler"
 CONFIG = "/etc/registry-scheduler"
 HOSTS_FILE = f"{CONFIG}/hosts.json"
@@ -33,14 +33,16 @@ KEY_FILE = f"{CONFIG}/id_ed25519"
 KNOWN_HOSTS = f"{CONFIG}/known_hosts"
 CONFIG_SRC = f"{CONFIG}/config.yml"
 # Held by each scheduled run: two chores due at once run one after the other. Started together, each would
-# take the maintenance lock of some replicas and wait for the other's until both timed out.
-RUN_LOCK = "/run/lock/registry-scheduler.lock"
+# take the maintenance lock of some replicas and wait for the other's until both timed out. In a directory
+# only root may write to (not the world-writable /run/lock, where another user could take it first and
+# hold every scheduled run back).
+RUN_LOCK = f"{HOME}/run.lock"
 # How inventory/_scheduled.py finds the hosts it names (set by the units).
 HOSTS_VARIABLE = "REGISTRY_SCHEDULER_HOSTS"
 # The comment the scheduler's key carries in each host's authorized_keys: how a deploy finds it to replace
 # or remove it.
 KEY_COMMENT = "registry-scheduler"
-UNITS = "/etc/systemd/system"
+UNITS = SYSTEMD_UNITS
 # What the scheduler's copy of the project holds: what gc.py and retention.py import and read, and no
 # inventory but its own (an operator's inventory directory may hold the secrets directory).
 PROJECT = ("core", "ops", "tasks", "files", "group_data/all.py", "gc.py", "retention.py", "config.py",

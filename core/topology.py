@@ -51,9 +51,13 @@ def monitors(inventory) -> list:
     return list(inventory.get_group(MONITORS, []))
 
 
+def schedulers(inventory) -> list:
+    return list(inventory.get_group(SCHEDULERS, []))
+
+
 def scheduler(inventory):
     """The host that runs the chores on a schedule across the others (core/scheduler.py), or None."""
-    found = list(inventory.get_group(SCHEDULERS, []))
+    found = schedulers(inventory)
     return found[0] if found else None
 
 
@@ -211,7 +215,7 @@ def store_problems(host) -> list[str]:
 def scheduler_problems(host) -> list[str]:
     """One scheduler at most; the registry hosts agree on what it runs; a chore it must run has one."""
     inventory = host.inventory
-    found = list(inventory.get_group(SCHEDULERS, []))
+    found = schedulers(inventory)
     problems = []
     if len(found) > 1:
         problems.append(f"{SCHEDULERS} holds {len(found)} hosts: one runs the schedules (two would run each chore"

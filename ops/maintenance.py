@@ -7,6 +7,7 @@ import shlex
 
 from pyinfra import host
 from pyinfra.api import FactBase, operation
+from pyinfra.api.exceptions import DeployError
 
 from core.host_paths import LOCK, MAINTENANCE_SCRIPT, READ_ONLY_MARK
 from core.retention_rules import Tag, children
@@ -100,6 +101,14 @@ class CalendarExpression(FactBase):
 
     def process(self, output):
         return {"valid": "@valid" in output, "said": " ".join(line.strip() for line in output if line != "@valid")}
+
+
+def check_calendar(key: str, expression: str) -> None:
+    """Refuse, changing nothing, an OnCalendar expression (data `key`) that this host's systemd refuses."""
+    calendar = host.get_fact(CalendarExpression, expression=expression)
+    if calendar and not calendar["valid"]:
+        raise DeployError(f"{host.name}: {key}={expression!r}: systemd-analyze calendar refuses it: {calendar['said']}"
+                          " (nothing was changed)")
 
 
 @operation()

@@ -19,14 +19,14 @@ from pyinfra.operations.util import any_changed
 
 from core import topology
 from core.data import repository_names
-from core.host_paths import MAINTENANCE_SCRIPT
+from core.host_paths import MAINTENANCE_SCRIPT, SYSTEMD_UNITS
 from ops.barrier import barrier
 from ops.files import FileStates
 from ops.lb import balanced, serving_all
-from ops.maintenance import CalendarExpression
+from ops.maintenance import check_calendar
 from ops.report import log_lines
 
-UNITS = "/etc/systemd/system"
+UNITS = SYSTEMD_UNITS
 # One name per run for a chore across replicas (this module is imported once per run): each replica holds
 # its lock for it, and each step checks it still does.
 CHORE = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
@@ -42,10 +42,7 @@ def gc_timer():
 
 
 def _timer_enabled(data):
-    calendar = host.get_fact(CalendarExpression, expression=data.registry_gc_schedule)
-    if calendar and not calendar["valid"]:
-        raise DeployError(f"{host.name}: registry_gc_schedule={data.registry_gc_schedule!r}: systemd-analyze"
-                          f" calendar refuses it: {calendar['said']} (nothing was changed)")
+    check_calendar("registry_gc_schedule", data.registry_gc_schedule)
     service = files.template(
         name="Scheduled GC service unit is in place",
         src="files/registry-gc.service.j2",

@@ -13,7 +13,7 @@ from pyinfra.operations.util import any_changed
 from core import topology
 from core.data import registry_name, tls_on
 from core.host_files import server_material
-from core.host_paths import CERTIFICATE_METRICS, MAINTENANCE_SCRIPT, TEXTFILE_DIR
+from core.host_paths import CERTIFICATE_METRICS, MAINTENANCE_SCRIPT, SYSTEMD_UNITS, TEXTFILE_DIR
 from core.monitoring import (
     ALERT_RULES,
     NODE_EXPORTER_DEFAULTS,
@@ -31,7 +31,7 @@ from ops.platform import distribution, os_family
 from ops.report import log_once
 from ops.services import running_and_enabled
 
-UNITS = "/etc/systemd/system"
+UNITS = SYSTEMD_UNITS
 # The chores' metrics are written again this often (and at every chore's start and end).
 METRICS_EVERY = "15s"
 METRICS_SERVICE = f"""# Managed by the registry deploy (tasks/monitoring.py): the chores' metrics for the node exporter.

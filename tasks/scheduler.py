@@ -10,7 +10,6 @@ import getpass
 
 from pyinfra import host, inventory
 from pyinfra.api import deploy
-from pyinfra.api.exceptions import DeployError
 from pyinfra.operations import files, systemd
 from pyinfra.operations.util import any_changed
 
@@ -20,7 +19,7 @@ from core.data import auth_on
 from core.host_files import private_ca
 from core.secrets import SecretStore
 from ops.files import files_in_place
-from ops.maintenance import CalendarExpression
+from ops.maintenance import check_calendar
 from ops.packages import deb_pinned, rpm_pinned
 from ops.platform import distribution, os_family
 from ops.scheduler import SchedulerTraces, scheduler_install, scheduler_traces
@@ -34,27 +33,24 @@ def login_user(target) -> str:
 @deploy("Scheduler")
 def scheduler():
     """Every host: the scheduler's key and files as they should be; the scheduler host: the scheduler."""
-    running = topology.scheduler(inventory) is not None and bool(topology.scheduled_chores(inventory))
-    here = running and topology.is_scheduler(host)
+    runner = topology.scheduler(inventory)
+    chores = topology.scheduled_chores(inventory) if runner else {}
+    here = bool(chores) and topology.is_scheduler(host)
     key = None
-    if running and host.name in {target.name for target in topology.scheduler_targets(inventory)}:
+    if chores and host.name in {target.name for target in topology.scheduler_targets(inventory)}:
         public = SecretStore(host.data.registry_secrets_dir).scheduler_key()[1]
-        key = f"restrict {public} {sched.KEY_COMMENT}@{topology.scheduler(inventory).name}"
-    keep = [sched.CONFIG, sched.HOME, *sched.unit_files(topology.scheduled_chores(inventory), 0)] if here else []
+        key = f"restrict {public} {sched.KEY_COMMENT}@{runner.name}"
+    keep = [sched.CONFIG, sched.HOME, *sched.unit_files(chores, 0)] if here else []
     scheduler_traces(name="The scheduler's key is authorized here exactly when it runs chores here, and only"
                           " the scheduler host holds its files", user=login_user(host), key=key, keep=keep)
     if here:
-        _scheduler_host()
+        _scheduler_host(chores)
 
 
-def _scheduler_host():
+def _scheduler_host(chores: dict[str, str]):
     data = host.data
-    chores = topology.scheduled_chores(inventory)
     for chore, schedule in chores.items():
-        calendar = host.get_fact(CalendarExpression, expression=schedule)
-        if calendar and not calendar["valid"]:
-            raise DeployError(f"{host.name}: registry_{chore}_schedule={schedule!r}: systemd-analyze calendar refuses"
-                              f" it: {calendar['said']} (nothing was changed)")
+        check_calendar(f"registry_{chore}_schedule", schedule)
     if os_family(distribution(host)) == "debian":
         deb_pinned(name="python3 and the SSH client are installed",
                    packages={"python3": None, "python3-venv": None, "openssh-client": None})
