@@ -2,7 +2,7 @@
 
     python -m benchmarks.bench [--runs N] [--skip-cold] [--skip-deploy] [--skip-gc] [--skip-backup]
         [--skip-storage] [--skip-lb] [--skip-faults] [--skip-registry3] [--skip-access] [--skip-status]
-        [--skip-monitoring] [--skip-s3-chores] [--skip-mirrors]
+        [--skip-monitoring] [--skip-s3-chores] [--skip-mirrors] [--skip-gc-scale]
 
 Measures: `sandbox up --hosts 2` cold (base image built) and warm (image cached, new hosts); the first
 deploy on a fresh host with TLS and users (the default) and without; a no-op re-run with and without
@@ -17,7 +17,8 @@ against 3.1.1; manifest and blob GETs per second, 1 and 16 clients, with users o
 (through the access proxy) against users off; status.py; what monitoring costs (the chores' metrics, each
 scrape, a no-op deploy with Prometheus on the host against without); retention, backup and restore of
 ~400 MB on a volume against S3; a 100 MB pull through a pull-through mirror, cold and warm, against one
-straight from its upstream.
+straight from its upstream; GC across 3 replicas on S3 at 50, 200 and 1,000 repositories (uploads refused,
+failed pulls, the mark and the window's part) against distribution's collector walking the same bucket.
 Leaves the sandbox down.
 """
 
@@ -27,6 +28,7 @@ import argparse
 import concurrent.futures
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -455,6 +457,95 @@ def _scheduled_gc(runs: int, names: list[str], lb: str, clients, scheduler):
     _with_cluster(cluster, lambda: ok_deploy(inventory=CLUSTER))
 
 
+# On a sandbox host, `sh /tmp/push-small.sh URL N`: push repoN:1 through URL with curl, a one-layer image of
+# 2 KB of random bytes and a config of its own (fast enough for 1,000 repositories; manifests are read, never
+# run).
+PUSH_SMALL = HOST_CURL + """
+set -e
+url=$1 n=$2
+d=$(mktemp -d) && cd "$d"
+head -c 2048 /dev/urandom > layer
+printf '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]},"n":"%s"}' "$n" > config
+for f in layer config; do
+    digest=sha256:$(sha256sum $f | cut -d' ' -f1)
+    location=$(curl -f -D - -o /dev/null -X POST "$url/v2/repo$n/blobs/uploads/" \\
+        | tr -d '\\r' | sed -n 's/^[Ll]ocation: //p')
+    case $location in /*) location=$url$location ;; esac
+    case $location in *\\?*) sep='&' ;; *) sep='?' ;; esac
+    curl -f -o /dev/null -X PUT -H 'Content-Type: application/octet-stream' --data-binary @$f \\
+        "$location${sep}digest=$digest"
+    eval "${f}_digest=$digest ${f}_size=$(stat -c %s $f)"
+done
+v2=application/vnd.docker
+printf '{"schemaVersion":2,"mediaType":"%s","config":{"mediaType":"%s","size":%s,"digest":"%s"},"layers":[%s]}' \\
+    $v2.distribution.manifest.v2+json $v2.container.image.v1+json "$config_size" "$config_digest" \\
+    "{\\"mediaType\\":\\"$v2.image.rootfs.diff.tar.gzip\\",\\"size\\":$layer_size,\\"digest\\":\\"$layer_digest\\"}" \\
+    > manifest
+curl -f -o /dev/null -X PUT -H "Content-Type: $v2.distribution.manifest.v2+json" \\
+    --data-binary @manifest "$url/v2/repo$n/manifests/1"
+cd / && rm -rf "$d"
+"""
+# `sh /tmp/delete-small.sh URL N`: delete repoN:1's manifest through URL (its blobs become garbage).
+DELETE_SMALL = HOST_CURL + """
+d=$(curl -I -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' "$1/v2/repo$2/manifests/1" \\
+    | tr -d '\\r' | sed -n 's/^[Dd]ocker-[Cc]ontent-[Dd]igest: //p')
+curl -f -o /dev/null -X DELETE "$1/v2/repo$2/manifests/$d"
+"""
+
+
+def gc_scale_benchmark(runs: int):
+    """GC across 3 replicas on the sandbox's S3 at 50, 200 and 1,000 repositories (one small image each, pushed
+    through the load balancer), one image deleted before each run, while a client probes uploads and pulls
+    through the load balancer back to back: how long uploads are refused, pulls failed, gc.py's wall time,
+    the mark (replicas writable) and the collector's part inside the window; and, at 50 and 200,
+    distribution's own collector walking the same bucket (`garbage-collect --dry-run`, what it reads)."""
+    print("# GC at scale (3 replicas on S3)", flush=True)
+    sandbox("down")
+    sandbox("up", "--hosts", "4", "--s3")
+    hosts = read_state()["hosts"]
+    names, lb = [h["name"] for h in hosts[:3]], hosts[3]["name"]
+    cluster = [*names, lb]
+    _with_cluster(cluster, lambda: ok_deploy(inventory=CLUSTER))
+    pusher, prober = ssh_host(hosts[0]["ssh_port"]), ssh_host(hosts[1]["ssh_port"])
+    url = f"https://{lb}:5000"
+    pusher.check_output(f"cat > /tmp/push-small.sh <<'EOF'\n{PUSH_SMALL}\nEOF\n"
+                        f"cat > /tmp/delete-small.sh <<'EOF'\n{DELETE_SMALL}\nEOF")
+    pushed = 0
+    for count in (50, 200, 1000):
+        started = time.monotonic()
+        pusher.check_output(f"seq {pushed + 1} {count + runs} | xargs -P 16 -I N sh /tmp/push-small.sh {url} N")
+        pushed = count + runs
+        print(f"  pushed {pushed} repositories in all ({time.monotonic() - started:.0f} s for these)", flush=True)
+        refused, read_only, failed, tried, walls, marks, windows = [], [], [], [], [], [], []
+        for run in range(runs):
+            pusher.check_output(f"sh /tmp/delete-small.sh {url} {count + run + 1}")
+            started = time.monotonic()
+            done, window = probed(prober, "repo1:1", lambda: _with_cluster(
+                cluster, lambda: deploy(inventory=CLUSTER, file="gc.py")), url=url)
+            walls.append(time.monotonic() - started)
+            assert done.returncode == 0, done.why()
+            refused.append(window[0])
+            read_only.append(window[1])
+            failed.append(window[2])
+            tried.append(window[3])
+            marks.append(float(re.search(r"blobs in (\d+)ms", done.stderr).group(1)) / 1000)
+            windows.append(float(re.search(r"garbage collected in (\d+)ms", done.stderr).group(1)) / 1000)
+        label = f"{count} repositories"
+        report(f"GC at {label}: uploads refused (last accepted to first after)", (statistics.median(refused), refused))
+        report("  first to last upload refused (405) through the load balancer", (statistics.median(read_only),
+                                                                                 read_only))
+        report("  gc.py wall time", (statistics.median(walls), walls))
+        report("  the mark, every replica writable", (statistics.median(marks), marks))
+        report("  the collector inside the window", (statistics.median(windows), windows))
+        print(f"  failed pulls through the load balancer per GC (of {statistics.median(tried):.0f} tried): {failed}",
+              flush=True)
+        if count <= 200:
+            walk = timed(lambda: pusher.check_output(
+                "docker exec registry registry garbage-collect --dry-run /etc/docker/registry/config.yml >/dev/null"))
+            print(f"  distribution's collector over the same bucket (dry run, one walk): {walk:.2f} s,"
+                  f" {walk / statistics.median(windows):.0f} x the window's part", flush=True)
+
+
 def _client():
     client = requests.Session()
     client.trust_env = False
@@ -699,6 +790,7 @@ def main(argv=None):
     parser.add_argument("--skip-monitoring", action="store_true")
     parser.add_argument("--skip-s3-chores", action="store_true")
     parser.add_argument("--skip-mirrors", action="store_true")
+    parser.add_argument("--skip-gc-scale", action="store_true")
     args = parser.parse_args(argv)
     client = docker.from_env()
     sandbox("images")
@@ -740,6 +832,8 @@ def main(argv=None):
         s3_chores_benchmark(args.runs)
     if not args.skip_mirrors:
         mirror_benchmark(args.runs)
+    if not args.skip_gc_scale:
+        gc_scale_benchmark(min(args.runs, 3))
     sandbox("down")
     return 0
 

@@ -20,6 +20,7 @@
 # delete_repos.py and prune_repos.py run these steps on every replica, one replica at a time where they
 # switch it (the load balancer drains it meanwhile):
 #   registry-maintenance hold CHORE             take the lock until release, or until this SSH connection ends
+#   registry-maintenance mark CHORE [--delete-untagged]   collect's first half, every replica still writable
 #   registry-maintenance switch CHORE read-only|writable
 #   registry-maintenance shared CHORE URL,... gc|delete-repos|prune|delete-manifests|backup|restore ARGS...
 #                                               once, when every URL refuses uploads
@@ -58,10 +59,14 @@ uri_encode() {
             || c == 95 || c == 126) printf "%c", c; else printf "%%%02X", c } }'
 }
 
-s3_request() { curl -sS --fail --connect-timeout 5 -m 120 -K "$S3_CURL_CONFIG" "$@"; }
+# Every request to the store names the chore's step as its User-Agent, so the store's own log tells which
+# step of which chore made it (S3_AGENT: "registry-maintenance STEP").
+S3_AGENT=registry-maintenance
+s3_request() { curl -sS --fail --connect-timeout 5 -m 120 -A "$S3_AGENT" -K "$S3_CURL_CONFIG" "$@"; }
 
-# "KEY SIZE MODIFIED" of every object in the bucket whose key starts with $1, from every page of the
-# listing (MODIFIED: the store's own time of the object's last write, as S3 writes it: 2026-12-01T07:00:00.000Z).
+# "KEY SIZE MODIFIED ETAG" of every object in the bucket whose key starts with $1, from every page of the
+# listing (MODIFIED: the store's own time of the object's last write, as S3 writes it: 2026-12-01T07:00:00.000Z;
+# ETAG: the store's tag of its content, "-" when it gives none).
 s3_objects() {
     _token=
     while :; do
@@ -69,8 +74,9 @@ s3_objects() {
         _query="list-type=2&prefix=$(uri_encode "$1")"
         [ -z "$_token" ] || _query="continuation-token=$(uri_encode "$_token")&$_query"
         _page=$(s3_request "$S3_ENDPOINT/$S3_BUCKET?$_query") || return 1
-        printf '%s\n' "$_page" | sed 's#<Contents>#\n#g' \
-            | sed -n 's#^<Key>\([^<]*\)</Key>.*<LastModified>\([^<]*\)</LastModified>.*<Size>\([0-9]*\)</Size>.*#\1 \3 \2#p'
+        printf '%s\n' "$_page" | sed 's#<Contents>#\n#g; s#&quot;##g' | sed -n \
+            -e 's#^<Key>\([^<]*\)</Key>.*<LastModified>\([^<]*\)</LastModified>.*<ETag>"*\([^<"]*\)"*</ETag>.*<Size>\([0-9]*\)</Size>.*#\1 \4 \2 \3#p' \
+            -e 't' -e 's#^<Key>\([^<]*\)</Key>.*<LastModified>\([^<]*\)</LastModified>.*<Size>\([0-9]*\)</Size>.*#\1 \3 \2 -#p'
         case $_page in *'<IsTruncated>true</IsTruncated>'*) ;; *) return 0 ;; esac
         _token=$(printf '%s\n' "$_page" | sed -n 's#.*<NextContinuationToken>\([^<]*\)</NextContinuationToken>.*#\1#p')
         [ -n "$_token" ] || return 1
@@ -84,6 +90,11 @@ listed() {
 
 blob_stats() {
     if [ "$STORAGE" = s3 ]; then
+        # This chore's mark listed them already (and its sweep took out what it removed).
+        if [ "$(cut -d' ' -f1 "$GC_MARK/chore" 2>/dev/null)" = "$CHORE_ID" ]; then
+            awk '$1 ~ /\/data$/ { n += 1; s += $2 } END { printf "%d blobs, %d bytes\n", n, s }' "$GC_MARK/blobs"
+            return
+        fi
         _objects=$(mktemp)
         if s3_objects "$STORE_ROOT/blobs/" >"$_objects"; then
             awk '$1 ~ /\/data$/ { n += 1; s += $2 } END { printf "%d blobs, %d bytes\n", n, s }' "$_objects"
@@ -202,17 +213,252 @@ handle_signals() {
     trap 'interrupted TERM' TERM
 }
 
+# --- The collector on S3 storage. distribution's own walks the bucket one request after another, every
+# step of it with every replica read-only (about 0.5 s a repository on the sandbox's Ceph, 2,800 requests
+# for 200 repositories). This one reads the bucket in a few listings of 1,000 keys and fetches manifests
+# in parallel. It marks with the registry still writable (mark), then, inside the window in which every
+# replica refuses uploads, lists the repositories again and reads only what is new or changed since: the
+# window grows with what changed during the mark, not with the registry's size. Marking is distribution's
+# (every manifest revision and what it names; with --delete-untagged only tagged ones, what they name, and
+# any manifest another kept one names), by digests read from the manifests' text: a digest anywhere in a
+# manifest keeps its blob, so a reference a manifest's format adds later is never missed. What it removes
+# and the races it is safe against: docs/maintenance.md ("The collector on S3").
+
+# This chore's mark: the listings and what was read, complete once its `chore` file is written (last).
+GC_MARK=/var/lib/registry-maintenance/gc-mark
+# "MANIFEST DIGEST" lines: the digests each manifest's text names (itself included). A manifest's digest is
+# the hash of its text, so a line is never stale; kept across chores for the manifests still stored.
+MANIFEST_REFS=/var/lib/registry-maintenance/manifest-refs
+# The chore this step belongs to (across replicas its name; run alone, this process).
+CHORE_ID=pid-$$
+# Transfers at once when reading or deleting many objects.
+S3_PARALLEL=16
+
+# Fetch the objects in file $1 ("KEY OUTPUT" lines) in parallel into OUTPUT; "STATUS OUTPUT" per object
+# on stdout (404: no such object; 000: no answer).
+s3_fetch() {
+    _cfg=$1.curl
+    awk -v base="$S3_ENDPOINT/$S3_BUCKET" '{ printf "url = \"%s/%s\"\noutput = \"%s\"\n", base, $1, $2 }' "$1" >"$_cfg"
+    [ ! -s "$_cfg" ] || curl -sS -g --no-progress-meter --connect-timeout 5 -m 120 --parallel \
+        --parallel-max "$S3_PARALLEL" -A "$S3_AGENT" -K "$S3_CURL_CONFIG" -K "$_cfg" -w '%{http_code} %{filename_effective}\n' || true
+    rm -f "$_cfg"
+}
+
+# Delete the objects whose keys are in file $1, in parallel; fails unless every one answered 2xx (S3
+# answers 204 for a key already gone, so deleting twice is no error).
+s3_delete_keys() {
+    [ -s "$1" ] || return 0
+    _cfg=$1.curl
+    awk -v base="$S3_ENDPOINT/$S3_BUCKET" '{ printf "url = \"%s/%s\"\noutput = \"/dev/null\"\n", base, $1 }' "$1" >"$_cfg"
+    _failed=$(curl -sS -g --no-progress-meter --connect-timeout 5 -m 120 --parallel --parallel-max "$S3_PARALLEL" \
+        -X DELETE -A "$S3_AGENT" -K "$S3_CURL_CONFIG" -K "$_cfg" -w '%{http_code} %{url}\n' | awk '$1 !~ /^2/' | head -n 3)
+    rm -f "$_cfg"
+    [ -z "$_failed" ] || { say "deleting from s3://$S3_BUCKET failed: $_failed"; return 1; }
+}
+
+# For every manifest revision in repositories listing $1 not yet in MANIFEST_REFS, read the manifest and
+# add what it names. A revision whose manifest is missing from the store is reported and names nothing.
+s3_manifest_refs() {
+    touch "$MANIFEST_REFS"
+    _work=$(mktemp -d)
+    sed -n 's#.*/_manifests/revisions/\([a-z0-9]*\)/\([0-9a-f]*\)/link .*#\1:\2#p' "$1" | sort -u >"$_work/stored"
+    mkdir "$_work/read"
+    awk '{ print $1 }' "$MANIFEST_REFS" | sort -u | comm -23 "$_work/stored" - \
+        | awk -v root="$STORE_ROOT/blobs" -v dir="$_work/read" '{ split($1, d, ":")
+            printf "%s/%s/%s/%s/data %s/%s-%s\n", root, d[1], substr(d[2], 1, 2), d[2], dir, d[1], d[2] }' >"$_work/wanted"
+    s3_fetch "$_work/wanted" >"$_work/fetched"
+    _failed=$(awk '$1 != 200 && $1 != 404' "$_work/fetched" | head -n 3)
+    if [ -n "$_failed" ]; then
+        rm -rf "$_work"
+        die "could not read every manifest from s3://$S3_BUCKET ($_failed); nothing was removed"
+    fi
+    awk '$1 == 404 { n = split($2, p, "/"); sub("-", ":", p[n]); print p[n] }' "$_work/fetched" | while read -r _missing; do
+        say "manifest $_missing is listed in a repository but its data is not in the store: it names nothing"
+    done
+    # "MANIFEST MANIFEST" for each one read (so that one naming nothing is known), then what it names.
+    awk '$1 == 200 { n = split($2, p, "/"); sub("-", ":", p[n]); print p[n], p[n] }' "$_work/fetched" >"$_work/new"
+    find "$_work/read" -type f -exec grep -oHE '(sha256|sha384|sha512):[0-9a-f]{64,128}' {} + \
+        | sed 's#^.*/\([a-z0-9]*\)-\([0-9a-f]*\):#\1:\2 #' >>"$_work/new" || true
+    # Only what is still stored is kept: the file grows with the registry, not with its history.
+    awk 'FILENAME == ARGV[1] { stored[$1] = 1; next } $1 in stored' "$_work/stored" "$MANIFEST_REFS" "$_work/new" \
+        | sort -u >"$MANIFEST_REFS.new"
+    mv "$MANIFEST_REFS.new" "$MANIFEST_REFS"
+    wc -l <"$_work/wanted" >"$1.read"
+    rm -rf "$_work"
+}
+
+# "KEY ETAG DIGEST" of every tag's current link in repositories listing $1, into file $2: read again only
+# where the link is new or its ETag changed since file $3 (an earlier reading, or nothing).
+s3_current_tags() {
+    _work=$(mktemp -d)
+    awk '$1 ~ /\/_manifests\/tags\/[^\/]*\/current\/link$/ { print $1, $4 }' "$1" | sort >"$_work/now"
+    touch "$_work/before"
+    [ -z "${3:-}" ] || [ ! -f "$3" ] || sort "$3" >"$_work/before"
+    # Unchanged: same key and ETag (S3's ETag of a single PUT is the MD5 of its content).
+    awk 'FILENAME == ARGV[1] { seen[$1 " " $2] = $3; next } ($1 " " $2) in seen { print $1, $2, seen[$1 " " $2] }' \
+        "$_work/before" "$_work/now" >"$2"
+    awk -v dir="$_work" 'FILENAME == ARGV[1] { seen[$1 " " $2] = 1; next } !(($1 " " $2) in seen) { print $1, dir "/t" FNR }' \
+        "$_work/before" "$_work/now" >"$_work/wanted"
+    s3_fetch "$_work/wanted" >"$_work/fetched"
+    if awk '$1 != 200 { bad = 1 } END { exit !bad }' "$_work/fetched"; then
+        rm -rf "$_work"
+        die "could not read every tag from s3://$S3_BUCKET; nothing was removed"
+    fi
+    # Each link holds its digest, with no newline.
+    awk '{ digest = ""; getline digest <$2; close($2); print $1, digest }' "$_work/wanted" \
+        | awk 'FILENAME == ARGV[1] { etag[$1] = $2; next } { print $1, etag[$1], $2 }' "$_work/now" - >>"$2"
+    wc -l <"$_work/wanted" >"$2.read"
+    rm -rf "$_work"
+}
+
+# True when this chore marked the bucket with the registry writable (flags $1 as it marked).
+s3_marked() { [ "$(cat "$GC_MARK/chore" 2>/dev/null)" = "$CHORE_ID ${1:-}" ]; }
+
+# Mark, with the registry writable: the blobs (the only ones the sweep may remove), the repositories, what
+# each manifest names, and with --delete-untagged ($1) every tag.
+s3_mark() {
+    _started=$(date +%s%N)
+    S3_AGENT="registry-maintenance gc-mark"
+    rm -rf "$GC_MARK"
+    mkdir -p "$GC_MARK"
+    # The repositories first: a layer link listed then whose blob the listing after lacks names no blob.
+    listed "$STORE_ROOT/repositories/" "$GC_MARK/repositories"
+    listed "$STORE_ROOT/blobs/" "$GC_MARK/blobs"
+    s3_manifest_refs "$GC_MARK/repositories"
+    [ -z "${1:-}" ] || s3_current_tags "$GC_MARK/repositories" "$GC_MARK/tags"
+    printf '%s %s\n' "$CHORE_ID" "${1:-}" >"$GC_MARK/chore"
+    say "marked $(grep -c '/_manifests/revisions/' "$GC_MARK/repositories" || true) manifest revisions and $(wc -l <"$GC_MARK/blobs") blobs in $((($(date +%s%N) - _started) / 1000000))ms ($(cat "$GC_MARK/repositories.read") manifests read)"
+}
+
+# Decide, deleting untagged manifests when $1 says so, from the mark and repositories listing $2 (the
+# window's): into $GC_MARK, the keys of untagged manifests (doomed-manifests: tag history links first, the
+# revision last), of blobs (doomed-blobs) and of layer links (doomed-layers): those to the blobs removed, and
+# those a sweep cut off left to no blob (unchanged since the mark, whose blobs were listed after it, and
+# named by no kept manifest); "eligible for deletion" lines, as distribution's, in decided.
+s3_decide() {
+    rm -f "$GC_MARK"/doomed-*
+    touch "$GC_MARK/tags"
+    awk -v untagged="$1" -v root="$STORE_ROOT/" -v out="$GC_MARK" '
+        function mark(d,   n, i, r) {
+            if (d in marked) return
+            marked[d] = 1
+            n = split(refs[d], r, " ")
+            for (i = 1; i <= n; i++) mark(r[i])
+        }
+        part == "refs" { if ($1 != $2) refs[$1] = refs[$1] " " $2; next }
+        part == "tags" { t = $1; sub(/\/_manifests\/tags\/[^\/]*\/current\/link$/, "", t); tagged[t SUBSEP $3] = 1; next }
+        part == "marked" { at_mark[$1] = $3 " " $4; next }
+        part == "now" {
+            key = $1
+            if (!match(key, /\/_(manifests|layers|uploads)\//)) next
+            repo = substr(key, 1, RSTART - 1); rest = substr(key, RSTART + 1)
+            if (rest ~ /^_manifests\/revisions\/[a-z0-9]+\/[0-9a-f]+\//) {
+                split(rest, p, "/"); d = p[3] ":" p[4]
+                revision[repo SUBSEP d] = 1; revkeys[repo SUBSEP d] = revkeys[repo SUBSEP d] " " key
+            } else if (rest ~ /^_manifests\/tags\/[^\/]+\/index\/[a-z0-9]+\/[0-9a-f]+\/link$/) {
+                split(rest, p, "/"); d = p[5] ":" p[6]
+                tagkeys[repo SUBSEP d] = tagkeys[repo SUBSEP d] " " key
+            } else if (rest ~ /^_layers\/[a-z0-9]+\/[0-9a-f]+\/link$/) {
+                split(rest, p, "/"); layer[key] = p[2] ":" p[3]
+                if (at_mark[key] == $3 " " $4) unchanged[key] = 1
+            }
+            next
+        }
+        part == "blobs" {   # docker/registry/v2/blobs/ALG/XX/HEX/data
+            split(substr($1, length(root) + 1), p, "/")
+            if (p[1] == "blobs") { d = p[2] ":" p[4]; blobkeys[d] = blobkeys[d] " " $1; size[d] += $2 }
+        }
+        END {
+            # mark() follows what each manifest names, so a manifest a kept one names (an image index'"'"'s
+            # platforms) is marked, and what it names, wherever it is stored.
+            for (rd in revision) { split(rd, x, SUBSEP); if (untagged == "" || rd in tagged) mark(x[2]) }
+            count = 0
+            for (d in marked) count++
+            manifests = 0
+            for (rd in revision) {
+                split(rd, x, SUBSEP)
+                if (x[2] in marked) continue
+                manifests++
+                print "manifest eligible for deletion: " substr(x[1], length(root) + length("repositories/") + 1) "@" x[2]
+                n = split(tagkeys[rd], k, " "); for (i = 1; i <= n; i++) print k[i] > (out "/doomed-manifests")
+                n = split(revkeys[rd], k, " "); for (i = 1; i <= n; i++) print k[i] > (out "/doomed-manifests")
+            }
+            blobs = 0; bytes = 0
+            for (d in blobkeys) {
+                if (d in marked) continue
+                blobs++; bytes += size[d]; doomed[d] = 1
+                print "blob eligible for deletion: " d
+                n = split(blobkeys[d], k, " "); for (i = 1; i <= n; i++) print k[i] > (out "/doomed-blobs")
+            }
+            for (key in layer) {
+                d = layer[key]
+                if (d in doomed || (key in unchanged && !(d in blobkeys) && !(d in marked))) print key > (out "/doomed-layers")
+            }
+            printf "%d blobs marked, %d blobs (%d bytes) and %d manifests eligible for deletion\n", count, blobs, bytes, manifests
+        }' part=refs "$MANIFEST_REFS" part=tags "$GC_MARK/tags" part=marked "$GC_MARK/repositories" \
+        part=now "$2" part=blobs "$GC_MARK/blobs" >"$GC_MARK/decided"
+}
+
+# Collect on S3: the mark made with the registry writable when this chore made one, else made now; then,
+# unless a dry run, inside the window: the repositories listed again, what is new or changed read, the
+# decision, and the sweep in distribution's order (untagged manifests, blobs, layer links). Interrupted,
+# what was removed was garbage and the next collection removes the rest.
+s3_collect() {
+    _dry=
+    _untagged=
+    for _arg in "$@"; do
+        case $_arg in
+            --dry-run) _dry=1 ;;
+            --delete-untagged) _untagged=--delete-untagged ;;
+        esac
+    done
+    if ! s3_marked "$_untagged"; then
+        [ -n "$_dry" ] || say "no mark made with the registry writable for this chore: marking in the window"
+        s3_mark "$_untagged"
+    fi
+    _listing=$GC_MARK/repositories
+    if [ -z "$_dry" ]; then
+        S3_AGENT="registry-maintenance gc-window"
+        _listing=$GC_MARK/repositories.window
+        listed "$STORE_ROOT/repositories/" "$_listing"
+        s3_manifest_refs "$_listing"
+        _changed=0
+        if [ -n "$_untagged" ]; then
+            s3_current_tags "$_listing" "$GC_MARK/tags.window" "$GC_MARK/tags"
+            mv "$GC_MARK/tags.window" "$GC_MARK/tags"
+            _changed=$(cat "$GC_MARK/tags.window.read")
+        fi
+        say "in the window: $(cat "$_listing.read") manifests and $_changed tags new or changed since the mark were read"
+    fi
+    s3_decide "$_untagged" "$_listing"
+    [ -z "$_dry" ] || return 0
+    touch "$GC_MARK/doomed-manifests" "$GC_MARK/doomed-blobs" "$GC_MARK/doomed-layers"
+    S3_AGENT="registry-maintenance gc-sweep"
+    for _doomed in manifests blobs layers; do
+        s3_delete_keys "$GC_MARK/doomed-$_doomed" \
+            || die "the sweep stopped part way: what it removed was garbage; run gc again to finish"
+    done
+    # What the store holds now, for the stats after: the mark's blobs less those removed.
+    awk 'FILENAME == ARGV[1] { gone[$1] = 1; next } !($1 in gone)' "$GC_MARK/doomed-blobs" "$GC_MARK/blobs" >"$GC_MARK/blobs.after"
+    mv "$GC_MARK/blobs.after" "$GC_MARK/blobs"
+}
+
 collect() {
-    [ "$STORAGE" = s3 ] || in_registry mkdir -p "$DATA_ROOT/repositories"
-    out=$(mktemp)
     started=$(date +%s%N)
-    if ! in_registry registry garbage-collect "$@" "$CONFIG_TARGET/config.yml" >"$out" 2>&1; then
-        cat "$out" >&2
-        rm -f "$out"
-        return 1
+    out=$(mktemp)
+    if [ "$STORAGE" = s3 ]; then
+        s3_collect "$@"
+        cp "$GC_MARK/decided" "$out"
+    else
+        in_registry mkdir -p "$DATA_ROOT/repositories"
+        if ! in_registry registry garbage-collect "$@" "$CONFIG_TARGET/config.yml" >"$out" 2>&1; then
+            cat "$out" >&2
+            rm -f "$out"
+            return 1
+        fi
     fi
     elapsed=$((($(date +%s%N) - started) / 1000000))
-    eligible=$(grep -c 'eligible for deletion' "$out" || true)
+    eligible=$(grep -c '^\(blob\|manifest\) eligible for deletion' "$out" || true)
     grep 'eligible for deletion' "$out" || true
     rm -f "$out"
 }
@@ -231,6 +477,8 @@ gc() {
     # the index's tag stops pulling; distribution 3 marks them through the index.
     [ -z "$untagged" ] || [ "$REGISTRY_MAJOR" -ge 3 ] \
         || die "--delete-untagged on registry $REGISTRY_MAJOR would break every multi-arch image (its platform manifests have no tag); registry 3 keeps them; nothing was done"
+    # On S3 the mark is made before the window (across replicas by the chore's mark step).
+    [ "$STORAGE" != s3 ] || s3_marked "$untagged" || [ -n "$SHARED_URLS" ] || s3_mark "$untagged"
     stats=$(blob_stats)
     if [ "${stats%% *}" = 0 ]; then
         say "nothing to collect: the registry holds no blob"
@@ -460,7 +708,7 @@ repositories_listed() { listed "$STORE_ROOT/repositories/" "$1"; }
 # last write (its current/link object).
 s3_tag_lines() {
     _root="$STORE_ROOT/repositories/"
-    if ! grep '/_manifests/tags/[^/]*/current/link ' "$1" | while read -r _key _size _modified; do
+    if ! grep '/_manifests/tags/[^/]*/current/link ' "$1" | while read -r _key _size _modified _etag; do
         _tag=${_key%/current/link}
         _repository=${_tag%/_manifests/tags/*}
         _digest=$(s3_get "$_key") || exit 1
@@ -812,6 +1060,7 @@ shared() {
         curl --help all 2>/dev/null | grep -q -- --aws-sigv4 \
             || die "this host's curl cannot sign S3 requests (--aws-sigv4 needs curl 7.75 or later); nothing was done"
         SHARED_URLS=$2
+        CHORE_ID=$1
         chore=$3
         shift 3
         record_chore "$chore"
@@ -866,6 +1115,15 @@ after() {
         touch "$failed"
         exit 1
     }
+}
+
+# Chore $1's mark (its collection's first half), every replica holding its lock and still writable: the
+# shared step then reads, inside the window, only what changed since. $2: --delete-untagged, if so.
+mark() {
+    [ $# -ge 1 ] || usage
+    held "$1"
+    CHORE_ID=$1
+    s3_mark "${2:-}"
 }
 
 release() {
@@ -1063,7 +1321,7 @@ case $action in
             repaired=yes
         fi
         ;;
-    switch | shared | after | release)
+    switch | mark | shared | after | release)
         # Steps of a chore across replicas: the lock is held by its hold step.
         handle_signals
         ;;
@@ -1083,6 +1341,7 @@ case $action in
     hold) hold "$@" ;;
     keep-hold) keep_hold "$@" ;;
     switch) switch "$@" ;;
+    mark) mark "$@" ;;
     shared) shared "$@" ;;
     after) after "$@" ;;
     release) release "$@" ;;

@@ -30,6 +30,8 @@ UNITS = SYSTEMD_UNITS
 # One name per run for a chore across replicas (this module is imported once per run): each replica holds
 # its lock for it, and each step checks it still does.
 CHORE = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
+# Chores whose shared step collects garbage: they mark the bucket first, every replica still writable.
+COLLECTING = ("gc", "delete-repos", "prune", "delete-manifests")
 
 
 @deploy("Scheduled GC")
@@ -111,7 +113,9 @@ def across_replicas(name: str, *args: str, after: tuple = ()):
     anything: each replica takes its maintenance lock, then one replica at a time is drained from the load
     balancers, switched read-only and put back; one replica (pyinfra's run-once) proves every replica
     refuses uploads and does the chore; then one at a time each is switched back the same way, and the
-    locks are let go. pyinfra orders the steps across hosts through the `barrier` points they all share.
+    locks are let go. A chore that collects garbage has that replica mark the bucket first, before any
+    replica is switched, so that inside the window it reads only what changed since. pyinfra orders the
+    steps across hosts through the `barrier` points they all share.
 
     Interrupted anywhere, a replica left read-only keeps its mark, and its lock goes with the run's SSH
     connection: the next chore or deploy switches it back. A replica left drained is put back by the next
@@ -129,6 +133,10 @@ def across_replicas(name: str, *args: str, after: tuple = ()):
     if balancer:  # a replica an interrupted chore left drained would leave too few serving
         serving_all(name=f"{name}: no replica is left drained")
     barrier(name=f"{name}: every replica holds its lock", point="every replica holds its maintenance lock")
+    if replica and args[0] in COLLECTING:
+        # Failed, the shared step marks inside the window instead (slower, as safe).
+        run_chore(f"{name}: the bucket is marked, every replica writable", "mark", CHORE,
+                  *[arg for arg in args if arg == "--delete-untagged"], _run_once=True, _ignore_errors=True)
     for mode in host.loop(("read-only", "writable")):
         for member in host.loop(members):
             subject = member["host"]

@@ -57,20 +57,23 @@ case "$*" in *{match}*)
 esac
 exec /usr/bin/{command} "$@"
 """
-# GC's step inside the read-only window: the collector itself.
+# GC's step inside the read-only window: the collector itself (distribution's, on a volume or a directory).
 COLLECTOR = ("docker", "garbage-collect")
+# On S3: the collector's first request to the store inside the window (each request names its step).
+S3_COLLECTOR = ("curl", "gc-window")
 
 
-def pause_collections(t):
-    """From now on, the host's `docker` pauses before collecting garbage, whoever runs it (a pyinfra
-    run too), until release_chore; resume_collections undoes it."""
-    pausing = PAUSING.format(command=COLLECTOR[0], match=COLLECTOR[1])
-    t.host.check_output(f"cat > /usr/local/bin/docker <<'EOF'\n{pausing}EOF\n"
-                        "chmod +x /usr/local/bin/docker && rm -f /tmp/chore.paused /tmp/chore.release")
+def pause_collections(t, pause_at=COLLECTOR):
+    """From now on, the host's `docker` (or pause_at's command) pauses before collecting garbage, whoever
+    runs it (a pyinfra run too), until release_chore; resume_collections undoes it."""
+    command, match = pause_at
+    pausing = PAUSING.format(command=command, match=match)
+    t.host.check_output(f"cat > /usr/local/bin/{command} <<'EOF'\n{pausing}EOF\n"
+                        f"chmod +x /usr/local/bin/{command} && rm -f /tmp/chore.paused /tmp/chore.release")
 
 
-def resume_collections(t):
-    t.host.check_output("rm -f /usr/local/bin/docker; touch /tmp/chore.release")
+def resume_collections(t, pause_at=COLLECTOR):
+    t.host.check_output(f"rm -f /usr/local/bin/{pause_at[0]}; touch /tmp/chore.release")
 
 
 def wait_for_pause(t):

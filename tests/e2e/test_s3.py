@@ -7,6 +7,7 @@ the replicas upgrade to registry 3 one at a time with no pull through the load b
 collector keeps every platform of a multi-arch image. Runs on hosts of its own (replicas host_name(3)
 and host_name(4), load balancer host_name(5)), made and removed here."""
 
+import hashlib
 import json
 import os
 import re
@@ -30,6 +31,7 @@ from tests.e2e.chores import (
     PAUSING,
     RETENTION_DECISION,
     RETENTION_RULES,
+    S3_COLLECTOR,
     pause_collections,
     pull_outages,
     push_retention_tags,
@@ -40,6 +42,7 @@ from tests.e2e.chores import (
     stop_pull_loop,
     upload_status,
 )
+from tests.e2e.client import ACCEPT
 from tests.e2e.conftest import (
     catalog,
     manifest,
@@ -420,7 +423,7 @@ def test_gc_across_replicas_fails_no_pull_through_the_load_balancer_and_frees_on
     assert {blob_key(layer) for layer in kept | gone} <= stored_keys()
     start_pull_loop(puller, "gc-kept", "1", sorted(kept - gone)[0], url=LB_URL)
     for replica in replicas:
-        pause_collections(replica)
+        pause_collections(replica, S3_COLLECTOR)
     try:
         run = start_deploy(inventory=CLUSTER, file="gc.py")
         collector = paused_collector(replicas)
@@ -429,7 +432,7 @@ def test_gc_across_replicas_fails_no_pull_through_the_load_balancer_and_frees_on
         stdout, stderr = run.communicate(timeout=300)
     finally:
         for replica in replicas:
-            resume_collections(replica)
+            resume_collections(replica, S3_COLLECTOR)
     log = stop_pull_loop(puller)
     print(f"pulls through the load balancer: {log.count(' ok')} ok, {log.count(' failed')} failed;"
           f" outages (s): {pull_outages(log)}")
@@ -448,7 +451,7 @@ def test_gc_across_replicas_fails_no_pull_through_the_load_balancer_and_frees_on
 def test_a_gc_across_replicas_killed_while_it_collects_is_healed_by_the_next_run(cluster):
     replicas, lb = cluster
     for replica in replicas:
-        pause_collections(replica)
+        pause_collections(replica, S3_COLLECTOR)
     try:
         run = start_deploy(inventory=CLUSTER, file="gc.py")
         collector = paused_collector(replicas)
@@ -458,7 +461,7 @@ def test_a_gc_across_replicas_killed_while_it_collects_is_healed_by_the_next_run
         assert "running: registry-maintenance hold" in collector.host.check_output(f"{MAINTENANCE_SCRIPT} status")
     finally:
         for replica in replicas:
-            resume_collections(replica)
+            resume_collections(replica, S3_COLLECTOR)
     assert [upload_status(replica) for replica in replicas] == ["405", "405"], "left read-only"
     healed = cluster_deploy()
     assert healed.returncode == 0, healed.why()
@@ -468,6 +471,151 @@ def test_a_gc_across_replicas_killed_while_it_collects_is_healed_by_the_next_run
     assert [upload_status(replicas[0], LB_URL)] == ["202"]
     assert all("writable" in replica.host.check_output(f"{MAINTENANCE_SCRIPT} status") for replica in replicas)
     assert cluster_deploy().changes() == []
+
+
+def _blob_upload(base: str, repository: str, first_part: bytes):
+    """Start an upload of a blob to `repository` at `base` and send its first part; the finish(rest) that
+    completes it (the blob is first_part + rest) and returns its digest."""
+    client = session()
+    started = client.post(f"{base}/v2/{repository}/blobs/uploads/", timeout=10)
+    assert started.status_code == 202, started.text
+    sent = client.patch(_absolute(base, started.headers["Location"]), data=first_part, timeout=10,
+                        headers={"Content-Type": "application/octet-stream"})
+    assert sent.status_code == 202, sent.text
+
+    def finish(rest: bytes) -> str:
+        digest = "sha256:" + hashlib.sha256(first_part + rest).hexdigest()
+        done = client.put(_absolute(base, sent.headers["Location"]), params={"digest": digest}, data=rest,
+                          timeout=10, headers={"Content-Type": "application/octet-stream"})
+        assert done.status_code == 201, done.text
+        return digest
+    return finish
+
+
+def _absolute(base: str, location: str) -> str:
+    return location if location.startswith("http") else base + location
+
+
+def _push_manifest(base: str, reference: str, config: tuple[str, int], layers: list[tuple[str, int]]) -> str:
+    """PUT an image manifest of `config` and `layers` ((digest, size) each) as repository:tag; its digest."""
+    repository, tag = reference.split(":")
+    body = json.dumps({"schemaVersion": 2, "mediaType": ACCEPT,
+                       "config": {"mediaType": "application/vnd.docker.container.image.v1+json",
+                                  "digest": config[0], "size": config[1]},
+                       "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                                   "digest": digest, "size": size} for digest, size in layers]})
+    put = session().put(f"{base}/v2/{repository}/manifests/{tag}", data=body, timeout=10,
+                        headers={"Content-Type": ACCEPT})
+    assert put.status_code == 201, put.text
+    return put.headers["Docker-Content-Digest"]
+
+
+# The first step after the mark: a replica switched read-only (its config pointed at readonly.yml).
+FIRST_SWITCH = ("ln", "readonly.yml")
+
+
+def gc_held_after_its_mark(replicas, meanwhile, *args) -> str:
+    """Run gc.py across the replicas (with `args`), hold it once it has marked, before any replica is switched
+    read-only, run meanwhile() there, and let it finish; its output."""
+    for replica in replicas:
+        pause_collections(replica, FIRST_SWITCH)
+    try:
+        run = start_deploy(*args, inventory=CLUSTER, file="gc.py")
+        paused_collector(replicas)
+        meanwhile()
+        for replica in replicas:
+            release_chore(replica)
+        _, stderr = run.communicate(timeout=300)
+    finally:
+        for replica in replicas:
+            resume_collections(replica, FIRST_SWITCH)
+    assert run.returncode == 0, stderr[-3000:]
+    return stderr
+
+
+def test_gc_across_replicas_keeps_what_was_pushed_while_it_marked_and_frees_only_garbage(cluster):
+    """The collector marks the bucket with every replica writable, then reads, inside the window, only what
+    changed since. Each race, made to happen between the mark and the window (the run held just before the
+    first replica is switched read-only): an image whose manifest was deleted before the GC (its blobs
+    garbage when marked) pushed again under another name; an upload started before the GC, finished and
+    given a manifest; a new image. All are kept, whole; garbage that stayed garbage is freed, its layer
+    links with it; a replica that had the freed layer in its cache answers 404 for it after."""
+    replicas, lb = cluster
+    first, second = replicas
+    push_unique(first, "race-gone:1")
+    gone_digest, gone_layers = manifest(lb, "race-gone", "1")
+    assert session().delete(f"{lb.registry}/v2/race-gone/manifests/{gone_digest}", timeout=10).status_code == 202
+    push_unique(first, "race-dropped:1")
+    dropped_digest, dropped_layers = manifest(lb, "race-dropped", "1")
+    (dropped,) = dropped_layers - gone_layers
+    assert session().delete(f"{lb.registry}/v2/race-dropped/manifests/{dropped_digest}",
+                            timeout=10).status_code == 202
+    cached = f"{second.registry}/v2/race-dropped/blobs/{dropped}"
+    assert session().head(cached, timeout=10).status_code == 200, "the second replica has it in its cache now"
+    finish = _blob_upload(lb.registry, "race-flight", os.urandom(50_000))
+    pushed = {}
+
+    def while_it_marked():
+        assert [upload_status(replica) for replica in replicas] == ["202", "202"], "it marks them writable"
+        first.host.check_output("docker tag localhost:5000/race-gone:1 localhost:5000/race-reuse:1"
+                                " && docker push -q localhost:5000/race-reuse:1")
+        pushed["layer"] = finish(os.urandom(50_000))
+        config = os.urandom(1000)
+        pushed["config"] = _blob_upload(lb.registry, "race-flight", config[:500])(config[500:])
+        pushed["manifest"] = _push_manifest(lb.registry, "race-flight:1", (pushed["config"], 1000),
+                                            [(pushed["layer"], 100_000)])
+        push_unique(first, "race-new:1")
+    stderr = gc_held_after_its_mark(replicas, while_it_marked)
+    stored = stored_keys()
+    assert {blob_key(layer) for layer in gone_layers} <= stored, "blobs garbage when marked, pushed again: kept"
+    assert blob_key(gone_digest) in stored
+    assert {blob_key(digest) for digest in pushed.values()} <= stored
+    assert blob_key(dropped) not in stored and blob_key(dropped_digest) not in stored, "garbage is freed"
+    assert not [key for key in stored if f"/race-dropped/_layers/sha256/{dropped.split(':')[1]}/" in key], \
+        "its layer link with it"
+    assert session().head(cached, timeout=10).status_code == 404, "no replica answers from a stale cache"
+    pull_back(first, "race-reuse:1")
+    pull_back(first, "race-new:1")
+    assert session().get(f"{lb.registry}/v2/race-flight/blobs/{pushed['layer']}", timeout=10).status_code == 200
+    read = re.search(r"in the window: (\d+) manifests and \d+ tags new or changed since the mark were read", stderr)
+    assert read and int(read.group(1)) >= 3, "the window read the manifests pushed while it marked"
+
+
+@pytest.mark.parametrize("step", ["mark", "sweep"])
+def test_a_gc_across_replicas_killed_while_it_marks_or_sweeps_is_finished_by_the_next_run(cluster, step):
+    """Killed (the run here and the chore on the host) while it marks, every replica still writable; or half
+    way through its sweep, the garbage's blobs removed and their layer links not yet, every replica read-only.
+    The next deploy leaves every replica writable; the next GC frees what is left, the layer links too, and
+    keeps every image."""
+    replicas, lb = cluster
+    first, second = replicas
+    push_unique(first, f"killed-{step}-kept:1")
+    push_unique(first, f"killed-{step}-gone:1")
+    gone_digest, gone_layers = manifest(lb, f"killed-{step}-gone", "1")
+    _, kept_layers = manifest(lb, f"killed-{step}-kept", "1")
+    (unique,) = gone_layers - kept_layers
+    assert session().delete(f"{lb.registry}/v2/killed-{step}-gone/manifests/{gone_digest}",
+                            timeout=10).status_code == 202
+    link = f"/killed-{step}-gone/_layers/sha256/{unique.split(':')[1]}/link"
+    match = "gc-mark" if step == "mark" else "gc-sweep*doomed-layers"
+    killed_at_store_request(replicas, match, file="gc.py")
+    stored = stored_keys()
+    if step == "mark":
+        assert [upload_status(replica) for replica in replicas] == ["202", "202"], "never switched"
+        assert blob_key(unique) in stored
+    else:
+        assert [upload_status(replica) for replica in replicas] == ["405", "405"], "left read-only"
+        assert blob_key(unique) not in stored and [key for key in stored if key.endswith(link)], \
+            "killed between the blobs and their layer links"
+    healed = cluster_deploy()
+    assert healed.returncode == 0, healed.why()
+    assert [upload_status(replica) for replica in replicas] == ["202", "202"]
+    finished = cluster_deploy(file="gc.py")
+    assert finished.returncode == 0, finished.why()
+    stored = stored_keys()
+    assert blob_key(unique) not in stored and not [key for key in stored if key.endswith(link)]
+    assert {blob_key(layer) for layer in kept_layers} <= stored
+    pull_back(first, f"killed-{step}-kept:1")
 
 
 def _scheduler_holds(target) -> str:
@@ -512,7 +660,7 @@ def test_gc_and_retention_scheduled_on_the_cluster_run_from_the_scheduler_and_a_
                        " | grep -vx registry-deploy").rc == 1, "no CA key and no password but the deploy's own"
     try:
         for replica in replicas:
-            pause_collections(replica)
+            pause_collections(replica, S3_COLLECTOR)
         # Due seconds from now (host time), once the deploy below has armed it: the timer starts the run.
         due = int(lb.host.check_output("date -u +%s")) + 20
         soon = ("--data", f"registry_gc_schedule=*-*-* {datetime.fromtimestamp(due, UTC):%H:%M:%S} UTC", *RETAIN)
@@ -532,7 +680,7 @@ def test_gc_and_retention_scheduled_on_the_cluster_run_from_the_scheduler_and_a_
         wait_for(lambda: lb.host.run("systemctl is-active registry-scheduled-gc.service").stdout.strip() == "failed")
     finally:
         for replica in replicas:
-            resume_collections(replica)
+            resume_collections(replica, S3_COLLECTOR)
     killed = status(*soon, inventory=CLUSTER)[LB]["scheduled"][0]
     assert killed["result"] == "signal" and killed["started"] >= due, killed
     assert [upload_status(replica) for replica in replicas] == ["405", "405"], "the killed run left them read-only"
@@ -646,11 +794,25 @@ def test_replicas_upgrade_to_registry_3_one_at_a_time_and_no_pull_fails(cluster,
 
 
 def test_gc_of_untagged_manifests_across_replicas_on_3_keeps_every_platform(cluster, tmp_path):
+    """Untagged manifests go, an image index's platforms stay; a manifest left untagged when marked and
+    tagged again while it marked (the run held before the first replica's switch) stays too."""
     replicas, lb = cluster
     doomed = push_multiarch(lb.registry, "multi:doomed", tmp_path)
     assert session().delete(f"{lb.registry}/v2/multi/manifests/doomed", timeout=10).status_code == 202
-    run = cluster_deploy(*ON_3, "--data", "registry_gc_delete_untagged=True", file="gc.py")
-    assert run.returncode == 0 and not run.errors(), run.why()
+    push_unique(replicas[0], "retagged:1")
+    untagged, _ = manifest(lb, "retagged", "1")
+    body = session().get(f"{lb.registry}/v2/retagged/manifests/{untagged}", headers={"Accept": ACCEPT},
+                         timeout=10).content
+    push_unique(replicas[0], "retagged:1")  # the tag moves on: the first manifest has none
+
+    def tag_it_again():
+        put = session().put(f"{lb.registry}/v2/retagged/manifests/back", data=body, timeout=10,
+                            headers={"Content-Type": ACCEPT})
+        assert put.status_code == 201, put.text
+    stderr = gc_held_after_its_mark(replicas, tag_it_again, *ON_3, "--data", "registry_gc_delete_untagged=True")
+    assert manifest(lb, "retagged", "back")[0] == untagged, "tagged while it marked: kept"
+    pull_back(replicas[0], "retagged:back")
+    assert "and 1 tags new or changed since the mark were read" in stderr
     for target in (*replicas, lb):
         whole = pull_every_platform(target.registry, "multi:1", tmp_path)
         assert whole.returncode == 0, (target.name, whole.stderr)
