@@ -18,7 +18,8 @@ against 3.1.1; manifest and blob GETs per second, 1 and 16 clients, with users o
 scrape, a no-op deploy with Prometheus on the host against without); retention, backup and restore of
 ~400 MB on a volume against S3; a 100 MB pull through a pull-through mirror, cold and warm, against one
 straight from its upstream; GC across 3 replicas on S3 at 50, 200 and 1,000 repositories (uploads refused,
-failed pulls, the mark and the window's part) against distribution's collector walking the same bucket.
+failed pulls, the mark and the window's part) against distribution's collector walking the same bucket, and
+at 1,000 across 2, 3 and 5 replicas.
 Leaves the sandbox down.
 """
 
@@ -180,7 +181,9 @@ def gc_benchmark(runs: int):
     for run in range(runs):
         host.check_output(PUSH.format(port=port, tags=str(run + 4)))
         host.check_output(DELETE_TAG.replace("{tag}", str(run + 1)))
-        gc, window = probed(host, "repo1:t" + str(run + 4), lambda: deploy("--limit", name, file="gc.py"))
+        # Through the access proxy, as clients reach it.
+        gc, window = probed(host, "repo1:t" + str(run + 4), lambda: deploy("--limit", name, file="gc.py"),
+                            url="${PROXY_URL:-$REGISTRY_URL}")
         assert gc.returncode == 0, gc.stderr[-2000:]
         for samples, value in zip((refused, read_only, failed_pulls, pulls), window, strict=True):
             samples.append(value)
@@ -494,33 +497,32 @@ curl -f -o /dev/null -X DELETE "$1/v2/repo$2/manifests/$d"
 
 
 def gc_scale_benchmark(runs: int):
-    """GC across 3 replicas on the sandbox's S3 at 50, 200 and 1,000 repositories (one small image each, pushed
-    through the load balancer), one image deleted before each run, while a client probes uploads and pulls
-    through the load balancer back to back: how long uploads are refused, pulls failed, gc.py's wall time,
-    the mark (replicas writable) and the collector's part inside the window; and, at 50 and 200,
-    distribution's own collector walking the same bucket (`garbage-collect --dry-run`, what it reads)."""
-    print("# GC at scale (3 replicas on S3)", flush=True)
+    """GC across replicas on the sandbox's S3 at 50, 200 and 1,000 repositories with 3 replicas, then at
+    1,000 with 2, 3 and 5 (one small image each, pushed through the load balancer), one image deleted
+    before each run, while a client probes uploads and pulls through the load balancer back to back: how
+    long uploads are refused, pulls failed, gc.py's wall time, the mark (replicas writable) and the
+    collector's part inside the window; and, at 50 and 200, distribution's own collector walking the same
+    bucket (`garbage-collect --dry-run`, what it reads)."""
+    print("# GC at scale (replicas on S3)", flush=True)
     sandbox("down")
-    sandbox("up", "--hosts", "4", "--s3")
+    sandbox("up", "--hosts", "6", "--s3", "--engine")
     hosts = read_state()["hosts"]
-    names, lb = [h["name"] for h in hosts[:3]], hosts[3]["name"]
-    cluster = [*names, lb]
-    _with_cluster(cluster, lambda: ok_deploy(inventory=CLUSTER))
+    names, lb = [h["name"] for h in hosts[:5]], hosts[5]["name"]
+    _with_cluster([*names[:3], lb], lambda: ok_deploy(inventory=CLUSTER))
     pusher, prober = ssh_host(hosts[0]["ssh_port"]), ssh_host(hosts[1]["ssh_port"])
     url = f"https://{lb}:5000"
     pusher.check_output(f"cat > /tmp/push-small.sh <<'EOF'\n{PUSH_SMALL}\nEOF\n"
                         f"cat > /tmp/delete-small.sh <<'EOF'\n{DELETE_SMALL}\nEOF")
-    pushed = 0
-    for count in (50, 200, 1000):
-        started = time.monotonic()
-        pusher.check_output(f"seq {pushed + 1} {count + runs} | xargs -P 16 -I N sh /tmp/push-small.sh {url} N")
-        pushed = count + runs
-        print(f"  pushed {pushed} repositories in all ({time.monotonic() - started:.0f} s for these)", flush=True)
+    deleted = 0
+
+    def measure(label: str, cluster: list[str]):
+        nonlocal deleted
         refused, read_only, failed, tried, walls, marks, windows = [], [], [], [], [], [], []
-        for run in range(runs):
-            pusher.check_output(f"sh /tmp/delete-small.sh {url} {count + run + 1}")
+        for _ in range(runs):
+            deleted += 1
+            pusher.check_output(f"sh /tmp/delete-small.sh {url} {deleted}")
             started = time.monotonic()
-            done, window = probed(prober, "repo1:1", lambda: _with_cluster(
+            done, window = probed(prober, f"repo{pushed}:1", lambda: _with_cluster(
                 cluster, lambda: deploy(inventory=CLUSTER, file="gc.py")), url=url)
             walls.append(time.monotonic() - started)
             assert done.returncode == 0, done.why()
@@ -530,20 +532,37 @@ def gc_scale_benchmark(runs: int):
             tried.append(window[3])
             marks.append(float(re.search(r"blobs in (\d+)ms", done.stderr).group(1)) / 1000)
             windows.append(float(re.search(r"garbage collected in (\d+)ms", done.stderr).group(1)) / 1000)
-        label = f"{count} repositories"
-        report(f"GC at {label}: uploads refused (last accepted to first after)", (statistics.median(refused), refused))
-        report("  first to last upload refused (405) through the load balancer", (statistics.median(read_only),
-                                                                                 read_only))
+        report(f"GC, {label}: uploads refused (last accepted to first after)", (statistics.median(refused), refused))
+        report("  first to last upload refused (405) through the load balancer",
+               (statistics.median(read_only), read_only))
         report("  gc.py wall time", (statistics.median(walls), walls))
         report("  the mark, every replica writable", (statistics.median(marks), marks))
         report("  the collector inside the window", (statistics.median(windows), windows))
         print(f"  failed pulls through the load balancer per GC (of {statistics.median(tried):.0f} tried): {failed}",
               flush=True)
+        return statistics.median(refused), statistics.median(windows)
+
+    pushed = 0
+    for count in (50, 200, 1000):
+        started = time.monotonic()
+        pusher.check_output(f"seq {pushed + 1} {count + 2 * runs * 3} | xargs -P 16 -I N sh /tmp/push-small.sh {url} N")
+        pushed = count + 2 * runs * 3
+        print(f"  {pushed} repositories pushed ({time.monotonic() - started:.0f} s for these)", flush=True)
+        _, window = measure(f"{count} repositories, 3 replicas", [*names[:3], lb])
         if count <= 200:
             walk = timed(lambda: pusher.check_output(
                 "docker exec registry registry garbage-collect --dry-run /etc/docker/registry/config.yml >/dev/null"))
             print(f"  distribution's collector over the same bucket (dry run, one walk): {walk:.2f} s,"
-                  f" {walk / statistics.median(windows):.0f} x the window's part", flush=True)
+                  f" {walk / window:.0f} x the window's part", flush=True)
+    # The replicas left out of the inventory stop serving the bucket meanwhile (a GC would not switch them).
+    results = {}
+    for count in (2, 3, 5):
+        cluster = [*names[:count], lb]
+        for name in names[count:]:
+            ssh_host(hosts[names.index(name)]["ssh_port"]).run("docker stop registry >/dev/null 2>&1")
+        _with_cluster(cluster, lambda: ok_deploy(inventory=CLUSTER))
+        results[count] = measure(f"{pushed} repositories, {count} replicas", cluster)[0]
+    print(f"  uploads refused, 5 replicas / 2 replicas = {results[5] / results[2]:.2f}", flush=True)
 
 
 def _client():

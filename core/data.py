@@ -34,7 +34,7 @@ BOOLEANS = ("registry_delete_enabled", "registry_ui_enabled", "registry_ui_delet
             "registry_docker_repo_allow_http", "registry_storage_migrate", "registry_retention_apply",
             "registry_restore_force", "registry_s3_redirect", "registry_allow_downgrade")
 PORTS = ("registry_port", "registry_ui_port", "registry_lb_port", "registry_lb_stats_port", "registry_backend_port",
-         "registry_metrics_port", "registry_lb_metrics_port", "registry_node_exporter_port")
+         "registry_readonly_port", "registry_metrics_port", "registry_lb_metrics_port", "registry_node_exporter_port")
 POSITIVE = ("registry_health_timeout", "registry_docker_log_max_file", "registry_maintenance_lock_timeout",
             "registry_maintenance_timeout", "registry_drain_timeout")
 HOST_PATHS = ("registry_bind_path", "registry_config_dir")
@@ -292,7 +292,7 @@ def _metrics(c: _Checker):
     if address is not None and not (isinstance(address, str) and is_address(address)):
         c.bad("registry_metrics_address", "must be None (no metrics) or an IP address like 127.0.0.1 or 0.0.0.0")
     taken = {c.value(key): key for key in ("registry_port", "registry_ui_port", "registry_backend_port")}
-    for key in ("registry_metrics_port", "registry_node_exporter_port"):
+    for key in ("registry_readonly_port", "registry_metrics_port", "registry_node_exporter_port"):
         if c.value(key) in taken:
             c.bad(key, f"must differ from {taken[c.value(key)]}")
         taken[c.value(key)] = key

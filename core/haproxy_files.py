@@ -9,6 +9,7 @@ import jinja2
 from . import ROOT, access
 from .data import scheme, tls_on
 from .host_files import server_material
+from .host_paths import PROXY_SOCKET
 from .mirrors import mirrors
 from .secrets import CLIENT_CN_PREFIX, SecretStore
 
@@ -54,6 +55,7 @@ def proxy_config(name: str, data, clients: tuple = ()) -> str:
                            max_failures=MAX_FAILURES, bind_address=data.registry_bind_address or "",
                            port=data.registry_port, pem=f"{PROXY_IMAGE_DIR}/{PROXY_PEM}",
                            backend_port=data.registry_backend_port, mirrors=mirrors(data),
+                           readonly_port=data.registry_readonly_port, admin_socket=PROXY_SOCKET,
                            client_ca=f"{PROXY_IMAGE_DIR}/{CLIENT_CA}",
                            client_names=[f"{CLIENT_CN_PREFIX}{client}" for client in clients])
 

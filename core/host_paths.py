@@ -9,6 +9,16 @@ MAINTENANCE_SCRIPT = "/usr/local/sbin/registry-maintenance"
 # holder dies, SIGKILL included). In a directory only root may enter (not the world-writable /run/lock):
 # no other user can hold the lock, plant its files, or read who holds it.
 LOCK = "/run/registry-maintenance/lock"
+# The access proxy's runtime API (HAProxy's admin socket), through which a chore switches the proxy between
+# the registry and its read-only twin: in the proxy's container, on a volume of its own (root only on the
+# host, where the chores find it by the volume's mount point).
+PROXY_RUNTIME_DIR = "/var/lib/registry-auth"
+PROXY_SOCKET = f"{PROXY_RUNTIME_DIR}/admin.sock"
+
+
+def proxy_runtime_volume(data) -> str:
+    return f"{data.registry_auth_proxy_container}-runtime"
+
 # Written before the registry is switched read-only, removed once a write was accepted again.
 READ_ONLY_MARK = "/var/lib/registry-maintenance/read-only"
 # "SESSION PID" of the process keeping the lock between the steps of a chore across replicas (gc.py on S3

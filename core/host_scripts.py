@@ -22,9 +22,12 @@ from .host_paths import (
     LOCK,
     MAINTENANCE_SCRIPT,
     MIGRATION_INCOMPLETE,
+    PROXY_RUNTIME_DIR,
+    PROXY_SOCKET,
     READ_ONLY_MARK,
     SERVED_BY,
     TEXTFILE_DIR,
+    proxy_runtime_volume,
 )
 from .registry_yaml import DATA_ROOT
 
@@ -46,6 +49,10 @@ def template_values(name: str, data, in_turn: bool = False, metrics: bool = Fals
         registry_url=registry_url,
         proxy_url=public_url if proxied(data) else "",
         proxy_container=data.registry_auth_proxy_container if proxied(data) else "",
+        proxy_volume=proxy_runtime_volume(data) if proxied(data) else "",
+        proxy_socket=PROXY_SOCKET.removeprefix(PROXY_RUNTIME_DIR + "/"),
+        readonly_container=f"{data.registry_container}-readonly",
+        readonly_port=data.registry_readonly_port,
         ui_url=ui_url,
         mirror_urls=" ".join(mirror_urls(name, data)),
         health_timeout=data.registry_health_timeout,

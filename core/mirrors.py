@@ -149,6 +149,7 @@ def problems(data, major: int) -> list[str]:
         return ["registry_mirrors: need registry_tls (a mirror serves TLS as the registry does; without it"
                 " every client would need it in insecure-registries)"]
     taken = {data.get("registry_port"): "registry_port", data.get("registry_backend_port"): "registry_backend_port",
+             data.get("registry_readonly_port"): "registry_readonly_port",
              data.get("registry_metrics_port"): "registry_metrics_port",
              data.get("registry_node_exporter_port"): "registry_node_exporter_port"}
     if data.get("registry_ui_enabled"):

@@ -145,11 +145,17 @@ read_only() {
     cat "$LOCK" >"$READ_ONLY_MARK"
     IN_WINDOW=1
     point_config_at readonly.yml
+    if twin_possible; then
+        twin_takes_over || {
+            writable
+            die "the registry's read-only twin did not serve within ${HEALTH_TIMEOUT}s; switched back, nothing done"
+        }
+    fi
     if ! restart_registry; then
         writable
         die "the registry did not answer in read-only mode within ${HEALTH_TIMEOUT}s; switched back, nothing done"
     fi
-    if ! refuses_writes; then
+    if ! refuses_writes || { [ -n "$PROXY_URL" ] && [ "$(http_status POST "$PROXY_URL/v2/$PROBE_REPOSITORY/blobs/uploads/")" != 405 ]; }; then
         writable
         die "the registry still accepted an upload in read-only mode; switched back, nothing done"
     fi
@@ -160,12 +166,74 @@ writable() {
     point_config_at writable.yml
     restart_registry \
         || die "the registry did not answer within ${HEALTH_TIMEOUT}s after switching back to writable; run: registry-maintenance recover"
+    twin_gives_back \
+        || die "the access proxy did not take the registry back from its read-only twin; run: registry-maintenance recover"
     wait_until 10 accepts_writes \
         || die "the registry refused a test upload after switching back: it is NOT writable; run: registry-maintenance recover"
     rm -f "$READ_ONLY_MARK"
     IN_WINDOW=0
     say "writable again: a test upload was accepted"
 }
+
+# --- The read-only twin. With the access proxy in front, the registry is switched without a moment in
+# which no one serves: a twin of it (same image, mounts and configuration, read-only, on
+# 127.0.0.1:READONLY_PORT) starts, the proxy sends every request to it, and the registry restarts
+# read-only (its requests in flight finish first) and later writable, taking the requests back before the
+# twin goes. The restarts also empty the registry's in-memory cache, so no blob a collection removed is
+# still answered for. Without a proxy (users off) the registry restarts in place, as before.
+
+# HAProxy's runtime API: send it command $1 (several separated by ";"), print its answer.
+proxy_cli() {
+    _socket="$(docker volume inspect -f '{{.Mountpoint}}' "$PROXY_VOLUME" 2>/dev/null)/$PROXY_SOCKET"
+    printf '%s\n' "$1" | socat -t 10 stdio "UNIX-CONNECT:$_socket"
+}
+
+# The proxy runs, with its runtime API (a proxy made before the twin existed has none until a deploy).
+twin_possible() {
+    [ -n "$PROXY_VOLUME" ] && command -v socat >/dev/null 2>&1 && [ -n "$(proxy_server readonly 2>/dev/null)" ]
+}
+
+# Server $1 (registry or readonly) of the proxy's backend as its statistics say: UP, MAINT, DOWN...
+proxy_server() { proxy_cli "show stat" | awk -F, -v s="$1" '$1 == "registry" && $2 == s { print $18 }'; }
+# True when the proxy sends server $1 requests: its checks pass and it is not in maintenance.
+proxy_server_up() { [ "$(proxy_server "$1")" = UP ]; }
+
+twin_serves() { [ "$(curl -s -o /dev/null -w '%{http_code}' --connect-timeout 3 -m 10 "http://127.0.0.1:$READONLY_PORT/v2/")" = 200 ]; }
+
+twin_takes_over() {
+    docker rm -f "$READONLY_CONTAINER" >/dev/null 2>&1 || true
+    _env=$(mktemp)
+    docker inspect -f '{{range .Config.Env}}{{println .}}{{end}}' "$REGISTRY_CONTAINER" | sed '/^$/d' >"$_env"
+    _started=$(docker run -d --name "$READONLY_CONTAINER" --volumes-from "$REGISTRY_CONTAINER" --env-file "$_env" \
+        --publish "127.0.0.1:$READONLY_PORT:5000" --restart no \
+        --stop-timeout "$(docker inspect -f '{{.Config.StopTimeout}}' "$REGISTRY_CONTAINER")" \
+        "$(docker inspect -f '{{.Image}}' "$REGISTRY_CONTAINER")" 2>&1) || { rm -f "$_env"; say "$_started"; return 1; }
+    rm -f "$_env"
+    wait_until "$HEALTH_TIMEOUT" twin_serves || { show_logs "$READONLY_CONTAINER"; return 1; }
+    proxy_cli "set server registry/readonly state ready" >/dev/null
+    wait_until 10 proxy_server_up readonly || return 1
+    proxy_cli "set server registry/registry state maint" >/dev/null
+    say "the read-only twin serves every request meanwhile"
+}
+
+# The proxy sends every request to the registry again and the twin goes (once its transfers are done);
+# nothing to do when no twin runs and the proxy already does.
+twin_gives_back() {
+    if ! twin_possible; then
+        docker rm -f "$READONLY_CONTAINER" >/dev/null 2>&1 || true
+        return 0
+    fi
+    proxy_server_up registry || proxy_cli "set server registry/registry state ready" >/dev/null
+    wait_until "$HEALTH_TIMEOUT" proxy_server_up registry || return 1
+    proxy_cli "set server registry/readonly state maint" >/dev/null 2>&1 || true
+    if docker container inspect "$READONLY_CONTAINER" >/dev/null 2>&1; then
+        wait_until 30 twin_idle || true
+        docker rm -f "$READONLY_CONTAINER" >/dev/null
+    fi
+}
+
+# No request is being served by the twin (the proxy's count of its current sessions).
+twin_idle() { proxy_cli "show stat" | awk -F, '$1 == "registry" && $2 == "readonly" { busy = $5 } END { exit busy + 0 }'; }
 
 repair_leftover() {
     say "found the registry left read-only by an interrupted chore: $(cat "$READ_ONLY_MARK")"

@@ -144,6 +144,10 @@ registry_auth_proxy_image = "haproxy:2.8"
 registry_auth_proxy_container = "registry-auth"
 # The port the registry itself listens on behind the proxy, on 127.0.0.1 only.
 registry_backend_port = 5001
+# The port, on 127.0.0.1 only, of the registry's read-only twin: a chore starts it beside the registry and
+# the proxy sends every request to it while the registry restarts read-only and back (no pull meets a
+# restart; replicas switch all at once). Runs only during a chore's read-only window.
+registry_readonly_port = 5003
 # Seconds the proxy remembers a verified password (as an HMAC of it, in memory), so a pull costs one
 # bcrypt check instead of one per request; 0: check every request.
 registry_auth_cache_seconds = 300

@@ -11,7 +11,7 @@ from .local_docker import SandboxError
 from .settings import LABEL
 
 # What the deploy installs on a Debian host with registry_docker_package_source = "distribution".
-ENGINE_PACKAGES = ["docker.io", "curl"]
+ENGINE_PACKAGES = ["docker.io", "curl", "socat"]
 
 
 def ensure_image_with(client, repository: str, packages: list[str], changes: list[str]) -> str:

@@ -18,6 +18,7 @@ from core import topology
 from core.data import proxied
 from core.haproxy_files import CLIENT_CA, PROXY_CONFIG, PROXY_IMAGE_DIR, PROXY_LOADED, PROXY_PEM, proxy_config
 from core.host_files import server_material
+from core.host_paths import PROXY_RUNTIME_DIR, proxy_runtime_volume
 from core.mirrors import mirrors
 from core.secrets import SecretStore
 from ops.container import ContainerSpec, Mount, absent, container
@@ -28,7 +29,9 @@ def proxy_spec(data) -> ContainerSpec:
     # Root only to read the root-only files at start; HAProxy then runs as its own user (`global user`).
     return ContainerSpec(name=data.registry_auth_proxy_container, image=data.registry_auth_proxy_image,
                          network="host", user="0",
-                         mounts=(Mount("bind", data.registry_config_dir, PROXY_IMAGE_DIR, True),),
+                         mounts=(Mount("bind", data.registry_config_dir, PROXY_IMAGE_DIR, True),
+                                 # Its runtime API's socket, for the chores (a volume: root only on the host).
+                                 Mount("volume", proxy_runtime_volume(data), PROXY_RUNTIME_DIR, False)),
                          # Docker stops it with the image's STOPSIGNAL (SIGUSR1: transfers in flight finish).
                          stop_timeout=data.registry_drain_timeout + 5)
 

@@ -17,8 +17,9 @@ from ops.packages import deb_pinned, engine_conflicts, rpm_pinned
 from ops.platform import distribution, os_family, rpm_manager
 from ops.signing_keys import trusted_key
 
-# Tools the deploy itself uses on the host (the health gate probes with curl).
-TOOLS = ["curl"]
+# Tools the deploy itself uses on the host (the health gate probes with curl; the chores talk to the access
+# proxy's runtime API with socat).
+TOOLS = ["curl", "socat"]
 # yum imports the key from here (not from the network) on the first install of a signed package.
 RPM_KEY = "/etc/pki/rpm-gpg/docker-ce.asc"
 

@@ -18,7 +18,7 @@ from pyinfra.operations import files, python, server, systemd
 from pyinfra.operations.util import any_changed
 
 from core import topology
-from core.data import repository_names
+from core.data import proxied, repository_names
 from core.host_paths import MAINTENANCE_SCRIPT, SYSTEMD_UNITS
 from ops.barrier import barrier
 from ops.files import FileStates
@@ -137,8 +137,15 @@ def across_replicas(name: str, *args: str, after: tuple = ()):
         # Failed, the shared step marks inside the window instead (slower, as safe).
         run_chore(f"{name}: the bucket is marked, every replica writable", "mark", CHORE,
                   *[arg for arg in args if arg == "--delete-untagged"], _run_once=True, _ignore_errors=True)
+    # Behind their access proxies every replica keeps serving while it switches (its read-only twin takes
+    # the requests meanwhile): all switch at once. Without, one at a time, drained from the load balancers.
+    at_once = all(proxied(member["host"].data) for member in members)
     for mode in host.loop(("read-only", "writable")):
-        for member in host.loop(members):
+        if at_once:
+            if replica:
+                run_chore(f"{name}: this replica is {mode}, its twin serving meanwhile", "switch", CHORE, mode)
+            barrier(name=f"{name}: every replica is switched {mode}", point=f"every replica is switched {mode}")
+        for member in host.loop([] if at_once else members):
             subject = member["host"]
             if balancer:
                 drained = balanced(name=f"{name}: {subject.name} is drained from the load balancer",

@@ -13,6 +13,7 @@ import pytest
 from core.host_paths import LOCK, READ_ONLY_MARK
 from dev.operator import PYINFRA, ROOT, SANDBOX_INVENTORY, deploy, status, status_output
 from tests.e2e.chores import (
+    COLLECTOR,
     UNIT,
     chore_output,
     kill_held_chore,
@@ -65,18 +66,28 @@ def test_signal_while_read_only_switches_back_before_exiting(targets, hello_push
     pull_back(t, hello_pushed)
 
 
-@pytest.mark.parametrize("next_run", ["deploy.py", "gc.py"])
-def test_sigkill_while_read_only_is_repaired_by_the_next_run(targets, hello_pushed, next_run):
+# The read-only twin serving every request, the registry not yet restarted read-only behind it.
+TWIN_SERVING = ("docker", "restart?registry")
+
+
+@pytest.mark.parametrize("next_run, where", [("deploy.py", COLLECTOR), ("gc.py", COLLECTOR),
+                                             ("deploy.py", TWIN_SERVING)], ids=["collector", "gc", "twin"])
+def test_sigkill_while_read_only_is_repaired_by_the_next_run(targets, hello_pushed, next_run, where):
+    """SIGKILL inside the read-only window (while the registry's read-only twin serves), at the collector or
+    just after the twin took over: uploads are refused and pulls served until the next run switches back."""
     t = targets[1]
-    kill_held_chore(t, "gc")
+    kill_held_chore(t, "gc", pause_at=where)
     assert t.host.file(READ_ONLY_MARK).exists, "SIGKILL cannot be trapped: the mark stays"
     assert upload_status(t) == "405", "and the registry is still read-only"
+    assert manifest_head(t, f"{hello_pushed}:latest")[0] == 200, "pulls are served meanwhile"
+    assert t.host.docker(f"{t.data.registry_container}-readonly").is_running, "by the read-only twin"
 
     run = deploy("--limit", t.name, file=next_run)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "found the registry left read-only by an interrupted chore: registry-maintenance gc" in run.stderr
     assert "repaired the leftover read-only state" in run.stderr
     assert upload_status(t) == "202" and not t.host.file(READ_ONLY_MARK).exists
+    assert t.host.run(f"docker container inspect {t.data.registry_container}-readonly").rc != 0, "the twin is gone"
     push_unique(t, f"after-kill-{next_run.removesuffix('.py')}:1")
     pull_back(t, hello_pushed)
     assert deploy("--limit", t.name).changes() == []

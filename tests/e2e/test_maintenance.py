@@ -90,7 +90,9 @@ def test_prune_removes_repositories_left_empty_by_a_ui_delete(target, hello_push
     assert "lonely" not in catalog(target.registry) and hello_pushed in catalog(target.registry)
 
 
-def test_pulls_work_during_gc_and_fail_only_across_its_two_restarts(targets, hello_pushed):
+def test_pulls_never_fail_during_gc_while_the_read_only_twin_serves(targets, hello_pushed):
+    """Behind the access proxy the registry's read-only twin serves while the registry restarts read-only and
+    back: pulls through the proxy never fail, the two restarts included."""
     t = targets[0]
     _, layers = manifest(t, "hello", "latest")
     start_pull_loop(t, "hello", "latest", sorted(layers)[0])
@@ -107,7 +109,7 @@ def test_pulls_work_during_gc_and_fail_only_across_its_two_restarts(targets, hel
     print(f"pulls: {log.count(' ok')} ok, {log.count(' failed')} failed; outages (s): {outages}")
     assert int(t.host.check_output("wc -l < /tmp/pulls.log")) > int(during) and "failed" not in held, \
         "every pull succeeds while the registry is read-only"
-    assert len(outages) <= 2 and all(outage < 5 for outage in outages), "only the two restarts cost pulls"
+    assert " failed" not in log and not outages, "not even across the two restarts"
 
 
 def test_push_while_read_only_is_refused_with_405_then_pushes_work(targets, hello_pushed):

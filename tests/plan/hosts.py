@@ -231,11 +231,12 @@ def in_place(os_key, **overrides) -> dict:
         installed = {"docker.io": {"20.10.24+dfsg1-1+b3"}} if os_key == "debian12" else {
             "docker-ce": {data.registry_docker_ce_version}, "docker-ce-cli": {data.registry_docker_ce_version},
             "containerd.io": {"1.6.28-2"}}
-        facts[k(DebPackages)] = {**installed, "curl": {"7.88.1-10+deb12u5"}}
+        facts[k(DebPackages)] = {**installed, "curl": {"7.88.1-10+deb12u5"}, "socat": {"1.7.4.4-2"}}
     else:
         version = data.registry_docker_ce_version.split(":")[-1]  # rpm -qa prints no epoch
         facts[k(RpmPackages)] = {"docker-ce": {version}, "docker-ce-cli": {version},
-                                 "containerd.io": {"1.2.13-3.1.el7"}, "curl": {"7.29.0-59.el7"}}
+                                 "containerd.io": {"1.2.13-3.1.el7"}, "curl": {"7.29.0-59.el7"},
+                                 "socat": {"1.7.3.2-2.el7"}}
         facts[k(KeyFileBytes, path=RPM_KEY)] = SIGNING_KEY
         repo = "/etc/yum.repos.d/docker-ce-stable.repo"
         facts[k(File, path=repo)] = ROOT_FILE

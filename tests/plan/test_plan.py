@@ -57,11 +57,11 @@ from tests.plan.hosts import (
 )
 
 ENGINE_PACKAGES = {
-    "centos7": {"docker-ce-18.09.9-3.el7", "docker-ce-cli-18.09.9-3.el7", "containerd.io", "curl"},
-    "rocky9": {"docker-ce-3:24.0.9-1.el9", "docker-ce-cli-3:24.0.9-1.el9", "containerd.io", "curl"},
-    "debian12": {"docker.io", "curl"},
+    "centos7": {"docker-ce-18.09.9-3.el7", "docker-ce-cli-18.09.9-3.el7", "containerd.io", "curl", "socat"},
+    "rocky9": {"docker-ce-3:24.0.9-1.el9", "docker-ce-cli-3:24.0.9-1.el9", "containerd.io", "curl", "socat"},
+    "debian12": {"docker.io", "curl", "socat"},
     "ubuntu2204": {"docker-ce=5:24.0.9-1~ubuntu.22.04~jammy", "docker-ce-cli=5:24.0.9-1~ubuntu.22.04~jammy",
-                   "containerd.io", "curl"},
+                   "containerd.io", "curl", "socat"},
 }
 
 
@@ -482,7 +482,7 @@ def test_an_engine_from_another_source_is_refused_before_anything_changes(os_key
 
 def test_an_installed_engine_is_adopted_when_asked():
     facts = in_place("debian12")
-    facts[k(DebPackages)] = {"docker-ce": {"5:24.0.9-1~debian.12~bookworm"}, "curl": {"7.88.1"}}
+    facts[k(DebPackages)] = {"docker-ce": {"5:24.0.9-1~debian.12~bookworm"}, "curl": {"7.88.1"}, "socat": {"1.7.4.4"}}
     assert plan(facts, registry_docker_package_source="installed").commands == []
 
 
