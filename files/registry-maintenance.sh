@@ -210,9 +210,10 @@ twin_takes_over() {
         "$(docker inspect -f '{{.Image}}' "$REGISTRY_CONTAINER")" 2>&1) || { rm -f "$_env"; say "$_started"; return 1; }
     rm -f "$_env"
     wait_until "$HEALTH_TIMEOUT" twin_serves || { show_logs "$READONLY_CONTAINER"; return 1; }
-    proxy_cli "set server registry/readonly state ready" >/dev/null
-    wait_until 10 proxy_server_up readonly || return 1
-    proxy_cli "set server registry/registry state maint" >/dev/null
+    # One command, so that the proxy never has neither: the twin answers (just proved), so its health is
+    # set up at once rather than after its next check.
+    proxy_cli "set server registry/readonly state ready; set server registry/readonly health up; set server registry/registry state maint" >/dev/null
+    wait_until 5 proxy_server_up readonly && [ "$(proxy_server registry)" = MAINT ] || return 1
     say "the read-only twin serves every request meanwhile"
 }
 
@@ -223,9 +224,9 @@ twin_gives_back() {
         docker rm -f "$READONLY_CONTAINER" >/dev/null 2>&1 || true
         return 0
     fi
-    proxy_server_up registry || proxy_cli "set server registry/registry state ready" >/dev/null
-    wait_until "$HEALTH_TIMEOUT" proxy_server_up registry || return 1
-    proxy_cli "set server registry/readonly state maint" >/dev/null 2>&1 || true
+    # The registry answers (restart_registry proved it): back in one command, as above.
+    proxy_cli "set server registry/registry state ready; set server registry/registry health up; set server registry/readonly state maint" >/dev/null
+    wait_until 5 proxy_server_up registry || return 1
     if docker container inspect "$READONLY_CONTAINER" >/dev/null 2>&1; then
         wait_until 30 twin_idle || true
         docker rm -f "$READONLY_CONTAINER" >/dev/null

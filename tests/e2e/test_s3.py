@@ -19,7 +19,7 @@ import docker
 import pytest
 
 from core.haproxy_files import READMIT_SECONDS
-from core.host_paths import CHORE_METRICS, MAINTENANCE_SCRIPT, TEXTFILE_DIR
+from core.host_paths import CHORE_METRICS, MAINTENANCE_SCRIPT, READ_ONLY_MARK, TEXTFILE_DIR
 from dev.operator import deploy, inventory_hosts, sandbox, start_deploy, status
 from sandbox.hosts import host_name
 from sandbox.object_store import NAME as STORE
@@ -257,25 +257,29 @@ def test_retention_across_replicas_decides_as_on_a_volume_and_deletes_under_pull
     assert upload_status(puller, LB_URL) == "202"
 
 
-def killed_at_store_request(replicas, match: str, *args, file: str):
+def killed_at_store_request(replicas, match: str, *args, file: str, command: str = "curl", everywhere=False):
     """Run `file` across the replicas and kill it, here and on the host, once its shared step's request to the
-    object store (curl) whose arguments match the glob `match` is held; the replica that ran it."""
-    pausing = PAUSING.format(command="curl", match=match)
+    object store (curl, or `command`) whose arguments match the glob `match` is held (`everywhere`: once every
+    replica's step is, each killed there); the replica that ran it."""
+    pausing = PAUSING.format(command=command, match=match)
     for replica in replicas:  # whichever pyinfra's run-once picks runs the shared step
-        replica.host.check_output(f"cat > /usr/local/bin/curl <<'EOF'\n{pausing}EOF\n"
-                                  "chmod +x /usr/local/bin/curl && rm -f /tmp/chore.paused /tmp/chore.release")
+        replica.host.check_output(f"cat > /usr/local/bin/{command} <<'EOF'\n{pausing}EOF\n"
+                                  f"chmod +x /usr/local/bin/{command} && rm -f /tmp/chore.paused /tmp/chore.release")
     try:
         run = start_deploy(*args, inventory=CLUSTER, file=file)
         try:
             held = paused_collector(replicas)
+            if everywhere:
+                wait_for(lambda: all(replica.host.run("test -e /tmp/chore.paused").rc == 0 for replica in replicas))
         finally:
             run.kill()
             run.communicate()
-        held.host.run("pkill -KILL -f '^/bin/sh /usr/local/sbin/registry-maintenance'")
-        held.host.run("pkill -KILL -f '^/bin/sh /usr/local/bin/curl'")
+        for target in replicas if everywhere else [held]:
+            target.host.run("pkill -KILL -f '^/bin/sh /usr/local/sbin/registry-maintenance'")
+            target.host.run(f"pkill -KILL -f '^/bin/sh /usr/local/bin/{command}'")
     finally:
         for replica in replicas:
-            replica.host.check_output("rm -f /usr/local/bin/curl; touch /tmp/chore.release")
+            replica.host.check_output(f"rm -f /usr/local/bin/{command}; touch /tmp/chore.release")
     return held
 
 
@@ -616,6 +620,28 @@ def test_a_gc_across_replicas_killed_while_it_marks_or_sweeps_is_finished_by_the
     assert blob_key(unique) not in stored and not [key for key in stored if key.endswith(link)]
     assert {blob_key(layer) for layer in kept_layers} <= stored
     pull_back(first, f"killed-{step}-kept:1")
+
+
+def test_a_gc_across_replicas_killed_while_every_replica_switches_is_healed_by_the_next_deploy(cluster):
+    """Killed (the run here and the switch on every replica) as the replicas switch to read-only all at once,
+    each holding its read-only mark and about to point its configuration at readonly.yml: the next deploy
+    leaves every replica writable with no twin left, and the next GC collects."""
+    replicas, lb = cluster
+    push_unique(replicas[0], "killed-switch-gone:1")
+    gone_digest, gone_layers = manifest(lb, "killed-switch-gone", "1")
+    (unique,) = gone_layers - manifest(lb, "shared", "1")[1]
+    assert session().delete(f"{lb.registry}/v2/killed-switch-gone/manifests/{gone_digest}",
+                            timeout=10).status_code == 202
+    killed_at_store_request(replicas, FIRST_SWITCH[1], file="gc.py", command=FIRST_SWITCH[0], everywhere=True)
+    assert all(replica.host.file(READ_ONLY_MARK).exists for replica in replicas), "each switch had begun"
+    healed = cluster_deploy()
+    assert healed.returncode == 0, healed.why()
+    assert [upload_status(replica) for replica in replicas] == ["202", "202"]
+    assert [replica.host.run("docker container inspect registry-readonly").rc for replica in replicas] == [1, 1]
+    finished = cluster_deploy(file="gc.py")
+    assert finished.returncode == 0, finished.why()
+    assert blob_key(unique) not in stored_keys(), "collected"
+    assert cluster_deploy().changes() == []
 
 
 def _scheduler_holds(target) -> str:
