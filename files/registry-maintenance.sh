@@ -336,18 +336,28 @@ s3_manifest_refs() {
         | awk -v root="$STORE_ROOT/blobs" -v dir="$_work/read" '{ split($1, d, ":")
             printf "%s/%s/%s/%s/data %s/%s-%s\n", root, d[1], substr(d[2], 1, 2), d[2], dir, d[1], d[2] }' >"$_work/wanted"
     s3_fetch "$_work/wanted" >"$_work/fetched"
+    # Every manifest read (200) or missing (404), each answered once: a manifest whose text was not read
+    # would keep nothing it names.
     _failed=$(awk '$1 != 200 && $1 != 404' "$_work/fetched" | head -n 3)
-    if [ -n "$_failed" ]; then
+    if [ -n "$_failed" ] || [ "$(awk '{ print $2 }' "$_work/fetched" | sort -u | wc -l)" != "$(wc -l <"$_work/wanted")" ]; then
         rm -rf "$_work"
-        die "could not read every manifest from s3://$S3_BUCKET ($_failed); nothing was removed"
+        die "could not read every manifest from s3://$S3_BUCKET (${_failed:-some got no answer}); nothing was removed"
     fi
     awk '$1 == 404 { n = split($2, p, "/"); sub("-", ":", p[n]); print p[n] }' "$_work/fetched" | while read -r _missing; do
         say "manifest $_missing is listed in a repository but its data is not in the store: it names nothing"
     done
-    # "MANIFEST MANIFEST" for each one read (so that one naming nothing is known), then what it names.
+    # "MANIFEST MANIFEST" for each one read, then "MANIFEST DIGEST" for each digest its text names. Every
+    # manifest names one at least (a config, or its platforms): one read that names none stops the chore.
     awk '$1 == 200 { n = split($2, p, "/"); sub("-", ":", p[n]); print p[n], p[n] }' "$_work/fetched" >"$_work/new"
-    find "$_work/read" -type f -exec grep -oHE '(sha256|sha384|sha512):[0-9a-f]{64,128}' {} + \
-        | sed 's#^.*/\([a-z0-9]*\)-\([0-9a-f]*\):#\1:\2 #' >>"$_work/new" || true
+    if grep -roHE '(sha256|sha384|sha512):[0-9a-f]{64,128}' "$_work/read" >"$_work/names"; then :; else
+        [ $? -eq 1 ] || { rm -rf "$_work"; die "could not read the manifests fetched; nothing was removed"; }
+    fi
+    sed 's#^.*/\([a-z0-9]*\)-\([0-9a-f]*\):#\1:\2 #' "$_work/names" >>"$_work/new"
+    _blank=$(awk '$1 != $2 { names[$1] = 1; next } { read[$1] = 1 } END { for (m in read) if (!(m in names)) { print m; exit } }' "$_work/new")
+    if [ -n "$_blank" ]; then
+        rm -rf "$_work"
+        die "manifest $_blank names no digest: it could not be read whole; nothing was removed"
+    fi
     # Only what is still stored is kept: the file grows with the registry, not with its history.
     awk 'FILENAME == ARGV[1] { stored[$1] = 1; next } $1 in stored' "$_work/stored" "$MANIFEST_REFS" "$_work/new" \
         | sort -u >"$MANIFEST_REFS.new"
@@ -369,13 +379,19 @@ s3_current_tags() {
     awk -v dir="$_work" 'FILENAME == ARGV[1] { seen[$1 " " $2] = 1; next } !(($1 " " $2) in seen) { print $1, dir "/t" FNR }' \
         "$_work/before" "$_work/now" >"$_work/wanted"
     s3_fetch "$_work/wanted" >"$_work/fetched"
-    if awk '$1 != 200 { bad = 1 } END { exit !bad }' "$_work/fetched"; then
+    if awk '$1 != 200 { bad = 1 } END { exit !bad }' "$_work/fetched" \
+        || [ "$(awk '{ print $2 }' "$_work/fetched" | sort -u | wc -l)" != "$(wc -l <"$_work/wanted")" ]; then
         rm -rf "$_work"
         die "could not read every tag from s3://$S3_BUCKET; nothing was removed"
     fi
-    # Each link holds its digest, with no newline.
-    awk '{ digest = ""; getline digest <$2; close($2); print $1, digest }' "$_work/wanted" \
-        | awk 'FILENAME == ARGV[1] { etag[$1] = $2; next } { print $1, etag[$1], $2 }' "$_work/now" - >>"$2"
+    # Each link holds its digest, with no newline; anything else stops the chore (a tag read wrong could
+    # leave its manifest untagged, and deleted).
+    awk '{ digest = ""; getline digest <$2; close($2); print $1, digest }' "$_work/wanted" >"$_work/read"
+    if awk '$2 !~ /^[a-z0-9]+:[0-9a-f]+$/ { bad = 1 } END { exit !bad }' "$_work/read"; then
+        rm -rf "$_work"
+        die "a tag's link in s3://$S3_BUCKET does not hold a digest; nothing was removed"
+    fi
+    awk 'FILENAME == ARGV[1] { etag[$1] = $2; next } { print $1, etag[$1], $2 }' "$_work/now" "$_work/read" >>"$2"
     wc -l <"$_work/wanted" >"$2.read"
     rm -rf "$_work"
 }
