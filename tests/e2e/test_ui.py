@@ -28,7 +28,7 @@ def test_the_ui_lists_shows_tags_and_deletes_a_tag_in_a_real_browser(targets, he
         tags = [rows.nth(i).locator("td").nth(2).inner_text().split("\n")[0].strip() for i in range(rows.count())]
         assert sorted(tags) == ["drop", "keep"]
         rows.nth(tags.index("drop")).locator("remove-image button").click(force=True)
-        page.wait_for_function(LISTED, arg=["These images will be deleted", "ui-page:drop"], timeout=10_000)
+        page.wait_for_function(LISTED, arg=["These images will be deleted", "ui-page:drop"], timeout=30_000)
         dialog = page.locator("confirm-delete-image .material-popup-action")
         dialog.locator("button", has_text="Delete").click(force=True)
         page.wait_for_function("() => !document.body.innerText.includes('ui-page:drop')", timeout=30_000)
