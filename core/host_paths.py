@@ -13,7 +13,8 @@ LOCK = "/run/registry-maintenance/lock"
 # the registry and its read-only twin: in the proxy's container, on a volume of its own (root only on the
 # host, where the chores find it by the volume's mount point).
 PROXY_RUNTIME_DIR = "/var/lib/registry-auth"
-PROXY_SOCKET = f"{PROXY_RUNTIME_DIR}/admin.sock"
+PROXY_SOCKET_NAME = "admin.sock"
+PROXY_SOCKET = f"{PROXY_RUNTIME_DIR}/{PROXY_SOCKET_NAME}"
 
 
 def proxy_runtime_volume(data) -> str:

@@ -88,16 +88,19 @@ listed() {
     s3_objects "$1" >"$2" || die "could not list s3://$S3_BUCKET/$1 at $S3_ENDPOINT; nothing more was done"
 }
 
+# "N blobs, M bytes" of a listing of the bucket's blobs (s3_objects) on stdin.
+blob_totals() { awk '$1 ~ /\/data$/ { n += 1; s += $2 } END { printf "%d blobs, %d bytes\n", n, s }'; }
+
 blob_stats() {
     if [ "$STORAGE" = s3 ]; then
         # This chore's mark listed them already (and its sweep took out what it removed).
         if [ "$(cut -d' ' -f1 "$GC_MARK/chore" 2>/dev/null)" = "$CHORE_ID" ]; then
-            awk '$1 ~ /\/data$/ { n += 1; s += $2 } END { printf "%d blobs, %d bytes\n", n, s }' "$GC_MARK/blobs"
+            blob_totals <"$GC_MARK/blobs"
             return
         fi
         _objects=$(mktemp)
         if s3_objects "$STORE_ROOT/blobs/" >"$_objects"; then
-            awk '$1 ~ /\/data$/ { n += 1; s += $2 } END { printf "%d blobs, %d bytes\n", n, s }' "$_objects"
+            blob_totals <"$_objects"
         else
             echo "unknown (the bucket could not be listed)"
         fi
@@ -108,7 +111,8 @@ blob_stats() {
         | awk '{ n += 1; s += $1 } END { printf "%d blobs, %d bytes\n", n, s }'
 }
 
-refuses_writes() { [ "$(http_status POST "$REGISTRY_URL/v2/$PROBE_REPOSITORY/blobs/uploads/")" = 405 ]; }
+# The registry (or the one at URL $1) answers an upload's start with 405.
+refuses_writes() { [ "$(http_status POST "${1:-$REGISTRY_URL}/v2/$PROBE_REPOSITORY/blobs/uploads/")" = 405 ]; }
 
 # Start an upload and cancel it; true when the registry accepted it.
 accepts_writes() {
@@ -155,7 +159,7 @@ read_only() {
         writable
         die "the registry did not answer in read-only mode within ${HEALTH_TIMEOUT}s; switched back, nothing done"
     fi
-    if ! refuses_writes || { [ -n "$PROXY_URL" ] && [ "$(http_status POST "$PROXY_URL/v2/$PROBE_REPOSITORY/blobs/uploads/")" != 405 ]; }; then
+    if ! refuses_writes || { [ -n "$PROXY_URL" ] && ! refuses_writes "$PROXY_URL"; }; then
         writable
         die "the registry still accepted an upload in read-only mode; switched back, nothing done"
     fi
@@ -182,23 +186,26 @@ writable() {
 # twin goes. The restarts also empty the registry's in-memory cache, so no blob a collection removed is
 # still answered for. Without a proxy (users off) the registry restarts in place, as before.
 
+# The proxy's runtime API socket on this host, found by twin_possible (before any proxy_cli).
+PROXY_API=
+
 # HAProxy's runtime API: send it command $1 (several separated by ";"), print its answer.
-proxy_cli() {
-    _socket="$(docker volume inspect -f '{{.Mountpoint}}' "$PROXY_VOLUME" 2>/dev/null)/$PROXY_SOCKET"
-    printf '%s\n' "$1" | socat -t 10 stdio "UNIX-CONNECT:$_socket"
-}
+proxy_cli() { printf '%s\n' "$1" | socat -t 10 stdio "UNIX-CONNECT:$PROXY_API"; }
 
 # The proxy runs, with its runtime API (a proxy made before the twin existed has none until a deploy).
 twin_possible() {
-    [ -n "$PROXY_VOLUME" ] && command -v socat >/dev/null 2>&1 && [ -n "$(proxy_server readonly 2>/dev/null)" ]
+    [ -n "$PROXY_VOLUME" ] && command -v socat >/dev/null 2>&1 || return 1
+    PROXY_API="$(docker volume inspect -f '{{.Mountpoint}}' "$PROXY_VOLUME" 2>/dev/null)/$PROXY_SOCKET"
+    [ -n "$(proxy_stat readonly 18 2>/dev/null)" ]
 }
 
-# Server $1 (registry or readonly) of the proxy's backend as its statistics say: UP, MAINT, DOWN...
-proxy_server() { proxy_cli "show stat" | awk -F, -v s="$1" '$1 == "registry" && $2 == s { print $18 }'; }
+# Field $2 of server $1 (registry or readonly) in the proxy's statistics of its backend: 18, its status
+# (UP, MAINT, DOWN...); 5, the requests it is serving.
+proxy_stat() { proxy_cli "show stat" | awk -F, -v s="$1" -v f="$2" '$1 == "registry" && $2 == s { print $f }'; }
 # True when the proxy sends server $1 requests: its checks pass and it is not in maintenance.
-proxy_server_up() { [ "$(proxy_server "$1")" = UP ]; }
+proxy_server_up() { [ "$(proxy_stat "$1" 18)" = UP ]; }
 
-twin_serves() { [ "$(curl -s -o /dev/null -w '%{http_code}' --connect-timeout 3 -m 10 "http://127.0.0.1:$READONLY_PORT/v2/")" = 200 ]; }
+twin_serves() { [ "$(http_status GET "http://127.0.0.1:$READONLY_PORT/v2/")" = 200 ]; }
 
 twin_takes_over() {
     docker rm -f "$READONLY_CONTAINER" >/dev/null 2>&1 || true
@@ -213,7 +220,7 @@ twin_takes_over() {
     # One command, so that the proxy never has neither: the twin answers (just proved), so its health is
     # set up at once rather than after its next check.
     proxy_cli "set server registry/readonly state ready; set server registry/readonly health up; set server registry/registry state maint" >/dev/null
-    wait_until 5 proxy_server_up readonly && [ "$(proxy_server registry)" = MAINT ] || return 1
+    wait_until 5 proxy_server_up readonly && [ "$(proxy_stat registry 18)" = MAINT ] || return 1
     say "the read-only twin serves every request meanwhile"
 }
 
@@ -234,7 +241,10 @@ twin_gives_back() {
 }
 
 # No request is being served by the twin (the proxy's count of its current sessions).
-twin_idle() { proxy_cli "show stat" | awk -F, '$1 == "registry" && $2 == "readonly" { busy = $5 } END { exit busy + 0 }'; }
+twin_idle() {
+    _busy=$(proxy_stat readonly 5)
+    [ "${_busy:-0}" = 0 ]
+}
 
 repair_leftover() {
     say "found the registry left read-only by an interrupted chore: $(cat "$READ_ONLY_MARK")"
@@ -303,25 +313,28 @@ CHORE_ID=pid-$$
 # Transfers at once when reading or deleting many objects.
 S3_PARALLEL=16
 
-# Fetch the objects in file $1 ("KEY OUTPUT" lines) in parallel into OUTPUT; "STATUS OUTPUT" per object
-# on stdout (404: no such object; 000: no answer).
-s3_fetch() {
+# One transfer per "KEY OUTPUT" line of file $1 (OUTPUT: where its body goes), S3_PARALLEL at once, signed
+# and named as s3_request's; more curl arguments after $1 (the method, what to write per transfer).
+s3_parallel() {
     _cfg=$1.curl
     awk -v base="$S3_ENDPOINT/$S3_BUCKET" '{ printf "url = \"%s/%s\"\noutput = \"%s\"\n", base, $1, $2 }' "$1" >"$_cfg"
+    shift
     [ ! -s "$_cfg" ] || curl -sS -g --no-progress-meter --connect-timeout 5 -m 120 --parallel \
-        --parallel-max "$S3_PARALLEL" -A "$S3_AGENT" -K "$S3_CURL_CONFIG" -K "$_cfg" -w '%{http_code} %{filename_effective}\n' || true
+        --parallel-max "$S3_PARALLEL" -A "$S3_AGENT" -K "$S3_CURL_CONFIG" -K "$_cfg" "$@" || true
     rm -f "$_cfg"
 }
+
+# Fetch the objects in file $1 ("KEY OUTPUT" lines) in parallel into OUTPUT; "STATUS OUTPUT" per object
+# on stdout (404: no such object; 000: no answer).
+s3_fetch() { s3_parallel "$1" -w '%{http_code} %{filename_effective}\n'; }
 
 # Delete the objects whose keys are in file $1, in parallel; fails unless every one answered 2xx (S3
 # answers 204 for a key already gone, so deleting twice is no error).
 s3_delete_keys() {
     [ -s "$1" ] || return 0
-    _cfg=$1.curl
-    awk -v base="$S3_ENDPOINT/$S3_BUCKET" '{ printf "url = \"%s/%s\"\noutput = \"/dev/null\"\n", base, $1 }' "$1" >"$_cfg"
-    _failed=$(curl -sS -g --no-progress-meter --connect-timeout 5 -m 120 --parallel --parallel-max "$S3_PARALLEL" \
-        -X DELETE -A "$S3_AGENT" -K "$S3_CURL_CONFIG" -K "$_cfg" -w '%{http_code} %{url}\n' | awk '$1 !~ /^2/' | head -n 3)
-    rm -f "$_cfg"
+    awk '{ print $1, "/dev/null" }' "$1" >"$1.transfers"
+    _failed=$(s3_parallel "$1.transfers" -X DELETE -w '%{http_code} %{url}\n' | awk '$1 !~ /^2/' | head -n 3)
+    rm -f "$1.transfers"
     [ -z "$_failed" ] || { say "deleting from s3://$S3_BUCKET failed: $_failed"; return 1; }
 }
 

@@ -257,7 +257,7 @@ def test_retention_across_replicas_decides_as_on_a_volume_and_deletes_under_pull
     assert upload_status(puller, LB_URL) == "202"
 
 
-def killed_at_store_request(replicas, match: str, *args, file: str, command: str = "curl", everywhere=False):
+def killed_at(replicas, match: str, *args, file: str, command: str = "curl", everywhere=False):
     """Run `file` across the replicas and kill it, here and on the host, once its shared step's request to the
     object store (curl, or `command`) whose arguments match the glob `match` is held (`everywhere`: once every
     replica's step is, each killed there); the replica that ran it."""
@@ -293,7 +293,7 @@ def test_retention_across_replicas_killed_between_a_manifest_and_its_tags_is_hea
     v2_digest, v2_layers = manifest(lb, "keep", "v2")
     (unique,) = v2_layers - set().union(*(layers for _, layers in kept.values()))
     apply = ("--data", f"registry_retention_rules={RETENTION_RULES}", "--data", "registry_retention_apply=True")
-    killed_at_store_request(replicas, "X?DELETE?*_manifests/tags/", *apply, file="retention.py")
+    killed_at(replicas, "X?DELETE?*_manifests/tags/", *apply, file="retention.py")
     assert [upload_status(replica) for replica in replicas] == ["405", "405"], "left read-only"
     assert "v2" in tags_of(lb, "keep") and manifest_head(lb, f"keep@{v2_digest}")[0] == 404
     healed = cluster_deploy()
@@ -328,7 +328,7 @@ def test_a_backup_of_the_cluster_killed_half_way_leaves_every_replica_writable_a
     goes with the run's connection."""
     replicas, _ = cluster
     before = _archives()
-    copier = killed_at_store_request(replicas, BLOB_COPY, file="backup.py")
+    copier = killed_at(replicas, BLOB_COPY, file="backup.py")
     assert [upload_status(copier, f"https://{name}:5000") for name in HOSTS] == ["202", "202"]
     assert not copier.host.run(f"ls {REMOTE_DIR}/*.tar").stdout, "no archive that looks complete on the host"
     assert _archives() == before
@@ -362,7 +362,7 @@ def test_a_backup_of_the_cluster_restores_into_its_emptied_bucket_with_every_dig
     sandbox("up", "--first", "3", "--hosts", "6", "--s3")  # the bucket made again, empty
     assert stored_keys() == set()
     named = ("--data", f"registry_backup_archive={archive}")
-    killed_at_store_request(replicas, "-T*repositories/shared/_manifests/tags/1/current/link", *named,
+    killed_at(replicas, "-T*repositories/shared/_manifests/tags/1/current/link", *named,
                             file="restore.py")
     written = {key for key in stored_keys() if key.endswith("/current/link")}
     assert f"{ROOT_KEY}/repositories/backed-up/_manifests/tags/1/current/link" in written
@@ -602,7 +602,7 @@ def test_a_gc_across_replicas_killed_while_it_marks_or_sweeps_is_finished_by_the
                             timeout=10).status_code == 202
     link = f"/killed-{step}-gone/_layers/sha256/{unique.split(':')[1]}/link"
     match = "gc-mark" if step == "mark" else "gc-sweep*doomed-layers"
-    killed_at_store_request(replicas, match, file="gc.py")
+    killed_at(replicas, match, file="gc.py")
     stored = stored_keys()
     if step == "mark":
         assert [upload_status(replica) for replica in replicas] == ["202", "202"], "never switched"
@@ -632,7 +632,7 @@ def test_a_gc_across_replicas_killed_while_every_replica_switches_is_healed_by_t
     (unique,) = gone_layers - manifest(lb, "shared", "1")[1]
     assert session().delete(f"{lb.registry}/v2/killed-switch-gone/manifests/{gone_digest}",
                             timeout=10).status_code == 202
-    killed_at_store_request(replicas, FIRST_SWITCH[1], file="gc.py", command=FIRST_SWITCH[0], everywhere=True)
+    killed_at(replicas, FIRST_SWITCH[1], file="gc.py", command=FIRST_SWITCH[0], everywhere=True)
     assert all(replica.host.file(READ_ONLY_MARK).exists for replica in replicas), "each switch had begun"
     healed = cluster_deploy()
     assert healed.returncode == 0, healed.why()
