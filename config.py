@@ -7,8 +7,11 @@ from pathlib import Path
 
 from pyinfra import config
 
+from ops.converged import watch_local_reads
 from ops.files import UPLOAD_DIR
 from ops.pyinfra_internals import check_data_before_connect, inventory_argument, validate_host
+
+watch_local_reads()  # what the deploy decides from on this machine (ops/converged.py), the inventory too
 
 # `pyinfra inventory deploy.py`, as Ansible's inventory folders taught: running every inventory of the folder
 # would deploy the sandbox and production at once, and none is a safe default, so say which to name.

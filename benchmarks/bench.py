@@ -2,7 +2,7 @@
 
     python -m benchmarks.bench [--runs N] [--skip-cold] [--skip-deploy] [--skip-gc] [--skip-backup]
         [--skip-storage] [--skip-lb] [--skip-faults] [--skip-registry3] [--skip-access] [--skip-status]
-        [--skip-monitoring] [--skip-s3-chores] [--skip-mirrors] [--skip-gc-scale]
+        [--skip-monitoring] [--skip-s3-chores] [--skip-mirrors] [--skip-gc-scale] [--skip-noop]
 
 Measures: `sandbox up --hosts 2` cold (base image built) and warm (image cached, new hosts); the first
 deploy on a fresh host with TLS and users (the default) and without; a no-op re-run with and without
@@ -19,7 +19,9 @@ scrape, a no-op deploy with Prometheus on the host against without); retention, 
 ~400 MB on a volume against S3; a 100 MB pull through a pull-through mirror, cold and warm, against one
 straight from its upstream; GC across 3 replicas on S3 at 50, 200 and 1,000 repositories (uploads refused,
 failed pulls, the mark and the window's part) against distribution's collector walking the same bucket, and
-at 1,000 across 2, 3 and 5 replicas.
+at 1,000 across 2, 3 and 5 replicas; a no-op re-run on 1 and 8 hosts against one SSH session, pyinfra
+running one command, and Ansible (ansible-core from PyPI, in a virtualenv of its own under .sandbox) making
+the same checks.
 Leaves the sandbox down.
 """
 
@@ -35,6 +37,7 @@ import subprocess
 import sys
 import time
 from functools import partial
+from pathlib import Path
 
 import docker
 import requests
@@ -44,7 +47,7 @@ from sandbox.base import image_tag
 from sandbox.hosts import read_state
 from sandbox.object_store import NAME as STORE
 from sandbox.registry3 import REGISTRY3_IMAGE
-from sandbox.settings import ROOT, SECRETS_DIR, SLOT_DIR
+from sandbox.settings import KEY_FILE, ROOT, SECRETS_DIR, SLOT_DIR
 
 PLAIN = ("--data", "registry_tls=off", "--data", "registry_auth=none")
 # On a sandbox host, first in each script: curl as the deploy's own probes do (CA, user), and $REGISTRY_URL.
@@ -110,6 +113,86 @@ def deploy_benchmark(runs: int):
            median_of(runs, lambda: ok_deploy("--limit", name),
                      before=lambda: host.check_output("docker rm -f registry")))
     print(f"commands a no-op run sends to one host: {commands_sent(name)}", flush=True)
+
+
+ANSIBLE_VERSION = "2.19.14"
+ANSIBLE_VENV = ROOT / ".sandbox" / f"ansible-{ANSIBLE_VERSION}"
+# The same checks as Ansible would make them: each of the deploy's fact commands a task of its own (`raw`: the
+# sandbox hosts have no Python for Ansible's modules, and `raw` is its cheapest task), every host at once.
+ANSIBLE_PLAYBOOK = """
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: the deploy's checks
+      ansible.builtin.raw: "{{ item }}"
+      loop: "{{ checks }}"
+      changed_when: false
+"""
+
+
+def _ansible() -> Path:
+    """ansible-playbook from PyPI, in a virtualenv of its own (made once)."""
+    playbook = ANSIBLE_VENV / "bin" / "ansible-playbook"
+    if not playbook.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(ANSIBLE_VENV)], check=True)
+        subprocess.run([str(ANSIBLE_VENV / "bin" / "pip"), "install", "-q", f"ansible-core=={ANSIBLE_VERSION}"],
+                       check=True)
+    return playbook
+
+
+def _recorded_checks(names: list[str]) -> dict[str, list[str]]:
+    """{host: the fact commands the deploy's last run that changed nothing ran there}, from its record."""
+    for path in (SECRETS_DIR / "converged").glob("*.json"):
+        hosts = json.loads(path.read_text())["hosts"]
+        if sorted(hosts) == sorted(names):
+            return {name: entry["commands"] for name, entry in hosts.items()}
+    raise RuntimeError(f"no record of a run that changed nothing on {names}")
+
+
+def _ansible_run(hosts: list[dict], checks: dict[str, list[str]]):
+    directory = SLOT_DIR / "ansible"
+    directory.mkdir(parents=True, exist_ok=True)
+    inventory = {"all": {"hosts": {h["name"]: {
+        "ansible_host": "127.0.0.1", "ansible_port": h["ssh_port"], "ansible_user": "root",
+        "ansible_ssh_private_key_file": str(KEY_FILE), "checks": checks[h["name"]]} for h in hosts}}}
+    (directory / "inventory.json").write_text(json.dumps(inventory))
+    (directory / "playbook.yml").write_text(ANSIBLE_PLAYBOOK)
+    env = {**os.environ, "ANSIBLE_HOST_KEY_CHECKING": "False", "ANSIBLE_SSH_ARGS":
+           "-o ControlMaster=auto -o ControlPersist=60s -o UserKnownHostsFile=/dev/null"}
+    done = subprocess.run([str(_ansible()), "-f", str(len(hosts)), "-i", str(directory / "inventory.json"),
+                           str(directory / "playbook.yml")], env=env, capture_output=True, text=True)
+    assert done.returncode == 0 and "changed=0" in done.stdout, done.stdout[-2000:]
+
+
+def noop_benchmark(runs: int):
+    """A no-op re-run on 1 and on 8 hosts (TLS and users), against its floor (one SSH session with OpenSSH;
+    pyinfra starting and running one command) and against Ansible making the same checks, in the same run."""
+    print("# no-op re-run against the floor and Ansible", flush=True)
+    sandbox("down")
+    sandbox("up", "--hosts", "8", "--engine")
+    hosts = read_state()["hosts"]
+    ok_deploy()
+    for count in (1, 8):
+        _noop_against_floor(runs, hosts[:count])
+    print(f"commands a no-op run sends to one host: {commands_sent(hosts[0]['name'])}", flush=True)
+
+
+def _noop_against_floor(runs: int, chosen: list[dict]):
+    limit = [flag for h in chosen for flag in ("--limit", h["name"])]
+    ok_deploy(*limit)  # changes nothing: recorded
+    noop = report(f"no-op re-run, {len(chosen)} host(s)", median_of(runs, lambda: ok_deploy(*limit)))
+    ssh = ["ssh", "-q", "-i", str(KEY_FILE), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+           "-p", str(chosen[0]["ssh_port"]), "root@127.0.0.1", "true"]
+    floor = report("  floor: one SSH session (OpenSSH, `true`)",
+                   median_of(runs, lambda: subprocess.run(ssh, check=True)))
+    one = report("  floor: pyinfra running one command on each host (`exec -- true`)", median_of(
+        runs, lambda: subprocess.run([PYINFRA, "-y", SANDBOX_INVENTORY, *limit, "exec", "--", "true"], cwd=ROOT,
+                                     check=True, capture_output=True)))
+    checks = _recorded_checks([h["name"] for h in chosen])
+    ansible = report(f"  Ansible, the same {max(len(c) for c in checks.values())} checks a host as tasks",
+                     median_of(runs, lambda: _ansible_run(chosen, checks)))
+    print(f"  no-op / SSH session = {noop / floor:.1f}; no-op / pyinfra's one command = {noop / one:.2f};"
+          f" Ansible / no-op = {ansible / noop:.1f}", flush=True)
 
 
 PUSH = """
@@ -810,6 +893,7 @@ def main(argv=None):
     parser.add_argument("--skip-s3-chores", action="store_true")
     parser.add_argument("--skip-mirrors", action="store_true")
     parser.add_argument("--skip-gc-scale", action="store_true")
+    parser.add_argument("--skip-noop", action="store_true")
     args = parser.parse_args(argv)
     client = docker.from_env()
     sandbox("images")
@@ -853,6 +937,8 @@ def main(argv=None):
         mirror_benchmark(args.runs)
     if not args.skip_gc_scale:
         gc_scale_benchmark(min(args.runs, 3))
+    if not args.skip_noop:
+        noop_benchmark(args.runs)
     sandbox("down")
     return 0
 

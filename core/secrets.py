@@ -148,6 +148,17 @@ class SecretStore:
         path = self.root / "ca.crt"
         return path.read_bytes() if self.is_copy() and path.exists() else self.ca()[0]
 
+    def first_renewal(self) -> datetime.datetime | None:
+        """When the first certificate kept here comes within RENEW_DAYS of its end (a run after that makes it
+        again); None when none is kept."""
+        ends = [x509.load_pem_x509_certificate(path.read_bytes()).not_valid_after_utc
+                for path in self.root.rglob("*.crt")]
+        return min(ends) - datetime.timedelta(days=RENEW_DAYS) if ends else None
+
+    def write_private(self, relative: str, content: bytes) -> None:
+        """A file only its owner may read, here (refused in the scheduler's copy)."""
+        _write_private(self.root, self.root / relative, content)
+
     def is_copy(self) -> bool:
         """Whether this directory is the scheduler's copy (only what the chores read, checked where it was
         made)."""

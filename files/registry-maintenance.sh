@@ -1238,8 +1238,9 @@ release() {
     say "released the maintenance lock of chore $1"
 }
 
-# A chore (or a deploy) holds the maintenance lock now.
-lock_held() { [ -e "$LOCK" ] && ! flock -n "$LOCK" true; }
+# A chore (or a deploy) holds the maintenance lock now. Asked with a shared lock, which chores' exclusive one
+# excludes and another asker's does not: two questions at once (a re-run asks side by side) never see each other.
+lock_held() { [ -e "$LOCK" ] && ! flock -n -s "$LOCK" true; }
 
 # The last chore recorded, if it never said how it ended: "CHORE EPOCH" (its start).
 unfinished_chore() { awk '$2 == "started" { print $1, $3 }' "$LAST_CHORE" 2>/dev/null || true; }

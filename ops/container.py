@@ -73,6 +73,10 @@ class ContainerState(FactBase):
     def process(self, output):
         containers, image, gateway = ("\n".join(output) + "\n@@").split("@@")[:3]
         by_name = {c["Name"].lstrip("/"): c for c in _documents(containers)}
+        for found in by_name.values():
+            # Docker lists mounts in any order; the health check's log has timestamps, new every interval.
+            found["Mounts"] = sorted(found.get("Mounts") or [], key=lambda mount: mount.get("Destination", ""))
+            (found.get("State", {}).get("Health") or {}).pop("Log", None)
         images = _documents(image)
         return {
             "container": next((c for name, c in by_name.items() if not name.endswith("-next")), None),

@@ -18,14 +18,15 @@ from .report import log_once
 class MaintenanceState(FactBase):
     """
     {"running": who holds the maintenance lock, or None; "read_only": the read-only mark a chore left
-    (who and when), or None}. Reading it takes no lock.
+    (who and when), or None}. It asks with a shared lock for an instant (a chore holds it exclusively), so
+    another question asked at the same time does not read as a chore.
     """
 
     def requires_command(self) -> str:
         return "flock"
 
     def command(self) -> str:
-        return (f"if [ -e {LOCK} ] && ! flock -n {LOCK} true; then echo \"@running $(cat {LOCK})\"; fi; "
+        return (f"if [ -e {LOCK} ] && ! flock -n -s {LOCK} true; then echo \"@running $(cat {LOCK})\"; fi; "
                 f"if [ -e {READ_ONLY_MARK} ]; then echo \"@read-only $(cat {READ_ONLY_MARK})\"; fi")
 
     def process(self, output):

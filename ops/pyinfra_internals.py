@@ -12,6 +12,15 @@ and no public way to plan a deploy against a table of facts. If an upgrade break
   It relies on `State.get_op_order`, `State.get_op_data_for_host`, `StateOperationHostData
   .command_generator`, `OperationMeta.set_complete`, `State.is_executing` and on `Host.get_fact` being
   the one door facts come through (`facts_from`).
+- `record_facts`, `fact_from`, `after_run`, `changed_nothing`, `connector_arguments` (ops/converged.py): facts
+  come through `Host.get_fact`, which runs their command through `Host.run_shell_command` (as every command
+  is run), files move through `Host.put_file`/`get_file`;
+  `Host.disconnect` triggers the state's `host_disconnect` callbacks after the results are printed; the stage
+  is `StateStage.Disconnect` only once `run_ops` returned; `state.ops[host]` holds each operation's
+  `OperationMeta`; `pop_global_arguments` gives the connector arguments a fact runs with. If one of these
+  moves, a re-run either never takes the one-command path (tests/e2e/test_deploy.py
+  ::test_a_no_op_rerun_asks_each_host_once_and_a_drift_still_gets_the_full_run fails) or takes it from a
+  run that did not change nothing (the same test fails on the drift it makes).
 - `inventory_argument`: the INVENTORY argument of pyinfra's CLI, read from its click context while
   config.py runs. If the parameter is renamed, `pyinfra inventory deploy.py` falls back to pyinfra's own
   traceback: tests/unit/test_entry.py fails.
@@ -22,10 +31,13 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 import click
+import gevent
 from pyinfra import context, logger
+from pyinfra.api.arguments import CONNECTOR_ARGUMENT_KEYS, pop_global_arguments
 from pyinfra.api.exceptions import PyinfraError
 from pyinfra.api.host import Host, extract_callable_datas
-from pyinfra.connectors.util import CommandOutput
+from pyinfra.api.state import BaseStateCallback, StateStage
+from pyinfra.connectors.util import CommandOutput, OutputLine
 
 from core.data import DataError, validate
 
@@ -91,3 +103,89 @@ def inventory_argument() -> str | None:
     """The inventory pyinfra's CLI was given (None outside the CLI)."""
     context = click.get_current_context(silent=True)
     return context.params.get("inventory") if context else None
+
+
+def _raw(command) -> tuple[str, bool]:
+    """(the command as the host runs it, whether it holds a hidden value)."""
+    if hasattr(command, "get_raw_value"):
+        return command.get_raw_value(), command.get_raw_value() != command.get_masked_value()
+    return str(command), False
+
+
+def record_facts(record) -> None:
+    """Call `record(host, cls, args, kwargs, asked, value)` after every fact pyinfra gets from a host through
+    `host.get_fact`, `asked` being what it ran there: [(command, holds a hidden value, connector arguments)];
+    and `record(host, None, (), {}, asked, None)` for a command run or a file moved outside a fact."""
+    get, run, put, download = Host.get_fact, Host.run_shell_command, Host.put_file, Host.get_file
+    asking: dict = {}  # greenlet -> what the fact it is getting ran
+
+    def get_and_record(self, cls, *args, **kwargs):
+        mine = asking[gevent.getcurrent()] = []
+        try:
+            value = get(self, cls, *args, **kwargs)
+        finally:
+            del asking[gevent.getcurrent()]
+        record(self, cls, args, kwargs, mine, value)
+        return value
+
+    def run_and_record(self, command, *args, **kwargs):
+        asked = (*_raw(command), {k: v for k, v in kwargs.items() if k in CONNECTOR_ARGUMENT_KEYS})
+        if gevent.getcurrent() in asking:
+            asking[gevent.getcurrent()].append(asked)
+        else:
+            record(self, None, (), {}, [asked], None)
+        return run(self, command, *args, **kwargs)
+
+    def moved(original):
+        def move_and_record(self, *args, **kwargs):
+            record(self, None, (), {}, [("file", False, {})], None)
+            return original(self, *args, **kwargs)
+        return move_and_record
+
+    Host.get_fact, Host.run_shell_command = get_and_record, run_and_record
+    Host.put_file, Host.get_file = moved(put), moved(download)
+
+
+def fact_from(host, cls, args, kwargs, answers: dict[str, tuple[bool, list[str]]]):
+    """`host.get_fact(cls, *args, **kwargs)`, each command it runs answered from `answers` ({command: (ok, stdout
+    lines)}) instead of by the host; KeyError for a command not there."""
+    def answer(command, *_, **__):
+        ok, lines = answers[_raw(command)[0]]
+        return ok, CommandOutput([OutputLine("stdout", line) for line in lines])
+
+    host.run_shell_command = answer
+    try:
+        return host.get_fact(cls, *args, **kwargs)
+    finally:
+        del host.run_shell_command
+
+
+def after_run(then) -> None:
+    """Call `then(state)` once, as pyinfra disconnects from the hosts at the end of the run (whatever its end)."""
+    state = context.state
+    called = []
+
+    class Disconnected(BaseStateCallback):
+        @staticmethod
+        def host_disconnect(state, host):
+            if not called:
+                called.append(host)
+                then(state)
+
+    state.add_callback_handler(Disconnected())
+
+
+def changed_nothing(state) -> bool:
+    """Whether the run got through its operations (not --dry, not stopped) and every operation on every host
+    succeeded without changing anything."""
+    if state.current_stage != StateStage.Disconnect or state.failed_hosts:
+        return False
+    metas = [data.operation_meta for host in state.inventory.get_active_hosts() for data in state.ops[host].values()]
+    return all(meta.is_complete() and meta.did_succeed() and not meta.did_change() for meta in metas)
+
+
+def connector_arguments(host) -> dict:
+    """The connector arguments (sudo, su, shell, environment...) a fact runs with on `host` when no operation
+    or deploy overrides them."""
+    arguments, _ = pop_global_arguments(context.state, host, {})
+    return {k: v for k, v in arguments.items() if k in CONNECTOR_ARGUMENT_KEYS}

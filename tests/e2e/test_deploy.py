@@ -127,6 +127,30 @@ def test_second_run_changes_nothing(targets):
     assert run.changes() == []
 
 
+def test_a_no_op_rerun_asks_each_host_once_and_a_drift_still_gets_the_full_run(targets, spare, monkeypatch):
+    hosts = [t.name for t in targets] + [spare.name]
+    assert deploy().changes() == []  # a full run, or already the short one: either leaves a record
+    quick = deploy("--debug")
+    assert quick.changes() == [] and "--> Nothing to do: every host answers as" in quick.stderr
+    assert {h: quick.stderr.count(f"Running command on {h}:") for h in hosts} == {h: 1 for h in hosts}
+
+    # A drift on one host: every host gets the full run, and that host its repair.
+    t = targets[1]
+    t.host.check_output(f"docker stop {t.data.registry_ui_container}")
+    repair = deploy("--debug")
+    assert f"--> Full run: {t.name} answers otherwise" in repair.stderr
+    assert {h for _, h in repair.changes()} == {t.name}
+    assert t.container(t.data.registry_ui_container)["State"]["Running"]
+    assert all(repair.stderr.count(f"Running command on {h}:") > 10 for h in hosts)
+
+    # Another input (here the environment's REGISTRY_* variables): the full run, which changes nothing.
+    monkeypatch.setenv("REGISTRY_ANY_NEW_INPUT", "1")
+    again = deploy()
+    assert "--> Full run: the project, the data or the environment changed" in again.stderr
+    assert again.changes() == []
+    assert "--> Nothing to do" in deploy().stderr
+
+
 def test_deletes_off_refuses_manifest_delete_then_on_again(targets, hello_pushed):
     target = targets[0]
     digest = push_own(target, "deleteme", "kept")
