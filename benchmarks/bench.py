@@ -152,14 +152,18 @@ def _recorded_checks(names: list[str]) -> dict[str, list[str]]:
 def _ansible_run(hosts: list[dict], checks: dict[str, list[str]]):
     directory = SLOT_DIR / "ansible"
     directory.mkdir(parents=True, exist_ok=True)
-    inventory = {"all": {"hosts": {h["name"]: {
-        "ansible_host": "127.0.0.1", "ansible_port": h["ssh_port"], "ansible_user": "root",
-        "ansible_ssh_private_key_file": str(KEY_FILE), "checks": checks[h["name"]]} for h in hosts}}}
-    (directory / "inventory.json").write_text(json.dumps(inventory))
+    # YAML, each command `!unsafe`: Ansible would read a command's `{{.Names}}` (a docker format) as Jinja.
+    lines = ["all:", "  hosts:"]
+    for h in hosts:
+        lines += [f"    {h['name']}:", "      ansible_host: 127.0.0.1", f"      ansible_port: {h['ssh_port']}",
+                  "      ansible_user: root", f"      ansible_ssh_private_key_file: {json.dumps(str(KEY_FILE))}",
+                  "      checks:", *(f"        - !unsafe {json.dumps(c)}" for c in checks[h["name"]])]
+    (directory / "inventory.yml").write_text("\n".join(lines) + "\n")
     (directory / "playbook.yml").write_text(ANSIBLE_PLAYBOOK)
-    env = {**os.environ, "ANSIBLE_HOST_KEY_CHECKING": "False", "ANSIBLE_SSH_ARGS":
+    # No terminal for `raw` (its default): `dpkg -l` and systemctl would start a pager and wait on it.
+    env = {**os.environ, "ANSIBLE_HOST_KEY_CHECKING": "False", "ANSIBLE_SSH_USETTY": "False", "ANSIBLE_SSH_ARGS":
            "-o ControlMaster=auto -o ControlPersist=60s -o UserKnownHostsFile=/dev/null"}
-    done = subprocess.run([str(_ansible()), "-f", str(len(hosts)), "-i", str(directory / "inventory.json"),
+    done = subprocess.run([str(_ansible()), "-f", str(len(hosts)), "-i", str(directory / "inventory.yml"),
                            str(directory / "playbook.yml")], env=env, capture_output=True, text=True)
     assert done.returncode == 0 and "changed=0" in done.stdout, done.stdout[-2000:]
 

@@ -329,13 +329,19 @@ s3_parallel() {
 s3_fetch() { s3_parallel "$1" -w '%{http_code} %{filename_effective}\n'; }
 
 # Delete the objects whose keys are in file $1, in parallel; fails unless every one answered 2xx (S3
-# answers 204 for a key already gone, so deleting twice is no error).
+# answers 204 for a key already gone, so deleting twice is no error): a transfer that got no answer at all
+# (curl gone) counts as failed too.
 s3_delete_keys() {
     [ -s "$1" ] || return 0
     awk '{ print $1, "/dev/null" }' "$1" >"$1.transfers"
-    _failed=$(s3_parallel "$1.transfers" -X DELETE -w '%{http_code} %{url}\n' | awk '$1 !~ /^2/' | head -n 3)
-    rm -f "$1.transfers"
-    [ -z "$_failed" ] || { say "deleting from s3://$S3_BUCKET failed: $_failed"; return 1; }
+    s3_parallel "$1.transfers" -X DELETE -w '%{http_code} %{url}\n' >"$1.answers"
+    _failed=$(awk '$1 !~ /^2/' "$1.answers" | head -n 3)
+    _deleted=$(awk '$1 ~ /^2/ { print $2 }' "$1.answers" | sort -u | wc -l)
+    rm -f "$1.transfers" "$1.answers"
+    if [ -n "$_failed" ] || [ "$_deleted" -ne "$(awk '{ print $1 }' "$1" | sort -u | wc -l)" ]; then
+        say "deleting from s3://$S3_BUCKET failed: ${_failed:-some got no answer}"
+        return 1
+    fi
 }
 
 # For every manifest revision in repositories listing $1 not yet in MANIFEST_REFS, read the manifest and

@@ -4,10 +4,24 @@ import shlex
 from pathlib import Path
 
 from pyinfra import host
-from pyinfra.api import FileUploadCommand, operation
-from pyinfra.facts.docker import DockerImage
+from pyinfra.api import FactBase, FileUploadCommand, operation
 
 from core.archives import archive_image_id
+from ops.container import api_answers, docker_api
+
+
+class ImageId(FactBase):
+    """The ID of the image the engine has under `image`, or None (not there, or no engine answering)."""
+
+    def requires_command(self, image) -> str:
+        return "curl"
+
+    def command(self, image) -> str:
+        return docker_api(f"/images/{image}/json")
+
+    def process(self, output):
+        found = (api_answers(output) or [None])[0]
+        return found["Id"] if found else None
 
 
 @operation()
@@ -19,8 +33,7 @@ def loaded_from_archive(image: str, archive: str):
     image other than the archive's under that name fails the operation.
     """
     wanted = archive_image_id(Path(archive))
-    present = host.get_fact(DockerImage, object_id=image)
-    if present and present[0]["Id"] == wanted:
+    if host.get_fact(ImageId, image=image) == wanted:
         host.noop(f"image {image} is loaded ({wanted[7:19]})")
         return
     remote = host.get_temp_filename(f"{image}-{wanted}") + ".tar"

@@ -19,6 +19,7 @@ import re
 import shlex
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
+from urllib.parse import quote
 
 from pyinfra import host
 from pyinfra.api import FactBase, operation
@@ -54,35 +55,59 @@ class BridgeGateway(FactBase):
         return None
 
 
+DOCKER_SOCKET = "/var/run/docker.sock"
+
+
+def docker_api(*paths: str) -> str:
+    """One curl asking the engine's API for each path (what `docker ... inspect` prints, raw), each answer
+    followed by a line `@@<HTTP status>` (404: no such object; 000: the engine did not answer). A fact asked
+    every run costs the host about 5 ms a path this way, against about 35 ms for each `docker` command."""
+    urls = " ".join(shlex.quote(f"http://docker{path}") for path in paths)
+    return f"curl -sg --unix-socket {DOCKER_SOCKET} -w '\\n@@%{{http_code}}\\n' {urls} 2>/dev/null; true"
+
+
+def api_answers(output) -> list:
+    """What each path of docker_api answered, in order: its JSON, or None (not there, or no answer)."""
+    answers, body = [], []
+    for line in output:
+        if re.fullmatch(r"@@\d{3}", line):
+            text = "\n".join(body).strip()
+            answers.append(json.loads(text) if line == "@@200" and text else None)
+            body = []
+        else:
+            body.append(line)
+    return answers
+
+
 class ContainerState(FactBase):
     """
-    `docker inspect` of a container and of the image it should run, in one command, with the bridge
-    gateway (see BridgeGateway) when asked: {"container": dict or None, "image": dict or None,
-    "aside": bool, "gateway": str or None}. None: no such container, image not on the host, gateway not
-    asked or unknown. "aside": a `<container>-next` an interrupted replace left behind exists.
+    A container and the image it should run, as the engine's API describes them (`docker inspect`), in one
+    command, with the bridge gateway (see BridgeGateway) when asked: {"container": dict or None, "image":
+    dict or None, "aside": bool, "gateway": str or None}. None: no such container, image not on the host,
+    gateway not asked or unknown. "aside": a `<container>-next` an interrupted replace left behind exists.
     """
 
     def requires_command(self, container, image, gateway=False) -> str:
-        return "docker"
+        return "curl"
 
     def command(self, container, image, gateway=False) -> str:
-        command = (f"docker container inspect {shlex.quote(container)} {shlex.quote(container + '-next')}"
-                   f" 2>/dev/null; echo @@; docker image inspect {shlex.quote(image)} 2>/dev/null; true")
-        return f"{command}; echo @@; {BridgeGateway().command()}" if gateway else command
+        command = docker_api(f"/containers/{container}/json", f"/containers/{container}-next/json",
+                             f"/images/{image}/json")
+        return f"{command}; echo @@gateway; {BridgeGateway().command()}" if gateway else command
 
     def process(self, output):
-        containers, image, gateway = ("\n".join(output) + "\n@@").split("@@")[:3]
-        by_name = {c["Name"].lstrip("/"): c for c in _documents(containers)}
-        for found in by_name.values():
-            # Docker lists mounts in any order; the health check's log has timestamps, new every interval.
-            found["Mounts"] = sorted(found.get("Mounts") or [], key=lambda mount: mount.get("Destination", ""))
-            (found.get("State", {}).get("Health") or {}).pop("Log", None)
-        images = _documents(image)
+        cut = output.index("@@gateway") if "@@gateway" in output else len(output)
+        container, aside, image = (api_answers(output[:cut]) + [None, None, None])[:3]
+        for found in (container, aside):
+            if found:
+                # Docker lists mounts in any order; the health check's log has timestamps, new every interval.
+                found["Mounts"] = sorted(found.get("Mounts") or [], key=lambda mount: mount.get("Destination", ""))
+                (found.get("State", {}).get("Health") or {}).pop("Log", None)
         return {
-            "container": next((c for name, c in by_name.items() if not name.endswith("-next")), None),
-            "image": images[0] if images else None,
-            "aside": any(name.endswith("-next") for name in by_name),
-            "gateway": BridgeGateway().process(gateway.splitlines()),
+            "container": container,
+            "image": image,
+            "aside": aside is not None,
+            "gateway": BridgeGateway().process(output[cut + 1:]),
         }
 
 
@@ -291,15 +316,15 @@ class LabelledContainers(FactBase):
     does not answer (an engine stopped by hand is started later in the same run)."""
 
     def requires_command(self, label) -> str:
-        return "docker"
+        return "curl"
 
     def command(self, label) -> str:
-        quoted = shlex.quote(label)
-        return (f"docker ps --all --filter label={quoted} --format '{{{{.Names}}}} {{{{.Label \"{label}\"}}}}'"
-                " 2>/dev/null || true")
+        filters = quote(json.dumps({"label": [label]}, separators=(",", ":")))
+        return f"echo {shlex.quote(label)}; {docker_api('/containers/json?all=1&filters=' + filters)}"
 
     def process(self, output):
-        return dict((line.split() + [""])[:2] for line in output if line.strip())
+        label, answers = output[0], api_answers(output[1:])
+        return {c["Names"][0].lstrip("/"): (c.get("Labels") or {}).get(label, "") for c in (answers or [None])[0] or []}
 
 
 @operation()

@@ -29,6 +29,7 @@ import os
 import secrets
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import gevent
@@ -304,6 +305,9 @@ def _record(state) -> None:
         "hosts": entries,
     }
     store.write_private(str(path.relative_to(store.root)), json.dumps(record, indent=1).encode())
+    for other in path.parent.glob("*.json"):  # records of other host sets, too old to be used
+        if time.time() - other.stat().st_mtime > MAX_AGE.total_seconds():
+            other.unlink(missing_ok=True)
 
 
 @operation()

@@ -1,6 +1,7 @@
 """Pull-through mirrors: what is refused before connecting, what each mirror's configuration says, what the
 access proxy lets through its door, and what clients are told to use."""
 
+import json
 from types import SimpleNamespace
 
 import pytest
@@ -119,5 +120,9 @@ def test_a_client_certificate_is_for_client_authentication_and_names_its_host(de
 
 
 def test_the_mirror_containers_on_a_host_are_read_with_their_mirrors_name():
-    assert LabelledContainers().process(["registry-mirror-hub hub", "registry-mirror-old old", ""]) == {
+    label = "io.registry-deploy.mirror"
+    answer = json.dumps([{"Names": ["/registry-mirror-hub"], "Labels": {label: "hub", "other": "x"}},
+                         {"Names": ["/registry-mirror-old"], "Labels": {label: "old"}}])
+    assert LabelledContainers().process([label, answer, "@@200"]) == {
         "registry-mirror-hub": "hub", "registry-mirror-old": "old"}
+    assert LabelledContainers().process([label, "", "@@000"]) == {}

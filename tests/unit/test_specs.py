@@ -149,14 +149,27 @@ def test_bridge_gateway_falls_back_to_docker0(output, gateway):
 
 
 def test_container_state_tells_a_leftover_replacement_from_the_container():
-    output = ['[{"Name": "/registry", "Id": "a"}, {"Name": "/registry-next", "Id": "b"}]', "@@", "[]", "@@", ""]
+    # As docker_api's curl prints them: each answer, then its status (the image's 404 with the engine's message).
+    output = ['{"Name": "/registry", "Id": "a", "Mounts": [{"Destination": "/b"}, {"Destination": "/a"}],',
+              ' "State": {"Health": {"Status": "healthy", "Log": [{"Start": "now"}]}}}', "@@200",
+              '{"Name": "/registry-next", "Id": "b"}', "@@200", '{"message":"No such image: x:1"}', "@@404"]
     state = ContainerState().process(output)
     assert (state["container"]["Id"], state["aside"], state["image"]) == ("a", True, None)
+    assert [m["Destination"] for m in state["container"]["Mounts"]] == ["/a", "/b"]
+    assert state["container"]["State"]["Health"] == {"Status": "healthy"}
 
 
-def test_container_state_with_only_the_replacement_left():
-    state = ContainerState().process(['[{"Name": "/registry-next", "Id": "b"}]', "@@", '[{"Id": "i"}]'])
-    assert (state["container"], state["aside"], state["image"]) == (None, True, {"Id": "i"})
+def test_container_state_with_only_the_replacement_left_and_the_gateway():
+    output = ['{"message":"No such container: registry"}', "@@404", '{"Name": "/registry-next", "Id": "b"}',
+              "@@200", '{"Id": "i"}', "@@200", "@@gateway", "", "172.17.0.1/16"]
+    state = ContainerState().process(output)
+    assert (state["container"], state["aside"], state["image"], state["gateway"]) == (None, True, {"Id": "i"},
+                                                                                      "172.17.0.1")
+
+
+def test_container_state_when_the_engine_does_not_answer():
+    state = ContainerState().process(["", "@@000", "", "@@000", "", "@@000"])
+    assert (state["container"], state["aside"], state["image"]) == (None, False, None)
 
 
 def test_config_files_reads_states_link_and_mark():
