@@ -44,6 +44,7 @@ from ops.pyinfra_internals import (
     changed_nothing,
     connector_arguments,
     fact_from,
+    global_arguments_once,
     inventory_argument,
     record_facts,
 )
@@ -215,8 +216,9 @@ def _same_as_recorded(state) -> tuple[bool, str]:
     if changed:
         return False, f"{changed[0]} changed since the last run that changed nothing"
     by_name = {h.name: h for h in hosts}
-    jobs = {name: gevent.spawn(_differs, by_name[name], entry) for name, entry in record["hosts"].items()}
-    gevent.joinall(list(jobs.values()))
+    with global_arguments_once():
+        jobs = {name: gevent.spawn(_differs, by_name[name], entry) for name, entry in record["hosts"].items()}
+        gevent.joinall(list(jobs.values()))
     for name, job in sorted(jobs.items()):
         if not job.successful() or job.value:
             why = job.value or job.exception
