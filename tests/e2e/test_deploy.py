@@ -1,12 +1,15 @@
 """The deploy on two fresh sandbox hosts: engine, storage, containers, registry, UI, idempotence."""
 
+import os
 import re
 from urllib.parse import urlsplit
 
 import pytest
 import yaml
 
+from core.archives import archive_name
 from dev.operator import ROOT, deploy, upload
+from sandbox.settings import IMAGE_DIR
 from tests.e2e.conftest import ACCEPT, catalog, push_own, session
 
 
@@ -149,6 +152,13 @@ def test_a_no_op_rerun_asks_each_host_once_and_a_drift_still_gets_the_full_run(t
     assert "--> Full run: the project, the data or the environment changed" in again.stderr
     assert again.changes() == []
     assert "--> Nothing to do" in deploy().stderr
+
+    # A local file the run read (an image archive, compared by size and time) changed: the full run.
+    archive = IMAGE_DIR / archive_name(t.data.registry_image)
+    os.utime(archive)
+    touched = deploy()
+    assert f"--> Full run: {archive} changed since the last run that changed nothing" in touched.stderr
+    assert touched.changes() == []
 
 
 def test_deletes_off_refuses_manifest_delete_then_on_again(targets, hello_pushed):
