@@ -3,14 +3,15 @@
 pyinfra asks a host each question (a fact) in a command of its own, about 30 round trips a registry host, and
 the deploy decides only from those answers and from what it reads on the control machine. So:
 
-- A run that changed nothing on any host and failed nowhere records every command it ran on each host (a run
-  that changes nothing runs facts only) with a hash of each answer, and a digest of everything else it
+- A run that changed nothing on any host and failed nowhere records every fact it got from each host (a run
+  that changes nothing runs facts only): its command and a hash of its value; and a digest of everything else it
   decided from: the project's files, every other local file it read and directory it listed (the secrets, an
   operator's certificate, the image archives), each host's data and groups and connector arguments, the
   REGISTRY_*, SANDBOX_* and PYINFRA_* environment, pyinfra's and Python's versions.
 - The next run with the same digest asks each host all of its recorded questions in one command (side by side
-  on the host). When every answer hashes as recorded, the deploy would decide exactly as then, when it changed
-  nothing: it says so and stops. The health probe is one of the questions, so health is proved as before.
+  on the host), pyinfra's fact classes turning each output into a value. When every value hashes as recorded,
+  the deploy would decide exactly as then, when it changed nothing: it says so and stops. The health probe is
+  one of the questions, so health is proved as before.
 - Any difference (a host drifted, an input changed, a question failed) or a record older than MAX_AGE or past
   the first renewal of a certificate the deploy made: the whole deploy runs as always, and records again if it
   changes nothing.
@@ -38,7 +39,7 @@ import pyinfra
 from pyinfra import context, logger
 from pyinfra.api import StringCommand, operation
 
-from core.secrets import SecretMissing, SecretStore
+from core.secrets import SecretStore
 from ops.pyinfra_internals import (
     after_run,
     changed_nothing,
@@ -200,8 +201,7 @@ def _differs(host, entry: dict) -> str | None:
     return None
 
 
-def _same_as_recorded(state) -> tuple[bool, str]:
-    hosts = state.inventory.get_active_hosts()
+def _same_as_recorded(hosts, inputs: str) -> tuple[bool, str]:
     path = _record_path(hosts)
     try:
         record = json.loads(path.read_text())
@@ -209,7 +209,7 @@ def _same_as_recorded(state) -> tuple[bool, str]:
         return False, "no run that changed nothing is on record for these hosts"
     if datetime.datetime.now(datetime.UTC) >= datetime.datetime.fromisoformat(record["until"]):
         return False, "the last run that changed nothing is too long ago, or a certificate is due"
-    if record["inputs"] != _inputs(hosts):
+    if record["inputs"] != inputs:
         return False, "the project, the data or the environment changed since the last run that changed nothing"
     changed = [p for p, f in record["reads"].items() if _file_print(p) != f]
     changed += [p for p, f in record["listings"].items() if _listing_print(p) != f]
@@ -237,14 +237,13 @@ def converged_since_last_run() -> bool:
 
 
 def _decide() -> None:
-    if not _decided.get("inventory") or not context.state.inventory.get_active_hosts():
+    hosts = context.state.inventory.get_active_hosts()
+    if not _decided.get("inventory") or not hosts:
         _decided.update(same=False)  # run through pyinfra's API (the plan tests): nothing to compare or record
         return
-    try:
-        same, why = _same_as_recorded(context.state)
-    except SecretMissing:
-        same, why = False, "the secrets directory is the scheduler's copy"
-    _decided.update(same=same, why=why)
+    inputs = _inputs(hosts)  # as the run decides from them: what a record of this run is kept with
+    same, why = _same_as_recorded(hosts, inputs)
+    _decided.update(same=same, why=why, inputs=inputs)
     logger.info(f"--> {'Nothing to do: ' if same else 'Full run: '}{why}")
     if not same:
         record_facts(_note)
@@ -301,7 +300,7 @@ def _record(state) -> None:
     renewal = store.first_renewal()
     record = {
         "until": min(until, renewal).isoformat() if renewal else until.isoformat(),
-        "inputs": _inputs(hosts),
+        "inputs": _decided["inputs"],
         "reads": {p: _file_print(p) for p in _local(_reads, path.parent, sources)},
         "listings": {p: _listing_print(p) for p in _local(_listings, path.parent, sources | {str(ROOT)})},
         "hosts": entries,

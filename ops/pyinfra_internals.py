@@ -14,15 +14,14 @@ and no public way to plan a deploy against a table of facts. If an upgrade break
   the one door facts come through (`facts_from`).
 - `record_facts`, `fact_from`, `global_arguments_once`, `after_run`, `changed_nothing`, `connector_arguments`
   (ops/converged.py): facts come through `Host.get_fact`, which runs their command through
-  `Host.run_shell_command` (as every command
-  is run), files move through `Host.put_file`/`get_file`;
+  `Host.run_shell_command` (as every command is run), files move through `Host.put_file`/`get_file`;
   `Host.disconnect` triggers the state's `host_disconnect` callbacks after the results are printed; the stage
   is `StateStage.Disconnect` only once `run_ops` returned; `state.ops[host]` holds each operation's
   `OperationMeta`; `pop_global_arguments` gives the connector arguments a fact runs with, and
-  `pyinfra.api.facts` calls it by that name for every fact. If one of these
-  moves, a re-run either never takes the one-command path (tests/e2e/test_deploy.py
-  ::test_a_no_op_rerun_asks_each_host_once_and_a_drift_still_gets_the_full_run fails) or takes it from a
-  run that did not change nothing (the same test fails on the drift it makes).
+  `pyinfra.api.facts` calls it by that name for every fact. If one of these moves, a re-run either never takes
+  the one-command path (tests/e2e/test_deploy.py::test_a_no_op_rerun_asks_each_host_once_and_a_drift_still_gets
+  _the_full_run fails) or takes it from a run that did not change nothing (the same test fails on the drift it
+  makes).
 - `inventory_argument`: the INVENTORY argument of pyinfra's CLI, read from its click context while
   config.py runs. If the parameter is renamed, `pyinfra inventory deploy.py` falls back to pyinfra's own
   traceback: tests/unit/test_entry.py fails.
