@@ -1,6 +1,7 @@
 """Fresh sandbox hosts, deployed once for the whole end-to-end session: two to test on (one per storage
 mode) and a spare for tests that need a host of their own (an empty registry, faults). Modules that make
-hosts of their own (from index 3) start from fresh_sandbox and make none of these."""
+hosts of their own (from index 3) start from fresh_sandbox and make none of these; the S3 cluster's
+modules make theirs with `cluster`."""
 
 import json
 import time
@@ -98,6 +99,20 @@ def push_own(t, repository: str, tag: str) -> str:
     t.host.check_output(f"printf 'FROM localhost:{t.data.registry_port}/hello\\nLABEL tag={tag}\\n'"
                         f" | docker build -q -t {image} - && docker push -q {image}")
     return manifest_head(t, f"{repository}:{tag}")[1]
+
+
+@pytest.fixture(scope="module")
+def cluster(fresh_sandbox):
+    """An S3 cluster of the module's own (tests/e2e/cluster.py): (replicas, load balancer)."""
+    from tests.e2e.cluster import made_cluster  # imported here: it builds on this module's helpers
+
+    with made_cluster() as made:
+        yield made
+
+
+@pytest.fixture(scope="module")
+def replicas(cluster):
+    return cluster[0]
 
 
 @pytest.fixture(scope="session")
