@@ -256,16 +256,26 @@ check() {
     fi
 }
 
+# Every check at once (each waits on the network, not on the others), their lines in this order.
 checks() {
-    check registry "$REGISTRY_URL/v2/" '{}'
-    [ -z "$PROXY_URL" ] || check "access proxy" "$PROXY_URL/v2/" '{}'
+    answers=$(mktemp -d)
+    check registry "$REGISTRY_URL/v2/" '{}' >"$answers/1" &
+    [ -z "$PROXY_URL" ] || check "access proxy" "$PROXY_URL/v2/" '{}' >"$answers/2" &
     if [ -n "$UI_URL" ]; then
-        check UI "$UI_URL/" ''
-        check "UI proxy to the registry" "$UI_URL/v2/_catalog" ''
+        check UI "$UI_URL/" '' >"$answers/3" &
+        check "UI proxy to the registry" "$UI_URL/v2/_catalog" '' >"$answers/4" &
     fi
+    n=10
     for url in $MIRROR_URLS; do
-        check "mirror $url" "$url/v2/" '{}'
+        n=$((n + 1))
+        check "mirror $url" "$url/v2/" '{}' >"$answers/$n" &
     done
+    wait
+    lines=$(for answer in 1 2 3 4 $(seq 11 "$n"); do
+        [ ! -e "$answers/$answer" ] || cat "$answers/$answer"
+    done)
+    rm -rf "$answers"
+    printf '%s\n' "$lines"
 }
 
 all_pass() { ! checks | grep -qv '^ok '; }

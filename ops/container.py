@@ -29,32 +29,6 @@ from core.host_paths import CONTAINER_SCRIPT
 
 from .report import log_once
 
-
-class BridgeGateway(FactBase):
-    """
-    The host's address on Docker's default bridge network, as containers on it reach the host.
-
-    Docker 20.10+ may leave the bridge's IPAM gateway empty (only the docker0 interface has it),
-    so the interface's address is the fallback. None when neither is known (no engine yet).
-    """
-
-    def requires_command(self) -> str:
-        return "docker"
-
-    def command(self) -> str:
-        return (
-            "docker network inspect bridge --format '{{range .IPAM.Config}}{{.Gateway}}{{end}}' "
-            "2>/dev/null; ip -4 -o addr show dev docker0 2>/dev/null | awk '{print $4}'"
-        )
-
-    def process(self, output):
-        for line in output:
-            address = line.strip().split("/")[0]
-            if address:
-                return address
-        return None
-
-
 DOCKER_SOCKET = "/var/run/docker.sock"
 
 
@@ -79,6 +53,40 @@ def api_answers(output) -> list:
     return answers
 
 
+# The docker0 interface's address, after the answers of a docker_api that asked for the bridge network.
+DOCKER0 = "ip -4 -o addr show dev docker0 2>/dev/null | awk '{print $4}'"
+
+
+def _answered(output, count) -> tuple[list, list]:
+    """(the first `count` answers of a docker_api, the lines printed after them)."""
+    ends = [index for index, line in enumerate(output) if re.fullmatch(r"@@\d{3}", line)]
+    cut = ends[count - 1] + 1 if len(ends) >= count else len(output)
+    return (api_answers(output[:cut]) + [None] * count)[:count], output[cut:]
+
+
+def _gateway(network, docker0_lines) -> str | None:
+    """The bridge's IPv4 IPAM gateway as the API describes the network or, as Docker 20.10+ may leave that
+    empty (only the docker0 interface has it), the interface's address; None when neither is known (no engine)."""
+    configs = ((network or {}).get("IPAM") or {}).get("Config") or []
+    found = [config["Gateway"] for config in configs if "." in config.get("Gateway", "")]
+    found += [line.strip().split("/")[0] for line in docker0_lines if line.strip()]
+    return found[0] if found else None
+
+
+class BridgeGateway(FactBase):
+    """The host's address on Docker's default bridge network, as containers on it reach the host (see _gateway)."""
+
+    def requires_command(self) -> str:
+        return "curl"
+
+    def command(self) -> str:
+        return f"{docker_api('/networks/bridge')}; {DOCKER0}"
+
+    def process(self, output):
+        [network], rest = _answered(output, 1)
+        return _gateway(network, rest)
+
+
 class ContainerState(FactBase):
     """
     A container and the image it should run, as the engine's API describes them (`docker inspect`), in one
@@ -91,13 +99,14 @@ class ContainerState(FactBase):
         return "curl"
 
     def command(self, container, image, gateway=False) -> str:
-        command = docker_api(f"/containers/{container}/json", f"/containers/{container}-next/json",
-                             f"/images/{image}/json")
-        return f"{command}; echo @@gateway; {BridgeGateway().command()}" if gateway else command
+        paths = [f"/containers/{container}/json", f"/containers/{container}-next/json", f"/images/{image}/json"]
+        if gateway:
+            return f"{docker_api(*paths, '/networks/bridge')}; echo @@gateway; {DOCKER0}"
+        return docker_api(*paths)
 
     def process(self, output):
-        cut = output.index("@@gateway") if "@@gateway" in output else len(output)
-        container, aside, image = (api_answers(output[:cut]) + [None, None, None])[:3]
+        asked_gateway = "@@gateway" in output
+        (container, aside, image, *network), rest = _answered(output, 4 if asked_gateway else 3)
         for found in (container, aside):
             if found:
                 # Docker lists mounts in any order; the health check's log has timestamps, new every interval.
@@ -107,7 +116,7 @@ class ContainerState(FactBase):
             "container": container,
             "image": image,
             "aside": aside is not None,
-            "gateway": BridgeGateway().process(output[cut + 1:]),
+            "gateway": _gateway(network[0], rest[1:]) if asked_gateway else None,
         }
 
 

@@ -11,6 +11,7 @@ from pyinfra.api import FactBase, FileUploadCommand, operation
 
 from core.host_paths import CONTAINER_SCRIPT, READ_ONLY_MARK
 
+from .files import parse_states, states_command
 from .report import log_once
 
 
@@ -25,20 +26,16 @@ class ConfigFiles(FactBase):
         quoted = " ".join(shlex.quote(name) for name in names)
         return (
             f"cd {shlex.quote(directory)} 2>/dev/null || exit 0; stat -c '@dir %a %U:%G' .; "
-            f"for f in {quoted}; do [ -f \"$f\" ] && echo \"@file $f $(sha1sum < \"$f\" | cut -c1-40)"
-            f" $(stat -c '%a %U:%G' \"$f\")\"; done; echo \"@link $(readlink config.yml)\"; "
+            f"{states_command(quoted)}; echo \"@link $(readlink config.yml)\"; "
             f"[ ! -e {READ_ONLY_MARK} ] || echo @read-only"
         )
 
     def process(self, output):
-        found = {"directory": None, "files": {}, "link": "", "read_only": False}
+        found = {"directory": None, "files": parse_states(output), "link": "", "read_only": False}
         for line in output:
             kind, _, rest = line.partition(" ")
             if kind == "@dir":
                 found["directory"] = rest
-            elif kind == "@file":
-                name, _, state = rest.partition(" ")
-                found["files"][name] = state
             elif kind == "@link":
                 found["link"] = rest.strip()
             elif kind == "@read-only":

@@ -1,12 +1,16 @@
-"""What the places the registry may keep its data hold (tasks/storage.py decides from it)."""
+"""What the places the registry may keep its data hold (tasks/storage.py decides from it), and its volume."""
 
 from __future__ import annotations
 
 import shlex
+from urllib.parse import quote
 
-from pyinfra.api import FactBase
+from pyinfra import host
+from pyinfra.api import FactBase, operation
 
 from core.host_paths import MIGRATION_INCOMPLETE
+
+from .container import api_answers, docker_api
 
 
 class StorageHoldings(FactBase):
@@ -37,3 +41,27 @@ class StorageHoldings(FactBase):
             if place:
                 holdings[place] = count.strip() not in ("", "0")
         return holdings
+
+
+class VolumeExists(FactBase):
+    """Whether the engine has the named volume, as its API answers (what `docker volume inspect` asks)."""
+
+    def requires_command(self, volume) -> str:
+        return "curl"
+
+    def command(self, volume) -> str:
+        return docker_api(f"/volumes/{quote(volume, safe='')}")
+
+    def process(self, output):
+        return any(answer is not None for answer in api_answers(output))
+
+
+@operation()
+def volume_present(volume: str):
+    """
+    Ensure the engine has the named volume (made with the default driver when it has none).
+
+    + volume: the volume's name
+    """
+    if not host.get_fact(VolumeExists, volume=volume):
+        yield f"docker volume create {shlex.quote(volume)}"

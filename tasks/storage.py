@@ -5,7 +5,7 @@ repositories."""
 from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import DeployError
-from pyinfra.operations import docker, files, selinux, server
+from pyinfra.operations import files, selinux, server
 
 from core.data import bucket_url
 from core.registry_yaml import DATA_ROOT
@@ -13,7 +13,7 @@ from ops.container import ContainerState, Mount
 from ops.health import HttpCode, http_status_command
 from ops.platform import SelinuxEnforcing
 from ops.registry_config import StoresInS3
-from ops.storage import StorageHoldings
+from ops.storage import StorageHoldings, volume_present
 
 # Only root (the registry runs as root in its container) may read the stored images.
 BIND_MODE = "0700"
@@ -83,7 +83,7 @@ def storage():
         _bucket_exists(data)
         return None
     if data.registry_storage == "volume":
-        docker.volume(name=f"Volume {data.registry_volume} exists", volume=data.registry_volume, present=True)
+        volume_present(name=f"Volume {data.registry_volume} exists", volume=data.registry_volume)
         return migration
     path = data.registry_bind_path
     files.directory(

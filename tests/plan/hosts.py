@@ -9,7 +9,7 @@ import hashlib
 import jinja2
 from pyinfra.facts.apt import AptSources, parse_apt_repo
 from pyinfra.facts.deb import DebPackages
-from pyinfra.facts.docker import DockerContainer, DockerImage, DockerVolume
+from pyinfra.facts.docker import DockerContainer, DockerImage
 from pyinfra.facts.files import Directory, File, FindInFile, Sha1File
 from pyinfra.facts.rpm import RpmPackages
 from pyinfra.facts.selinux import FileContext, FileContextMapping
@@ -35,6 +35,7 @@ from ops.platform import SelinuxEnforcing
 from ops.registry_config import ConfigFiles
 from ops.scheduler import SchedulerTraces
 from ops.signing_keys import KeyFileBytes
+from ops.storage import VolumeExists
 from sandbox.settings import ROOT
 from tasks.access_proxy import proxy_spec
 from tasks.engine import RPM_KEY
@@ -164,7 +165,7 @@ def bare(os_key, **overrides) -> dict:
     if os_key in HARDENED:
         facts[k(FirewalldPorts)] = {"runtime": ["22/tcp"], "permanent": ["22/tcp"]}
     if data.registry_storage == "volume":
-        facts[k(DockerVolume, object_id=data.registry_volume)] = []
+        facts[k(VolumeExists, volume=data.registry_volume)] = False
     else:
         facts[k(SelinuxEnforcing)] = os_key in HARDENED
         if os_key in HARDENED:
@@ -252,7 +253,7 @@ def in_place(os_key, **overrides) -> dict:
         facts[k(FirewalldPorts)] = {"runtime": ["22/tcp", "5000/tcp", "5050/tcp"],
                                     "permanent": ["22/tcp", "5000/tcp", "5050/tcp"]}
     if data.registry_storage == "volume":
-        facts[k(DockerVolume, object_id=data.registry_volume)] = [{"Name": data.registry_volume}]
+        facts[k(VolumeExists, volume=data.registry_volume)] = True
     else:
         facts[k(Directory, path=data.registry_bind_path)] = {"mode": 700, "user": "root", "group": "root"}
         if os_key in HARDENED:

@@ -101,7 +101,8 @@ def test_bare_host_gets_daemon_json_applied_by_restarting_only_an_engine_that_ru
 @pytest.mark.parametrize("os_key", DISTROS)
 def test_bare_host_gets_its_containers_as_specified(os_key):
     data = data_for(os_key)
-    containers = plan(bare(os_key), **DATA[os_key]).containers()
+    bare_plan = plan(bare(os_key), **DATA[os_key])
+    containers = bare_plan.containers()
     registry, ui = containers[data.registry_container], containers[data.registry_ui_container]
     proxy = containers[data.registry_auth_proxy_container]
     assert registry[-1] == data.registry_image and ui[-1] == data.registry_ui_image
@@ -115,6 +116,9 @@ def test_bare_host_gets_its_containers_as_specified(os_key):
                else f"type=volume,src={data.registry_volume}") + ",dst=/var/lib/registry"
     assert _arguments(registry, "--mount") == [
         storage, f"type=bind,src={data.registry_config_dir},dst=/etc/docker/registry,readonly"]
+    if data.registry_storage == "volume":
+        assert bare_plan.index(lambda c: c == f"docker volume create {data.registry_volume}") < bare_plan.index(
+            lambda c: "--mount " in c or "--mount=" in c or c.startswith(CONTAINER_SCRIPT))
     assert f"NGINX_PROXY_PASS_URL=https://{GATEWAY}:5000" in _arguments(ui, "--env")
     assert {"REGISTRY_SECURED=true", "ENABLE_VERSION_NOTIFICATION=false"} <= set(_arguments(ui, "--env"))
     assert {"--restart", "always"} <= set(registry) and {"--restart", "always"} <= set(ui)

@@ -1,11 +1,17 @@
 """What the tasks ask for, derived from data: container specs, daemon.json, the OS family."""
 
+import hashlib
+import os
+import shlex
+import subprocess
+
 import pytest
 from pyinfra.api.exceptions import DeployError
 
 from core.host_files import config_mount_target, upstream_tls
 from ops.container import BridgeGateway, ContainerState, Mount
 from ops.daemon import merged
+from ops.files import FileStates
 from ops.maintenance import MaintenanceState
 from ops.platform import os_family, rpm_manager
 from ops.registry_config import ConfigFiles
@@ -139,10 +145,14 @@ def test_yum_on_el7_dnf_after():
     assert (rpm_manager(_distro("centos", 7)), rpm_manager(_distro("rocky", 9))) == ("yum", "dnf")
 
 
+BRIDGE = '{"Name": "bridge", "IPAM": {"Driver": "default", "Config": [%s]}, "Containers": {}}'
+
+
 @pytest.mark.parametrize("output,gateway", [
-    (["172.18.0.1", "172.18.0.1/16"], "172.18.0.1"),
-    (["", "172.19.0.1/16"], "172.19.0.1"),  # Docker 20.10+: IPAM gateway empty, docker0 has it
-    (["", ""], None),
+    ([BRIDGE % '{"Subnet": "172.18.0.0/16", "Gateway": "172.18.0.1"}', "@@200", "172.18.0.1/16"], "172.18.0.1"),
+    # Docker 20.10+: the IPAM gateway empty, docker0 has it
+    ([BRIDGE % '{"Subnet": "172.19.0.0/16"}', "@@200", "172.19.0.1/16"], "172.19.0.1"),
+    (["@@000"], None),  # no engine
 ])
 def test_bridge_gateway_falls_back_to_docker0(output, gateway):
     assert BridgeGateway().process(output) == gateway
@@ -161,7 +171,8 @@ def test_container_state_tells_a_leftover_replacement_from_the_container():
 
 def test_container_state_with_only_the_replacement_left_and_the_gateway():
     output = ['{"message":"No such container: registry"}', "@@404", '{"Name": "/registry-next", "Id": "b"}',
-              "@@200", '{"Id": "i"}', "@@200", "@@gateway", "", "172.17.0.1/16"]
+              "@@200", '{"Id": "i"}', "@@200", BRIDGE % '{"Subnet": "172.17.0.0/16"}', "@@200", "@@gateway",
+              "172.17.0.1/16"]
     state = ContainerState().process(output)
     assert (state["container"], state["aside"], state["image"], state["gateway"]) == (None, True, {"Id": "i"},
                                                                                       "172.17.0.1")
@@ -172,12 +183,43 @@ def test_container_state_when_the_engine_does_not_answer():
     assert (state["container"], state["aside"], state["image"]) == (None, False, None)
 
 
-def test_config_files_reads_states_link_and_mark():
-    output = ["@dir 700 root:root", "@file writable.yml abc 600 root:root", "@link readonly.yml", "@read-only"]
-    assert ConfigFiles().process(output) == {
-        "directory": "700 root:root", "files": {"writable.yml": "abc 600 root:root"},
-        "link": "readonly.yml", "read_only": True}
-    assert ConfigFiles().process([]) is None
+# How FileStates asked, one file at a time (five processes a file): what its answers must stay equal to.
+ONE_AT_A_TIME = ('for f in {}; do [ -f "$f" ] && echo "$f $(sha1sum < "$f" | cut -c1-40)'
+                 ' $(stat -c \'%a %U:%G\' "$f")"; done; true')
+
+
+def _sh(command: str, cwd) -> list[str]:
+    done = subprocess.run(["sh", "-c", command], cwd=cwd, capture_output=True, text=True, check=True)
+    return done.stdout.splitlines()
+
+
+def test_file_states_answer_every_file_as_asking_one_at_a_time_did(tmp_path):
+    """Files of two modes, a symlink (its own mode, its target's content), a directory and a missing path: the
+    two-process command answers what the old loop did."""
+    (tmp_path / "a").write_text("a\n")
+    (tmp_path / "b").write_bytes(os.urandom(3000))
+    (tmp_path / "b").chmod(0o600)
+    (tmp_path / "link").symlink_to("a")
+    (tmp_path / "dir").mkdir()
+    paths = [str(tmp_path / name) for name in ("a", "b", "link", "dir", "missing")]
+    quoted = " ".join(shlex.quote(path) for path in paths)
+    old = {line.split(" ", 1)[0]: line.split(" ", 1)[1] for line in _sh(ONE_AT_A_TIME.format(quoted), tmp_path)}
+    new = FileStates().process(_sh(FileStates().command(paths), tmp_path))
+    assert new == old and sorted(new) == sorted(paths[:3])
+    assert FileStates().process(_sh(FileStates().command([paths[-1]]), tmp_path)) == {}
+
+
+def test_config_files_reads_states_link_and_mark(tmp_path):
+    (tmp_path / "writable.yml").write_text("w\n")
+    (tmp_path / "writable.yml").chmod(0o600)
+    (tmp_path / "config.yml").symlink_to("readonly.yml")
+    found = ConfigFiles().process(_sh(ConfigFiles().command(str(tmp_path), ["writable.yml", "absent.yml"]), tmp_path))
+    owner = ":".join(_sh("id -un; id -gn", tmp_path))
+    mode = f"{(tmp_path.stat().st_mode & 0o777):o}"
+    digest = hashlib.sha1(b"w\n").hexdigest()
+    assert found == {"directory": f"{mode} {owner}", "link": "readonly.yml", "read_only": False,
+                     "files": {"writable.yml": f"{digest} 600 {owner}"}}
+    assert ConfigFiles().process(_sh(ConfigFiles().command(str(tmp_path / "none"), ["x"]), tmp_path)) is None
 
 
 def test_maintenance_state_names_the_holder_and_the_mark():
