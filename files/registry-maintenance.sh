@@ -646,6 +646,18 @@ remove_repository() {
     done
 }
 
+# The registry lists no tag of repository $1: registry 2 answers 404 (NAME_UNKNOWN); registry 3 on S3
+# answers 200 with no tag (its S3 driver lists a prefix that holds nothing as empty, not as missing).
+repository_gone() {
+    _answer=$(curl -s -w '\n%{http_code}' --connect-timeout 3 -m 10 -K "$CURL_CONFIG" \
+        "$REGISTRY_URL/v2/$1/tags/list" || true)
+    case $(printf '%s\n' "$_answer" | tail -n 1) in
+        404) return 0 ;;
+        200) printf '%s\n' "$_answer" | sed '$d' | grep -Eq '"tags": *(null|\[ *\])' ;;
+        *) return 1 ;;
+    esac
+}
+
 delete_repos() {
     [ $# -gt 0 ] || usage
     for name in "$@"; do
@@ -662,8 +674,7 @@ delete_repos() {
     say "garbage collected in ${elapsed}ms"
     leave_window
     for name in "$@"; do
-        [ "$(http_status GET "$REGISTRY_URL/v2/$name/tags/list")" = 404 ] \
-            || die "repository $name still answers after its deletion"
+        repository_gone "$name" || die "repository $name still answers after its deletion"
     done
     say "after: $(blob_stats)"
 }

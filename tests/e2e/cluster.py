@@ -13,7 +13,7 @@ from dev.operator import deploy, inventory_hosts, sandbox, start_deploy
 from sandbox.hosts import host_name
 from sandbox.object_store import NAME as STORE
 from sandbox.registry3 import REGISTRY3_IMAGE
-from tests.e2e.chores import PAUSING, push_unique
+from tests.e2e.chores import PAUSING, pause_collections, push_unique, release_chore, resume_collections
 from tests.e2e.conftest import push_hello, target_for, wait_for
 
 CLUSTER = "inventory/sandbox_cluster.py"
@@ -22,6 +22,8 @@ LB = host_name(5)
 # The load balancer as the replica hosts reach it (registry_lb_port).
 LB_URL = f"https://{LB}:5000"
 ON_3 = ("--data", f"registry_image={REGISTRY3_IMAGE}")
+# The first step after the mark: a replica switched read-only (its config pointed at readonly.yml).
+FIRST_SWITCH = ("ln", "readonly.yml")
 # Where the registry keeps its tree in the bucket.
 ROOT_KEY = "docker/registry/v2"
 
@@ -109,3 +111,22 @@ def killed_at(replicas, match: str, *args, file: str, command: str = "curl", eve
         for replica in replicas:
             replica.host.check_output(f"rm -f /usr/local/bin/{command}; touch /tmp/chore.release")
     return held
+
+
+def gc_held_after_its_mark(replicas, meanwhile, *args) -> str:
+    """Run gc.py across the replicas (with `args`), hold it once it has marked, before any replica is switched
+    read-only, run meanwhile() there, and let it finish; its output."""
+    for replica in replicas:
+        pause_collections(replica, FIRST_SWITCH)
+    try:
+        run = start_deploy(*args, inventory=CLUSTER, file="gc.py")
+        paused_collector(replicas)
+        meanwhile()
+        for replica in replicas:
+            release_chore(replica)
+        _, stderr = run.communicate(timeout=300)
+    finally:
+        for replica in replicas:
+            resume_collections(replica, FIRST_SWITCH)
+    assert run.returncode == 0, stderr[-3000:]
+    return stderr

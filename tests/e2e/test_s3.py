@@ -1,23 +1,20 @@
 """Registry replicas on one S3 bucket (the sandbox's real Ceph RGW) behind HAProxy: what one replica or
 the load balancer takes, every replica serves; a stopped replica, or its whole host, costs no pull through
 the load balancer and a run repairs it; a second run changes nothing; a missing bucket or an empty disk is
-refused before anything changes; the gateway restarting heals without a redeploy; the replicas upgrade to
-registry 3 one at a time with no pull through the load balancer failing; a bucket's quota is reported as
-its size. On a cluster of its own (the `cluster` fixture: tests/e2e/conftest.py)."""
+refused before anything changes; the gateway restarting heals without a redeploy; a bucket's quota is
+reported as its size. On registry 3: test_s3_registry3.py. On a cluster of its own (the `cluster` fixture:
+tests/e2e/conftest.py)."""
 
 import os
 import re
 import time
-from datetime import datetime
 
 import docker
 
-from core.haproxy_files import READMIT_SECONDS
 from core.host_paths import CHORE_METRICS, MAINTENANCE_SCRIPT, TEXTFILE_DIR
 from dev.operator import sandbox, status
 from sandbox.object_store import NAME as STORE
 from sandbox.object_store import SECRET_KEY_FILE
-from sandbox.registry3 import REGISTRY3_IMAGE
 from tests.e2e.chores import (
     start_pull_loop,
     stop_pull_loop,
@@ -27,7 +24,6 @@ from tests.e2e.cluster import (
     HOSTS,
     LB,
     LB_URL,
-    ON_3,
     cluster_deploy,
 )
 from tests.e2e.conftest import (
@@ -37,7 +33,6 @@ from tests.e2e.conftest import (
     pull_back,
     wait_for,
 )
-from tests.e2e.multiarch import pull_every_platform, push_multiarch
 
 
 def test_what_one_replica_takes_the_other_serves_with_the_same_digest(replicas):
@@ -201,42 +196,11 @@ def test_the_ui_reads_the_registry_through_the_load_balancer(cluster):
         assert cluster_deploy().returncode == 0
 
 
-def test_replicas_upgrade_to_registry_3_one_at_a_time_and_no_pull_fails(cluster, tmp_path):
-    replicas, lb = cluster
-    puller = replicas[0]
-    sandbox("images", "--registry3")
-    pushed = push_multiarch(lb.registry, "multi:1", tmp_path)
-    before = {reference: manifest_head(lb, reference) for reference in ("shared:1", "via-lb:1")}
-    _, layers = manifest(lb, "shared", "1")
-    start_pull_loop(puller, "shared", "1", sorted(layers)[0], url=LB_URL)
-    run = cluster_deploy("-v", *ON_3)
-    log = stop_pull_loop(puller)
-    print(f"pulls through the load balancer during the upgrade: {log.count(' ok')} ok, {log.count(' failed')} failed")
-    assert run.returncode == 0 and not run.errors(), run.why()
-    assert log.count(" ok") > 20 and " failed" not in log, "no pull through the load balancer fails"
-    for replica in replicas:
-        assert replica.container(replica.data.registry_container)["Config"]["Image"] == REGISTRY3_IMAGE
-        answered = rf"\[{replica.name}\] every one of the \d+ tags answers with its digest from the new"
-        assert re.search(answered, run.stderr)
-    first, second = (datetime.fromisoformat(replica.container(replica.data.registry_container)["State"]["StartedAt"]
-                                            [:26]) for replica in replicas)
-    # pyinfra picks the order; the one started later waited for the other to be back in the balance.
-    assert abs((second - first).total_seconds()) >= READMIT_SECONDS, "one replica at a time"
-    assert {reference: manifest_head(lb, reference) for reference in before} == before
-    for target in (*replicas, lb):
-        whole = pull_every_platform(target.registry, "multi:1", tmp_path)
-        assert whole.returncode == 0, (target.name, whole.stderr)
-    for digest in pushed.platforms.values():
-        assert pull_every_platform(lb.registry, f"multi@{digest}", tmp_path).returncode == 0
-    second = cluster_deploy(*ON_3)
-    assert second.returncode == 0 and second.results and second.changes() == []
-
-
 def test_a_bucket_with_a_quota_reports_what_its_blobs_leave_of_it(replicas):
     """The storage metrics on S3: the quota as the size, the quota less the blobs' bytes (as the bucket
     lists them) as what is available, for the same RegistryStorageFilling alert as a disk."""
     first, _ = replicas
-    run = cluster_deploy(*ON_3, "--data", "registry_node_exporter=True", "--data", "registry_s3_quota_bytes=1000000000")
+    run = cluster_deploy("--data", "registry_node_exporter=True", "--data", "registry_s3_quota_bytes=1000000000")
     assert run.returncode == 0, run.why()
     metrics = first.host.check_output(f"{MAINTENANCE_SCRIPT} metrics && cat {TEXTFILE_DIR}/{CHORE_METRICS}")
     stored = int(first.host.check_output(f"{MAINTENANCE_SCRIPT} stats").split()[-2])

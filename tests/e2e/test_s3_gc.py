@@ -1,8 +1,8 @@
 """GC, repository deletion and pruning across S3 replicas behind HAProxy: GC on one replica alone is
 refused; across the replicas it fails no pull through the load balancer, frees only garbage and keeps what
-was pushed while it marked (each race made to happen there), on registry 3 every platform of a multi-arch
-image; killed while it marks, collects, switches or sweeps, the next run heals and finishes. On a cluster
-of its own (the `cluster` fixture: tests/e2e/conftest.py)."""
+was pushed while it marked (each race made to happen there); killed while it marks, collects, switches or
+sweeps, the next run heals and finishes. Registry 3's: test_s3_registry3.py. On a cluster of its own (the
+`cluster` fixture: tests/e2e/conftest.py)."""
 
 import hashlib
 import json
@@ -12,7 +12,7 @@ import re
 import pytest
 
 from core.host_paths import MAINTENANCE_SCRIPT, READ_ONLY_MARK
-from dev.operator import sandbox, start_deploy
+from dev.operator import start_deploy
 from sandbox.object_store import SECRET_KEY_FILE
 from tests.e2e.chores import (
     S3_COLLECTOR,
@@ -28,11 +28,12 @@ from tests.e2e.chores import (
 from tests.e2e.client import ACCEPT
 from tests.e2e.cluster import (
     CLUSTER,
+    FIRST_SWITCH,
     HOSTS,
     LB_URL,
-    ON_3,
     blob_key,
     cluster_deploy,
+    gc_held_after_its_mark,
     killed_at,
     paused_collector,
     stored_keys,
@@ -44,7 +45,6 @@ from tests.e2e.conftest import (
     pull_back,
     session,
 )
-from tests.e2e.multiarch import ACCEPT_ANY, pull_every_platform, push_multiarch
 
 
 def test_gc_on_one_replica_alone_is_refused(replicas):
@@ -148,29 +148,6 @@ def _push_manifest(base: str, reference: str, config: tuple[str, int], layers: l
                         headers={"Content-Type": ACCEPT})
     assert put.status_code == 201, put.text
     return put.headers["Docker-Content-Digest"]
-
-
-# The first step after the mark: a replica switched read-only (its config pointed at readonly.yml).
-FIRST_SWITCH = ("ln", "readonly.yml")
-
-
-def gc_held_after_its_mark(replicas, meanwhile, *args) -> str:
-    """Run gc.py across the replicas (with `args`), hold it once it has marked, before any replica is switched
-    read-only, run meanwhile() there, and let it finish; its output."""
-    for replica in replicas:
-        pause_collections(replica, FIRST_SWITCH)
-    try:
-        run = start_deploy(*args, inventory=CLUSTER, file="gc.py")
-        paused_collector(replicas)
-        meanwhile()
-        for replica in replicas:
-            release_chore(replica)
-        _, stderr = run.communicate(timeout=300)
-    finally:
-        for replica in replicas:
-            resume_collections(replica, FIRST_SWITCH)
-    assert run.returncode == 0, stderr[-3000:]
-    return stderr
 
 
 def test_gc_across_replicas_keeps_what_was_pushed_while_it_marked_and_frees_only_garbage(cluster):
@@ -278,38 +255,6 @@ def test_a_gc_across_replicas_killed_while_every_replica_switches_is_healed_by_t
     assert finished.returncode == 0, finished.why()
     assert blob_key(unique) not in stored_keys(), "collected"
     assert cluster_deploy().changes() == []
-
-
-def test_gc_of_untagged_manifests_across_replicas_on_3_keeps_every_platform(cluster, tmp_path):
-    """Untagged manifests go, an image index's platforms stay; a manifest left untagged when marked and
-    tagged again while it marked (the run held before the first replica's switch) stays too."""
-    replicas, lb = cluster
-    sandbox("images", "--registry3")
-    on_3 = cluster_deploy(*ON_3)  # a tag is deleted through the API from registry 3 on
-    assert on_3.returncode == 0, on_3.why()
-    push_multiarch(lb.registry, "multi:kept", tmp_path)
-    doomed = push_multiarch(lb.registry, "multi:doomed", tmp_path)
-    assert session().delete(f"{lb.registry}/v2/multi/manifests/doomed", timeout=10).status_code == 202
-    push_unique(replicas[0], "retagged:1")
-    untagged, _ = manifest(lb, "retagged", "1")
-    body = session().get(f"{lb.registry}/v2/retagged/manifests/{untagged}", headers={"Accept": ACCEPT},
-                         timeout=10).content
-    push_unique(replicas[0], "retagged:1")  # the tag moves on: the first manifest has none
-
-    def tag_it_again():
-        put = session().put(f"{lb.registry}/v2/retagged/manifests/back", data=body, timeout=10,
-                            headers={"Content-Type": ACCEPT})
-        assert put.status_code == 201, put.text
-    stderr = gc_held_after_its_mark(replicas, tag_it_again, *ON_3, "--data", "registry_gc_delete_untagged=True")
-    assert manifest(lb, "retagged", "back")[0] == untagged, "tagged while it marked: kept"
-    pull_back(replicas[0], "retagged:back")
-    assert "and 1 tags new or changed since the mark were read" in stderr
-    for target in (*replicas, lb):
-        whole = pull_every_platform(target.registry, "multi:kept", tmp_path)
-        assert whole.returncode == 0, (target.name, whole.stderr)
-    for digest in (doomed.index, *doomed.platforms.values()):
-        assert manifest_head(lb, f"multi@{digest}", accept=ACCEPT_ANY)[0] == 404, f"{digest} survived the collection"
-    assert blob_key(doomed.blobs["arm64"][1]) not in stored_keys(), "its layers are gone from the bucket"
 
 
 def test_delete_repos_across_replicas_is_gone_from_every_catalog_and_keeps_the_nested_one(cluster):
