@@ -53,44 +53,24 @@ def api_answers(output) -> list:
     return answers
 
 
-# The docker0 interface's address, after the answers of a docker_api that asked for the bridge network.
+# The docker0 interface's address, printed after a `@@gateway` line that follows the engine's answers.
 DOCKER0 = "ip -4 -o addr show dev docker0 2>/dev/null | awk '{print $4}'"
 
 
-def _answered(output, count) -> tuple[list, list]:
-    """(the first `count` answers of a docker_api, the lines printed after them)."""
-    ends = [index for index, line in enumerate(output) if re.fullmatch(r"@@\d{3}", line)]
-    cut = ends[count - 1] + 1 if len(ends) >= count else len(output)
-    return (api_answers(output[:cut]) + [None] * count)[:count], output[cut:]
-
-
 def _gateway(network, docker0_lines) -> str | None:
-    """The bridge's IPv4 IPAM gateway as the API describes the network or, as Docker 20.10+ may leave that
-    empty (only the docker0 interface has it), the interface's address; None when neither is known (no engine)."""
+    """The host's address on Docker's default bridge network, as containers on it reach the host: the bridge's
+    IPv4 IPAM gateway as the API describes the network or, as Docker 20.10+ may leave that empty (only the
+    docker0 interface has it), the interface's address; None when neither is known (no engine yet)."""
     configs = ((network or {}).get("IPAM") or {}).get("Config") or []
     found = [config["Gateway"] for config in configs if "." in config.get("Gateway", "")]
     found += [line.strip().split("/")[0] for line in docker0_lines if line.strip()]
     return found[0] if found else None
 
 
-class BridgeGateway(FactBase):
-    """The host's address on Docker's default bridge network, as containers on it reach the host (see _gateway)."""
-
-    def requires_command(self) -> str:
-        return "curl"
-
-    def command(self) -> str:
-        return f"{docker_api('/networks/bridge')}; {DOCKER0}"
-
-    def process(self, output):
-        [network], rest = _answered(output, 1)
-        return _gateway(network, rest)
-
-
 class ContainerState(FactBase):
     """
     A container and the image it should run, as the engine's API describes them (`docker inspect`), in one
-    command, with the bridge gateway (see BridgeGateway) when asked: {"container": dict or None, "image":
+    command, with the bridge gateway (see _gateway) when asked: {"container": dict or None, "image":
     dict or None, "aside": bool, "gateway": str or None}. None: no such container, image not on the host,
     gateway not asked or unknown. "aside": a `<container>-next` an interrupted replace left behind exists.
     """
@@ -105,8 +85,8 @@ class ContainerState(FactBase):
         return docker_api(*paths)
 
     def process(self, output):
-        asked_gateway = "@@gateway" in output
-        (container, aside, image, *network), rest = _answered(output, 4 if asked_gateway else 3)
+        # The lines after the last answer (`@@gateway` and docker0's address) are no answer of api_answers'.
+        container, aside, image, network = (api_answers(output) + [None] * 4)[:4]
         for found in (container, aside):
             if found:
                 # Docker lists mounts in any order; the health check's log has timestamps, new every interval.
@@ -116,7 +96,7 @@ class ContainerState(FactBase):
             "container": container,
             "image": image,
             "aside": aside is not None,
-            "gateway": _gateway(network[0], rest[1:]) if asked_gateway else None,
+            "gateway": _gateway(network, output[output.index("@@gateway") + 1:]) if "@@gateway" in output else None,
         }
 
 
@@ -286,7 +266,7 @@ def container(spec: ContainerSpec, displaces: str | None = None, restore_config:
     Ensure a container runs exactly as `spec` says, repairing only what differs.
 
     + spec: the desired container; env values may use `{bridge_gateway}`, read from the host when
-      the operation runs (the Docker bridge's gateway address, see BridgeGateway)
+      the operation runs (the Docker bridge's gateway address, see _gateway)
     + displaces: the container that serves the port `spec` publishes until it is (re)created, if any:
       stopped only for the swap, removed once the new one serves, started again if it does not
     + restore_config: the configuration files changed in this run: if the new container does not serve,

@@ -9,7 +9,7 @@ import pytest
 from pyinfra.api.exceptions import DeployError
 
 from core.host_files import config_mount_target, upstream_tls
-from ops.container import BridgeGateway, ContainerState, Mount
+from ops.container import ContainerState, Mount
 from ops.daemon import merged
 from ops.files import FileStates
 from ops.maintenance import MaintenanceState
@@ -148,14 +148,16 @@ def test_yum_on_el7_dnf_after():
 BRIDGE = '{"Name": "bridge", "IPAM": {"Driver": "default", "Config": [%s]}, "Containers": {}}'
 
 
-@pytest.mark.parametrize("output,gateway", [
-    ([BRIDGE % '{"Subnet": "172.18.0.0/16", "Gateway": "172.18.0.1"}', "@@200", "172.18.0.1/16"], "172.18.0.1"),
+@pytest.mark.parametrize("network,docker0,gateway", [
+    ([BRIDGE % '{"Subnet": "172.18.0.0/16", "Gateway": "172.18.0.1"}', "@@200"], ["172.18.0.1/16"], "172.18.0.1"),
     # Docker 20.10+: the IPAM gateway empty, docker0 has it
-    ([BRIDGE % '{"Subnet": "172.19.0.0/16"}', "@@200", "172.19.0.1/16"], "172.19.0.1"),
-    (["@@000"], None),  # no engine
+    ([BRIDGE % '{"Subnet": "172.19.0.0/16"}', "@@200"], ["172.19.0.1/16"], "172.19.0.1"),
+    (["", "@@000"], [], None),  # no engine
 ])
-def test_bridge_gateway_falls_back_to_docker0(output, gateway):
-    assert BridgeGateway().process(output) == gateway
+def test_the_uis_bridge_gateway_falls_back_to_docker0(network, docker0, gateway):
+    """As the UI's ContainerState asks: its container's three answers, the bridge network's, then docker0's."""
+    output = ["", "@@404", "", "@@404", "", "@@404", *network, "@@gateway", *docker0]
+    assert ContainerState().process(output)["gateway"] == gateway
 
 
 def test_container_state_tells_a_leftover_replacement_from_the_container():
