@@ -649,13 +649,8 @@ remove_repository() {
 # The registry lists no tag of repository $1: registry 2 answers 404 (NAME_UNKNOWN); registry 3 on S3
 # answers 200 with no tag (its S3 driver lists a prefix that holds nothing as empty, not as missing).
 repository_gone() {
-    _answer=$(curl -s -w '\n%{http_code}' --connect-timeout 3 -m 10 -K "$CURL_CONFIG" \
-        "$REGISTRY_URL/v2/$1/tags/list" || true)
-    case $(printf '%s\n' "$_answer" | tail -n 1) in
-        404) return 0 ;;
-        200) printf '%s\n' "$_answer" | sed '$d' | grep -Eq '"tags": *(null|\[ *\])' ;;
-        *) return 1 ;;
-    esac
+    _tags=$(api_get "$1/tags/list" 404-is-empty) || return 1
+    [ -z "$(printf '%s\n' "$_tags" | json_list tags)" ]
 }
 
 delete_repos() {

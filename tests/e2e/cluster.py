@@ -14,7 +14,7 @@ from sandbox.hosts import host_name
 from sandbox.object_store import NAME as STORE
 from sandbox.registry3 import REGISTRY3_IMAGE
 from tests.e2e.chores import PAUSING, pause_collections, push_unique, release_chore, resume_collections
-from tests.e2e.conftest import push_hello, target_for, wait_for
+from tests.e2e.conftest import catalog, manifest_head, push_hello, session, target_for, wait_for
 
 CLUSTER = "inventory/sandbox_cluster.py"
 HOSTS = (host_name(3), host_name(4))
@@ -55,15 +55,16 @@ def made_cluster():
         sandbox("down", "--only", *HOSTS, LB)
 
 
-def empty_bucket():
+def empty_bucket() -> bool:
     """Remove the bucket and every object in it, with the object store's own tools, if the store is up
-    (another test file of the same session may have filled it); `sandbox up --s3` makes it again, empty."""
+    (another test file of the same session may have filled it); whether it was removed. `sandbox up --s3`
+    makes it again, empty."""
     try:
         store = docker.from_env().containers.get(STORE)
     except docker.errors.NotFound:
-        return
-    if store.status == "running":
-        store.exec_run(["radosgw-admin", "bucket", "rm", "--bucket=registry", "--purge-objects"])
+        return False
+    removed = ["radosgw-admin", "bucket", "rm", "--bucket=registry", "--purge-objects"]
+    return store.status == "running" and store.exec_run(removed).exit_code == 0
 
 
 def stored_keys() -> set[str]:
@@ -130,3 +131,22 @@ def gc_held_after_its_mark(replicas, meanwhile, *args) -> str:
             resume_collections(replica, FIRST_SWITCH)
     assert run.returncode == 0, stderr[-3000:]
     return stderr
+
+
+def delete_repository_across_replicas(cluster, name: str, *args):
+    """Push name:1 and name/app:1, run delete_repos.py for `name` across the replicas (with `args`): every
+    replica and the balancer list it in no catalog, answer 404 for its tag and list none of its tags (404, or
+    200 with none: registry 3 on S3), and keep the nested repository."""
+    replicas, lb = cluster
+    push_unique(replicas[0], f"{name}:1")
+    push_unique(replicas[0], f"{name}/app:1")
+    run = cluster_deploy(*args, "--data", f"repositories={name}", file="delete_repos.py")
+    assert run.returncode == 0, run.why()
+    assert f"removed repository {name}" in run.stdout + run.stderr
+    for target in [*replicas, lb]:
+        listed = catalog(target.registry)
+        assert name not in listed and f"{name}/app" in listed, (target.name, listed)
+        assert manifest_head(target, f"{name}:1")[0] == 404
+        answer = session().get(f"{target.registry}/v2/{name}/tags/list", timeout=10)
+        assert answer.status_code == 404 or not answer.json()["tags"], (target.name, answer.text)
+    assert manifest_head(lb, f"{name}/app:1")[0] == 200

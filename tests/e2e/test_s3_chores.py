@@ -10,11 +10,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import docker
-
 from core.host_paths import MAINTENANCE_SCRIPT
 from dev.operator import sandbox, status
-from sandbox.object_store import NAME as STORE
 from sandbox.object_store import SECRET_KEY_FILE
 from sandbox.settings import SLOT_DIR
 from tasks.backup import REMOTE_DIR
@@ -38,6 +35,7 @@ from tests.e2e.cluster import (
     ROOT_KEY,
     blob_key,
     cluster_deploy,
+    empty_bucket,
     killed_at,
     paused_collector,
     stored_keys,
@@ -164,8 +162,7 @@ def test_a_backup_of_the_cluster_restores_into_its_emptied_bucket_with_every_dig
     [archive] = _archives() - before
     manifest_file = json.loads(archive.with_suffix(".json").read_text())
     assert {f"{t['repository']}:{t['tag']}": t["digest"] for t in manifest_file["tags"]} == tags
-    store = docker.from_env().containers.get(STORE)
-    assert store.exec_run(["radosgw-admin", "bucket", "rm", "--bucket=registry", "--purge-objects"]).exit_code == 0
+    assert empty_bucket()
     sandbox("up", "--first", "3", "--hosts", "6", "--s3")  # the bucket made again, empty
     assert stored_keys() == set()
     named = ("--data", f"registry_backup_archive={archive}")

@@ -33,6 +33,7 @@ from tests.e2e.cluster import (
     LB_URL,
     blob_key,
     cluster_deploy,
+    delete_repository_across_replicas,
     gc_held_after_its_mark,
     killed_at,
     paused_collector,
@@ -258,16 +259,7 @@ def test_a_gc_across_replicas_killed_while_every_replica_switches_is_healed_by_t
 
 
 def test_delete_repos_across_replicas_is_gone_from_every_catalog_and_keeps_the_nested_one(cluster):
-    replicas, lb = cluster
-    push_unique(replicas[0], "team:1")
-    push_unique(replicas[0], "team/app:1")
-    run = cluster_deploy("--data", "repositories=team", file="delete_repos.py")
-    assert run.returncode == 0, run.why()
-    assert "removed repository team" in run.stdout + run.stderr
-    for target in [*replicas, lb]:
-        listed = catalog(target.registry)
-        assert "team" not in listed and "team/app" in listed, (target.name, listed)
-    assert manifest_head(lb, "team/app:1")[0] == 200
+    delete_repository_across_replicas(cluster, "team")
 
 
 def test_prune_across_replicas_removes_a_repository_left_without_tags(cluster):

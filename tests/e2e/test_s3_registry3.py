@@ -13,8 +13,16 @@ from dev.operator import sandbox
 from sandbox.registry3 import REGISTRY3_IMAGE
 from tests.e2e.chores import push_unique, start_pull_loop, stop_pull_loop
 from tests.e2e.client import ACCEPT
-from tests.e2e.cluster import LB_URL, ON_3, blob_key, cluster_deploy, gc_held_after_its_mark, stored_keys
-from tests.e2e.conftest import catalog, manifest, manifest_head, pull_back, session
+from tests.e2e.cluster import (
+    LB_URL,
+    ON_3,
+    blob_key,
+    cluster_deploy,
+    delete_repository_across_replicas,
+    gc_held_after_its_mark,
+    stored_keys,
+)
+from tests.e2e.conftest import manifest, manifest_head, pull_back, session
 from tests.e2e.multiarch import ACCEPT_ANY, pull_every_platform, push_multiarch
 
 
@@ -49,35 +57,23 @@ def test_replicas_upgrade_to_registry_3_one_at_a_time_and_no_pull_fails(cluster,
     assert second.returncode == 0 and second.results and second.changes() == []
 
 
-def on_3(cluster):
-    """The replicas on registry 3 (upgraded here when this test runs alone)."""
+def on_3():
+    """The replicas on registry 3 (upgraded here when a test runs alone)."""
     sandbox("images", "--registry3")
     upgraded = cluster_deploy(*ON_3)
     assert upgraded.returncode == 0, upgraded.why()
 
 
 def test_delete_repos_across_replicas_on_3_is_gone_from_every_catalog_and_lists_no_tag(cluster):
-    replicas, lb = cluster
-    on_3(cluster)
-    push_unique(replicas[0], "team3:1")
-    push_unique(replicas[0], "team3/app:1")
-    run = cluster_deploy(*ON_3, "--data", "repositories=team3", file="delete_repos.py")
-    assert run.returncode == 0, run.why()
-    assert "removed repository team3" in run.stdout + run.stderr
-    for target in [*replicas, lb]:
-        listed = catalog(target.registry)
-        assert "team3" not in listed and "team3/app" in listed, (target.name, listed)
-        assert manifest_head(target, "team3:1")[0] == 404
-        answer = session().get(f"{target.registry}/v2/team3/tags/list", timeout=10)
-        assert answer.status_code == 404 or not answer.json()["tags"], (target.name, answer.text)
-    assert manifest_head(lb, "team3/app:1")[0] == 200
+    on_3()
+    delete_repository_across_replicas(cluster, "team3", *ON_3)
 
 
 def test_gc_of_untagged_manifests_across_replicas_on_3_keeps_every_platform(cluster, tmp_path):
     """Untagged manifests go, an image index's platforms stay; a manifest left untagged when marked and
     tagged again while it marked (the run held before the first replica's switch) stays too."""
     replicas, lb = cluster
-    on_3(cluster)  # a tag is deleted through the API from registry 3 on
+    on_3()  # a tag is deleted through the API from registry 3 on
     push_multiarch(lb.registry, "multi:kept", tmp_path)
     doomed = push_multiarch(lb.registry, "multi:doomed", tmp_path)
     assert session().delete(f"{lb.registry}/v2/multi/manifests/doomed", timeout=10).status_code == 202
