@@ -132,10 +132,12 @@ CLIENT_URL=${{PROXY_URL:-$REGISTRY_URL}}
 url={url}/v2
 : > /tmp/pulls.log
 while [ ! -e /tmp/pulls.stop ]; do
-    if curl -sf -m 5 -K "$CURL_CONFIG" -H 'Accept: {accept}' $url/{repository}/manifests/{tag} -o /dev/null \\
-        $url/{repository}/blobs/{layer} -o /dev/null
+    answers=$(curl -sf --fail-early -m 5 -K "$CURL_CONFIG" -w '%{{http_code}},' -H 'Accept: {accept}' \\
+        $url/{repository}/manifests/{tag} -o /dev/null $url/{repository}/blobs/{layer} -o /dev/null)
+    code=$?
+    if [ $code = 0 ]
     then echo "$(date +%s.%N) ok" >> /tmp/pulls.log
-    else echo "$(date +%s.%N) failed" >> /tmp/pulls.log
+    else echo "$(date +%s.%N) failed $code ${{answers%,}}" >> /tmp/pulls.log
     fi
 done
 """
@@ -149,7 +151,8 @@ def start_pull_loop(t, repository, tag, layer, url="$CLIENT_URL"):
 
 
 def stop_pull_loop(t) -> str:
-    """Stop the loop a second from now; its log: a "TIME ok" or "TIME failed" line per pull."""
+    """Stop the loop a second from now; its log: a "TIME ok" or "TIME failed CURL_EXIT STATUS,STATUS" line per
+    pull (the HTTP status of each transfer it began, 000 for none)."""
     t.host.check_output("sleep 1; touch /tmp/pulls.stop; sleep 0.5")
     return t.host.check_output("cat /tmp/pulls.log")
 
@@ -157,7 +160,7 @@ def stop_pull_loop(t) -> str:
 def pull_outages(log: str) -> list[float]:
     """Seconds from each failed pull to the next good one, for each run of failures; infinity for failures
     the log ends with (pulls that never came back)."""
-    samples = [(float(when), result) for when, result in (line.split() for line in log.splitlines())]
+    samples = [(float(when), result) for when, result, *_ in (line.split() for line in log.splitlines())]
     outages, failing_since = [], None
     for when, result in samples:
         if result == "failed" and failing_since is None:
@@ -166,3 +169,10 @@ def pull_outages(log: str) -> list[float]:
             outages.append(round(when - failing_since, 2))
             failing_since = None
     return outages + ([float("inf")] if failing_since is not None else [])
+
+
+def failed_pulls(log: str) -> list[tuple[float, int, tuple[str, ...]]]:
+    """(time, curl's exit code, the HTTP status of each transfer) of each pull that failed."""
+    failed = [line.split() for line in log.splitlines() if line.split()[1] == "failed"]
+    return [(float(when), int(code), tuple(statuses[0].split(",")) if statuses else ())
+            for when, _, code, *statuses in failed]

@@ -16,6 +16,7 @@ from dev.operator import sandbox, status
 from sandbox.object_store import NAME as STORE
 from sandbox.object_store import SECRET_KEY_FILE
 from tests.e2e.chores import (
+    failed_pulls,
     start_pull_loop,
     stop_pull_loop,
 )
@@ -80,13 +81,18 @@ def _exported(lb) -> dict[str, str]:
 def test_a_replica_whose_whole_host_vanishes_costs_no_pull_and_no_wait_and_is_taken_back(cluster):
     """The host of a replica killed (its address stops answering: nothing refuses a connection) for 10 s under
     a pull loop through the load balancer: no pull fails or waits much past the connect timeout. Started
-    again, at whatever address it gets, the balancer sends it requests again with no deploy."""
+    again, at whatever address it gets, the balancer sends it requests again with no deploy.
+
+    One failure is allowed, and only of one kind: an answer the killed replica had begun sending (200) that the
+    kill cut (curl 18 or 56), within a second of the kill. No balancer can send again an answer it has begun
+    forwarding (HAProxy retries a request only while no answer has begun); docker retries such a layer."""
     replicas, lb = cluster
     puller = replicas[0]
     _, layers = manifest(lb, "shared", "1")
     assert _balanced(lb) == {"r0": "UP", "r1": "UP"}
     start_pull_loop(puller, "shared", "1", sorted(layers)[0], url=LB_URL)
     host = docker.from_env().containers.get(HOSTS[1])
+    killed = time.time()
     host.kill()
     time.sleep(10)
     host.start()
@@ -96,7 +102,10 @@ def test_a_replica_whose_whole_host_vanishes_costs_no_pull_and_no_wait_and_is_ta
     slowest = max(later - earlier for earlier, later in zip(times, times[1:], strict=False))
     print(f"pulls through the load balancer: {log.count(' ok')} ok, {log.count(' failed')} failed,"
           f" slowest {slowest:.2f}s")
-    assert log.count(" ok") > 20 and " failed" not in log, "no pull through the load balancer fails"
+    failed = failed_pulls(log)
+    assert log.count(" ok") > 20 and all(code in (18, 56) and set(statuses) == {"200"} and 0 <= when - killed < 1
+                                         for when, code, statuses in failed) and len(failed) <= 1, \
+        f"no pull through the load balancer fails but one cut by the kill: {failed}"
     assert slowest < 3.5, "no pull waits on the vanished host until the client gives up (5 s)"
     wait_for(lambda: _balanced(lb) == {"r0": "UP", "r1": "UP"}, seconds=60)
     assert cluster_deploy().changes() == []
