@@ -1,7 +1,7 @@
 """Fresh sandbox hosts, deployed once for the whole end-to-end session: two to test on (one per storage
-mode) and a spare for tests that need a host of their own (an empty registry, faults). Modules that make
-hosts of their own (from index 3) start from fresh_sandbox and make none of these; the S3 cluster's
-modules make theirs with `cluster`."""
+mode) and, only for the modules that ask for it, a spare for tests that need a host of their own (an empty
+registry, faults). Modules that make hosts of their own (from index 3) start from fresh_sandbox and make none
+of these; the S3 cluster's modules make theirs with `cluster`."""
 
 import json
 import time
@@ -48,31 +48,35 @@ def fresh_sandbox():
     sandbox("images")
 
 
-@pytest.fixture(scope="session")
-def first_run(fresh_sandbox):
-    """The targets and the spare made and deployed. Their engine comes installed as the deploy would install
-    it (installing it is tested on hosts made without: test_faults.py, `make demo`); everything on it is the
+def made_and_deployed(first: int, hosts: int):
+    """Hosts `first` to `hosts - 1` made, and every host up to them deployed (those made before learn the new
+    ones: their engines trust each registry's CA). Their engine comes installed as the deploy would install it
+    (installing it is tested on hosts made without: test_faults.py, `make demo`); everything on it is the
     deploy's."""
-    sandbox("up", "--hosts", str(HOSTS + 1), "--engine")
-    run = deploy(*[flag for index in range(HOSTS + 1) for flag in ("--limit", host_name(index))])
+    sandbox("up", "--first", str(first), "--hosts", str(hosts), "--engine")
+    run = deploy(*[flag for index in range(hosts) for flag in ("--limit", host_name(index))])
     assert run.returncode == 0 and not run.errors(), run.stderr[-3000:]
     return run
 
 
-def _made_by_first_run(index) -> Target:
-    """Host `index` of those first_run made, found by name: hosts another module adds do not shift it."""
-    return target_for(host_name(index))
+@pytest.fixture(scope="session")
+def first_run(fresh_sandbox):
+    """The targets made and deployed, in one run."""
+    return made_and_deployed(0, HOSTS)
 
 
 @pytest.fixture(scope="session")
 def targets(first_run):
-    return [_made_by_first_run(index) for index in range(HOSTS)]
+    """The hosts first_run made, found by name: hosts another module adds do not shift them."""
+    return [target_for(host_name(index)) for index in range(HOSTS)]
 
 
 @pytest.fixture(scope="session")
 def spare(first_run):
-    """The third host: deployed with the others, never pushed to by the shared fixtures."""
-    return _made_by_first_run(HOSTS)
+    """The third host, made and deployed (in a run of its own) only for the modules that use it: never pushed
+    to by the shared fixtures."""
+    made_and_deployed(HOSTS, HOSTS + 1)
+    return target_for(host_name(HOSTS))
 
 
 def target_for(name: str, data=None) -> Target:

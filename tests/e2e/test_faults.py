@@ -28,12 +28,12 @@ OWN = (host_name(3), host_name(4), host_name(5))
 
 
 @pytest.fixture(scope="module")
-def own_hosts(first_run):
+def own_hosts(fresh_sandbox):
     """How to get one of this module's hosts: made anew (no engine, nothing deployed), or deployed."""
     def host(name: str, anew: bool) -> Target:
         if anew:
             sandbox("down", "--only", name)
-        sandbox("up", "--hosts", "6")
+        sandbox("up", "--first", "3", "--hosts", "6")
         t = target_for(name)
         if not anew:
             run = deploy("--limit", name)
