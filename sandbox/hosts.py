@@ -12,6 +12,7 @@ from docker.errors import NotFound
 from docker.types import Mount
 
 from .base import ensure_base_image
+from .engine_seed import seed
 from .local_docker import SandboxError, one_file_tar
 from .object_store import NAME as S3_NAME
 from .object_store import s3_down
@@ -26,24 +27,13 @@ from .settings import (
     SLOT_LABEL,
     SSH_PORT_BASE,
     STATE_FILE,
+    SYSTEM_CONTAINER,
     UI_PORT_BASE,
+    UNCONFINED_PATHS,
 )
 
 # While a host boots, sshd refuses early connections; paramiko would print each one as an error.
 logging.getLogger("paramiko").addHandler(logging.NullHandler())
-
-# The flags a systemd host with its own Docker engine needs here: --privileged is refused on these machines
-# ("unable to apply caps": CAP_SYS_RESOURCE is not ours), so every capability but that one, unconfined
-# seccomp, AppArmor and system paths, the host's cgroups. The SDK has no `systempaths=unconfined`: its API
-# form is empty Masked/ReadonlyPaths.
-SYSTEM_CONTAINER = dict(
-    cap_add=["ALL"],
-    cap_drop=["SYS_RESOURCE"],
-    security_opt=["seccomp=unconfined", "apparmor=unconfined"],
-    cgroupns="host",
-    tmpfs={"/run": "", "/run/lock": ""},
-)
-UNCONFINED_PATHS = {"MaskedPaths": [], "ReadonlyPaths": []}
 
 
 def host_name(index):
@@ -93,7 +83,8 @@ def _key_id(public_key):
     return hashlib.sha256(public_key.encode()).hexdigest()[:16]
 
 
-def _create_host(client, image, index, public_key):
+def _create_host(client, image, index, public_key, store):
+    """Host `index`, its engine's store (/var/lib/docker) on volume `store`."""
     name = host_name(index)
     ports = host_ports(index)
     host_config = client.api.create_host_config(
@@ -104,7 +95,7 @@ def _create_host(client, image, index, public_key):
         },
         mounts=[
             Mount("/sys/fs/cgroup", "/sys/fs/cgroup", type="bind", read_only=False),
-            Mount("/var/lib/docker", _volume(client, f"{name}-docker"), type="volume"),
+            Mount("/var/lib/docker", store, type="volume"),
         ],
         **SYSTEM_CONTAINER,
     )
@@ -208,7 +199,8 @@ def read_state():
 
 def up(client, count, engine=False, first=0):
     """Ensure hosts first..count-1 run and answer; keep running ones, create or start the rest (with the
-    Docker engine the deploy would install already installed, if `engine`).
+    Docker engine the deploy would install already installed, and the images a deploy loads already loaded,
+    if `engine`: sandbox/engine_seed.py).
 
     A host left by another checkout (its key is not ours) cannot be reached: it is made anew."""
     image = ensure_engine_image(client) if engine else ensure_base_image(client)
@@ -219,10 +211,14 @@ def up(client, count, engine=False, first=0):
             existing[container.name] = container
         else:
             container.remove(force=True, v=True)
+    stores = {index: _volume(client, f"{host_name(index)}-docker") for index in range(first, count)
+              if host_name(index) not in existing}
+    if engine:
+        seed(client, image, list(stores.values()))
     for index in range(first, count):
         container = existing.get(host_name(index))
         if container is None:
-            _create_host(client, image, index, public_key)
+            _create_host(client, image, index, public_key, stores[index])
         elif container.status != "running":
             container.start()
     hosts = status(client)

@@ -36,3 +36,16 @@ DEBIAN_SUITE = "bookworm"
 SSH_PORT_BASE = 22200 + 100 * SLOT
 REGISTRY_PORT_BASE = 25000 + 100 * SLOT
 UI_PORT_BASE = 25050 + 100 * SLOT
+
+# The flags a systemd host with its own Docker engine needs here: --privileged is refused on these machines
+# ("unable to apply caps": CAP_SYS_RESOURCE is not ours), so every capability but that one, unconfined
+# seccomp, AppArmor and system paths, the host's cgroups. The SDK has no `systempaths=unconfined`: its API
+# form is empty Masked/ReadonlyPaths.
+SYSTEM_CONTAINER = dict(
+    cap_add=["ALL"],
+    cap_drop=["SYS_RESOURCE"],
+    security_opt=["seccomp=unconfined", "apparmor=unconfined"],
+    cgroupns="host",
+    tmpfs={"/run": "", "/run/lock": ""},
+)
+UNCONFINED_PATHS = {"MaskedPaths": [], "ReadonlyPaths": []}

@@ -23,6 +23,7 @@ import sys
 import threading
 import time
 
+from sandbox.engine_seed import ensure_engine_seed
 from sandbox.local_docker import ensure_local_docker
 from sandbox.object_store import ensure_ceph_image
 from sandbox.offline_images import build_archives
@@ -53,8 +54,8 @@ def prepare():
     """What every slot shares, made once: two workers making it at once would race."""
     client = ensure_local_docker()
     ensure_ceph_image(client)
-    ensure_engine_image(client)
     build_archives(client)
+    ensure_engine_seed(client, ensure_engine_image(client))
     build_registry3_archive(client)
 
 

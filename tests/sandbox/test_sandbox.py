@@ -5,13 +5,15 @@ import bcrypt
 import docker
 import pytest
 
+from core.archives import archive_image_id, archive_name
 from dev.operator import sandbox, ssh_host
 from sandbox.base import debian_mirror
-from sandbox.hosts import ours, read_state, sandbox_containers
+from sandbox.engine_seed import RECORD, SEEDED
+from sandbox.hosts import host_name, ours, read_state, sandbox_containers
 from sandbox.local_docker import SandboxError
 from sandbox.offline_images import HAPROXY_IMAGE, HELLO_IMAGE, REGISTRY_IMAGE, UI_IMAGE, UI_SOURCE, _ui_release
 from sandbox.registry3 import REGISTRY3_IMAGE, SOURCE, source_tarball
-from sandbox.settings import KEY_FILE, LABEL, SLOT_LABEL
+from sandbox.settings import IMAGE_DIR, KEY_FILE, LABEL, SLOT_LABEL
 
 HOSTS = 2
 
@@ -47,6 +49,23 @@ def test_up_boots_hosts_with_systemd_running_and_no_engine(hosts):
         host = ssh_host(h["ssh_port"])
         assert host.run("systemctl is-system-running").stdout.strip() == "running"
         assert not host.exists("dockerd"), "the deploy, not the sandbox, installs Docker"
+
+
+def test_an_engine_host_starts_with_the_images_a_deploy_loads_and_down_keeps_the_seed(client, hosts, offline_images):
+    """Its engine's store is a copy of one the archives were loaded into: each image by the archive's ID,
+    whole (the registry's binary runs from it)."""
+    name = host_name(HOSTS)
+    sandbox("up", "--first", str(HOSTS), "--hosts", str(HOSTS + 1), "--engine")
+    try:
+        [made] = [h for h in read_state()["hosts"] if h["name"] == name]
+        host = ssh_host(made["ssh_port"])
+        for image in SEEDED:
+            assert host.check_output(f"docker image inspect --format '{{{{.Id}}}}' {image}") == \
+                archive_image_id(IMAGE_DIR / archive_name(image))
+        assert "registry" in host.check_output(f"docker run --rm --entrypoint registry {REGISTRY_IMAGE} --version")
+    finally:
+        sandbox("down", "--only", name)
+    assert client.volumes.get(RECORD.read_text()), "the seed is kept for the next host"
 
 
 def test_up_again_keeps_the_running_hosts(client, hosts):
