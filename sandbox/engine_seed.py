@@ -9,7 +9,7 @@ of that. The deploy still checks every image by ID and loads whatever differs. H
 
 import hashlib
 
-from docker.errors import NotFound
+from docker.errors import APIError
 from docker.types import Mount
 
 from core.archives import archive_image_id, archive_name
@@ -57,15 +57,16 @@ def ensure_engine_seed(client, engine_image: str) -> str:
     engine_id = client.images.get(engine_image).id
     digest = hashlib.sha256(" ".join([engine_id, *map(archive_image_id, archives)]).encode())
     name = f"registry-sandbox-engine-seed-{digest.hexdigest()[:12]}"
-    if RECORD.exists() and RECORD.read_text() == name:
+    seeds = {volume.name: volume for volume in client.volumes.list(filters={"label": f"{LABEL}=engine-seed"})}
+    if name in seeds and RECORD.exists() and RECORD.read_text() == name:
+        return name
+    for old in set(seeds) - {name}:  # another recipe's, unless a copy from it is under way (another checkout)
         try:
-            client.volumes.get(name)
-            return name
-        except NotFound:
+            seeds[old].remove()
+        except APIError:
             pass
-    for old in client.volumes.list(filters={"label": f"{LABEL}=engine-seed"}):
-        old.remove(force=True)
-    client.volumes.create(name, labels={LABEL: "engine-seed", SLOT_LABEL: "shared"})  # no slot's `down` removes it
+    if name not in seeds:  # else loaded into again: a load interrupted, or one another checkout made
+        client.volumes.create(name, labels={LABEL: "engine-seed", SLOT_LABEL: "shared"})  # kept by every `down`
     _run(client, engine_image, LOAD, [Mount(STORE, name, type="volume"),
                                       Mount("/sys/fs/cgroup", "/sys/fs/cgroup", type="bind"),
                                       *[Mount(f"/archives/{path.name}", str(path), type="bind", read_only=True)
