@@ -20,7 +20,7 @@ from .settings import IMAGE_DIR, LABEL, SLOT_LABEL, SYSTEM_CONTAINER, UNCONFINED
 
 # What a default deploy of the sandbox inventory loads.
 SEEDED = (REGISTRY_IMAGE, UI_IMAGE, HAPROXY_IMAGE)
-# Which seed volume was made whole (written last, so a seed interrupted while loading is made again).
+# Which seed volume was loaded whole (written last: a seed whose load was interrupted is loaded into again).
 RECORD = IMAGE_DIR / "engine-seed"
 STORE = "/var/lib/docker"
 # Loading needs the engine running, though never a container: no bridge, no firewall rules. What it leaves
@@ -49,7 +49,8 @@ def _run(client, image, command, mounts):
 
 
 def ensure_engine_seed(client, engine_image: str) -> str:
-    """The name of the seed volume for this engine image and these archives, made when missing."""
+    """The name of the seed volume for this engine image and these archives, made when missing and loaded
+    into unless this checkout recorded it loaded whole; other recipes' seeds are removed when not in use."""
     archives = [IMAGE_DIR / archive_name(image) for image in SEEDED]
     missing = [str(path) for path in archives if not path.exists()]
     if missing:
